@@ -1,0 +1,244 @@
+package ir
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Version is the plan format version, printed in every plan.
+const Version = 1
+
+// Plan is the compiled, canonical form of one or more layered policies.
+type Plan struct {
+	Version int `json:"version"`
+	// Context holds the host facts the compiler was given (never read by it).
+	Context Context `json:"context"`
+	// Rules are sorted canonically (see SortRules) and free of exact duplicates.
+	Rules []Rule `json:"rules"`
+	// Network holds the scalar network settings.
+	Network NetworkSettings `json:"network"`
+	// AllowGitConfig lifts the protection of .git/config files.
+	AllowGitConfig bool `json:"allow_git_config,omitempty"`
+	// CommandDefaults reports whether the built-in dangerous-command list is
+	// part of Rules (its rules carry Origin.Builtin == BuiltinCommandDefaults).
+	CommandDefaults bool `json:"command_defaults"`
+	// AllowPty allows the command to allocate a pseudo-terminal.
+	AllowPty bool `json:"allow_pty,omitempty"`
+	// Expose lists host ports forwarded into the sandbox.
+	Expose []ExposedPort `json:"expose,omitempty"`
+	// Inputs are the policy files the plan was compiled from, in load order.
+	Inputs []string `json:"inputs,omitempty"`
+}
+
+// Context is what the compiler knew about the host, given to it by the caller.
+type Context struct {
+	Home    string `json:"home"`
+	Cwd     string `json:"cwd"`
+	TempDir string `json:"temp_dir"`
+}
+
+// NetworkSettings are the scalar network options of a plan.
+type NetworkSettings struct {
+	AllowLocalBinding  bool `json:"allow_local_binding,omitempty"`
+	AllowLocalOutbound bool `json:"allow_local_outbound,omitempty"`
+	// HTTPProxyPort and SOCKSProxyPort are fixed in-sandbox proxy ports; 0
+	// lets the runtime choose.
+	HTTPProxyPort  int `json:"http_proxy_port,omitempty"`
+	SOCKSProxyPort int `json:"socks_proxy_port,omitempty"`
+}
+
+// ExposedPort is an inbound port forwarded from the host's loopback.
+type ExposedPort struct {
+	Port   int    `json:"port"`
+	Origin Origin `json:"origin"`
+}
+
+// Effect is what a rule does when it matches.
+type Effect string
+
+const (
+	Allow Effect = "allow"
+	Deny  Effect = "deny"
+)
+
+// Cap is the capability a rule governs.
+type Cap string
+
+const (
+	CapRead  Cap = "read"
+	CapWrite Cap = "write"
+	CapNet   Cap = "net"
+	CapUnix  Cap = "unix"
+	CapEnv   Cap = "env"
+	CapExec  Cap = "exec"
+)
+
+// Caps lists every capability in canonical order.
+var Caps = []Cap{CapRead, CapWrite, CapNet, CapUnix, CapEnv, CapExec}
+
+// Rule is one decided rule of the plan. Exactly one object field is set,
+// according to Cap: Path for read, write and unix (nil for "unix *"), Host for
+// net, Name for env, Command for exec.
+type Rule struct {
+	Effect  Effect       `json:"effect"`
+	Cap     Cap          `json:"cap"`
+	Path    *PathPattern `json:"path,omitempty"`
+	Host    *HostPattern `json:"host,omitempty"`
+	Name    string       `json:"name,omitempty"`
+	Command []string     `json:"command,omitempty"`
+	Origin  Origin       `json:"origin"`
+}
+
+// Object renders the rule's object in rule syntax.
+func (r Rule) Object() string {
+	switch r.Cap {
+	case CapRead, CapWrite:
+		if r.Path == nil {
+			return ""
+		}
+		return r.Path.String()
+	case CapUnix:
+		if r.Path == nil {
+			return "*"
+		}
+		return r.Path.String()
+	case CapNet:
+		if r.Host == nil {
+			return ""
+		}
+		return r.Host.String()
+	case CapEnv:
+		return r.Name
+	case CapExec:
+		return strings.Join(r.Command, " ")
+	}
+	return ""
+}
+
+// String renders the rule in the one-line rule syntax, e.g. "deny read /etc/passwd".
+func (r Rule) String() string {
+	return string(r.Effect) + " " + string(r.Cap) + " " + r.Object()
+}
+
+// Key identifies a rule without its origin; two rules with the same key are
+// duplicates.
+func (r Rule) Key() string { return r.String() }
+
+// Span is a range in a source file. Lines and columns are 1-based; Byte is a
+// 0-based offset. A zero Span means the rule has no source text (built-in).
+type Span struct {
+	File  string `json:"file,omitempty"`
+	Start Pos    `json:"start"`
+	End   Pos    `json:"end"`
+}
+
+// Pos is a position in a source file.
+type Pos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+// IsZero reports whether the span names no source.
+func (s Span) IsZero() bool { return s.File == "" && s.Start.Line == 0 }
+
+// String renders "file:line:col", or "" for a zero span.
+func (s Span) String() string {
+	if s.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d:%d", s.File, s.Start.Line, s.Start.Column)
+}
+
+// Builtin names the rules fence adds on its own.
+const (
+	BuiltinProtected       = "protected"        // mandatory write protection
+	BuiltinCommandDefaults = "command-defaults" // command.useDefaults list
+	BuiltinTempDir         = "temp-dir"         // the sandbox's private temp dir
+)
+
+// Origin says where a rule came from.
+type Origin struct {
+	// Span is the source text of the rule (the list element or rule string).
+	Span Span `json:"span"`
+	// Field is the policy field that held it, e.g. "network.allowed_domains",
+	// "rules", "--allow", or for built-in rules a short reason.
+	Field string `json:"field,omitempty"`
+	// Profile is the shipped or user profile the rule came from, if any.
+	Profile string `json:"profile,omitempty"`
+	// Extends is the chain of policies that pulled the rule in, outermost
+	// first (the file named on the command line, then what it extends, …).
+	Extends []string `json:"extends,omitempty"`
+	// Builtin is set for rules fence adds itself (see the Builtin constants).
+	Builtin string `json:"builtin,omitempty"`
+}
+
+// String renders the origin for humans: "policy.hcl:3:5 (network.allowed_domains, profile npm)".
+func (o Origin) String() string {
+	var b strings.Builder
+	if o.Builtin != "" {
+		b.WriteString("built-in " + o.Builtin)
+		if o.Field != "" {
+			b.WriteString(": " + o.Field)
+		}
+		return b.String()
+	}
+	at := o.Span.String()
+	if at == "" {
+		at = "<no source>"
+	}
+	b.WriteString(at)
+	var extra []string
+	if o.Field != "" {
+		extra = append(extra, o.Field)
+	}
+	if o.Profile != "" {
+		extra = append(extra, "profile "+o.Profile)
+	}
+	if len(o.Extends) > 1 {
+		extra = append(extra, "via "+strings.Join(o.Extends, " → "))
+	}
+	if len(extra) > 0 {
+		b.WriteString(" (" + strings.Join(extra, ", ") + ")")
+	}
+	return b.String()
+}
+
+// StripOrigins returns a deep copy of the plan with every source position
+// removed (files, lines, columns, the inputs list), keeping profiles, fields
+// and built-in markers. Two policies that say the same thing in different
+// syntaxes compile to plans equal after StripOrigins.
+func (p *Plan) StripOrigins() *Plan {
+	data, err := json.Marshal(p)
+	if err != nil {
+		panic(err) // a Plan always marshals
+	}
+	var q Plan
+	if err := json.Unmarshal(data, &q); err != nil {
+		panic(err)
+	}
+	strip := func(o *Origin) {
+		o.Span = Span{}
+		o.Extends = nil
+	}
+	for i := range q.Rules {
+		strip(&q.Rules[i].Origin)
+	}
+	for i := range q.Expose {
+		strip(&q.Expose[i].Origin)
+	}
+	q.Inputs = nil
+	return &q
+}
+
+// RulesFor returns the rules of one capability, in plan order.
+func (p *Plan) RulesFor(c Cap) []Rule {
+	var out []Rule
+	for _, r := range p.Rules {
+		if r.Cap == c {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,15 @@
+// Package lang loads fence policies: HCL (.hcl) and JSON (.json) files, the
+// shipped and user profiles they extend, and rule strings given as flags, into
+// lang.Policy values that keep the source range of every element.
+//
+// Both syntaxes go through one hclparse.Parser, so JSON policies have ranges
+// too, and every snake_case field has its camelCase alias (the seed's JSON
+// names). Rule strings and list elements are parsed with lang/rule, the one
+// definition of hosts, paths, variable names and commands. Problems are
+// collected, never stopped at the first, as hcl.Diagnostics with the tightest
+// range; the compiler turns them into ir diagnostics and renders them.
+//
+// lang reads nothing from the host on its own: policy files come through the
+// fs.FS given to NewLoader, shipped profiles through another. It hands off to
+// package compiler.
+package lang

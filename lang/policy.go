@@ -1,0 +1,67 @@
+package lang
+
+import (
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/fence-policy/fence/lang/rule"
+)
+
+// Policy is one loaded policy (a file, a profile, or the rules given as
+// command-line flags) together with the policies it extends.
+type Policy struct {
+	// Name is how the policy was named: the file path as given, or the
+	// profile name.
+	Name string
+	// File is the file name used in source ranges and diagnostics: the path
+	// of a policy file, or "profiles/NAME.hcl" for a shipped profile.
+	File string
+	// Profile is the profile name when the policy is a shipped or user
+	// profile, else "".
+	Profile string
+	// Extends are the policies named by `extends`, loaded, in order. They are
+	// layered before this policy.
+	Extends []*Policy
+	// ExtendsRanges are the ranges of the `extends` elements, parallel to Extends.
+	ExtendsRanges []hcl.Range
+	// Rules are every rule of the policy in source order: the list fields of
+	// the block form turned into rules, then the `rules` list.
+	Rules []Rule
+	// Settings are the scalar settings the policy sets (nil when unset).
+	Settings Settings
+	// Expose lists the `expose` ports.
+	Expose []Int
+}
+
+// Rule is one rule with where it was written.
+type Rule struct {
+	rule.Rule
+	// Range is the source range of the string that holds the rule (the list
+	// element, or the rule string).
+	Range hcl.Range
+	// Field is the field that held it: "network.allowed_domains", "rules",
+	// "--allow", … (always the snake_case name).
+	Field string
+}
+
+// Settings are the scalar fields of a policy. A nil field was not set.
+type Settings struct {
+	AllowLocalBinding  *Bool // network.allow_local_binding
+	AllowLocalOutbound *Bool // network.allow_local_outbound
+	HTTPProxyPort      *Int  // network.http_proxy_port
+	SOCKSProxyPort     *Int  // network.socks_proxy_port
+	AllowGitConfig     *Bool // filesystem.allow_git_config
+	UseDefaults        *Bool // command.use_defaults
+	AllowPty           *Bool // allow_pty
+}
+
+// Bool is a boolean setting with its source range.
+type Bool struct {
+	Value bool
+	Range hcl.Range
+}
+
+// Int is an integer setting (a port) with its source range.
+type Int struct {
+	Value int
+	Range hcl.Range
+}

@@ -1,0 +1,52 @@
+package rule
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Command is a command prefix: the program, then leading arguments. The
+// program matches by base name unless written as an absolute path; a word may
+// use "*" and "?"; a word ending in "=" matches any argument starting with it.
+type Command struct {
+	Words []string
+}
+
+func (c Command) String() string { return strings.Join(c.Words, " ") }
+
+// ParseCommand splits a command prefix into words. Words are separated by
+// spaces; single or double quotes keep spaces inside one word.
+func ParseCommand(s string) (Command, error) {
+	toks, err := tokenize(s)
+	if err != nil {
+		return Command{}, err
+	}
+	ws := make([]string, len(toks))
+	for i, t := range toks {
+		ws[i] = t.text
+	}
+	cmd, err := commandFromWords(ws, func(i int) int { return toks[i].off })
+	if err != nil {
+		return Command{}, err
+	}
+	return *cmd, nil
+}
+
+var shellOps = []string{"&&", "||", ";", "|", "&", ">", "<", "`", "$("}
+
+func commandFromWords(ws []string, off func(int) int) (*Command, error) {
+	if len(ws) == 0 {
+		return nil, &Error{Msg: "empty command", Hint: `write a command prefix such as "git push"`}
+	}
+	for i, w := range ws {
+		for _, op := range shellOps {
+			if strings.Contains(w, op) {
+				return nil, &Error{Offset: off(i), End: off(i) + len(w), Msg: fmt.Sprintf("shell operator %q in a command prefix", op), Hint: "write one command per rule; fence matches each command of a chain on its own"}
+			}
+		}
+		if w == "" {
+			return nil, &Error{Offset: off(i), End: off(i) + 2, Msg: "empty word in command"}
+		}
+	}
+	return &Command{Words: ws}, nil
+}

@@ -14,7 +14,7 @@ type Env struct {
 	// Cwd is the working directory ("." and relative paths).
 	Cwd string
 	// TempDir is the sandbox's private temporary directory, writable by the
-	// command.
+	// command. Empty adds no temp-dir rule.
 	TempDir string
 	// Vars is the environment used for ${VAR} expansion and for lints that
 	// look at PATH.
@@ -23,9 +23,119 @@ type Env struct {
 
 // Compile layers the policies left to right (each after what it extends),
 // resolves paths against env, adds the protected paths and built-in rules,
-// sorts canonically and lints. Diagnostics include those of the policies'
-// loading if the caller passes them through; a plan is returned whenever
-// there is no error.
+// sorts canonically and lints. The plan is nil when there is an error.
 func Compile(env Env, layers ...*lang.Policy) (*ir.Plan, ir.Diagnostics) {
-	panic("not implemented")
+	c := &compilation{env: env, seen: map[string]bool{}}
+	plan := &ir.Plan{
+		Version:         ir.Version,
+		Context:         ir.Context{Home: env.Home, Cwd: env.Cwd, TempDir: env.TempDir},
+		CommandDefaults: true,
+	}
+	for _, l := range layers {
+		if l != nil {
+			c.layer(plan, l, nil)
+		}
+	}
+	c.addBuiltins(plan)
+	plan.Rules = c.dedupe(plan.Rules)
+	ir.SortRules(plan.Rules)
+	c.lint(plan)
+	diags := c.diags
+	sortDiagnostics(diags)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return plan, diags
+}
+
+// compilation is the state of one Compile call.
+type compilation struct {
+	env   Env
+	diags ir.Diagnostics
+	// seen holds the files already layered, so a policy reached twice
+	// (a diamond of extends) is layered once.
+	seen map[string]bool
+	// outboundSet records that some layer set allow_local_outbound itself,
+	// so a later allow_local_binding no longer implies it.
+	outboundSet bool
+}
+
+func (c *compilation) errorf(o ir.Origin, code, summary, detail string) {
+	c.diags = append(c.diags, ir.Diagnostic{Severity: ir.SevError, Code: code, Summary: summary, Detail: detail, Origin: o})
+}
+
+func (c *compilation) warnf(o ir.Origin, code, summary, detail string, rule string, related ...ir.Origin) {
+	c.diags = append(c.diags, ir.Diagnostic{Severity: ir.SevWarning, Code: code, Summary: summary, Detail: detail, Rule: rule, Origin: o, Related: related})
+}
+
+// layer adds one policy, after the policies it extends. chain is the list of
+// policies that pulled it in, outermost first.
+func (c *compilation) layer(plan *ir.Plan, p *lang.Policy, chain []string) {
+	key := p.File
+	if key == "" {
+		key = p.Name
+	}
+	if c.seen[key] {
+		return
+	}
+	c.seen[key] = true
+	chain = append(append([]string(nil), chain...), policyName(p))
+	for _, e := range p.Extends {
+		c.layer(plan, e, chain)
+	}
+	if p.Profile == "" && p.File != "" && !isFlagSource(p.File) {
+		plan.Inputs = append(plan.Inputs, p.File)
+	}
+	for _, r := range p.Rules {
+		o := ir.Origin{Span: spanOf(r.Range), Field: r.Field, Profile: p.Profile, Extends: chain}
+		if rl, ok := c.lower(r, o); ok {
+			plan.Rules = append(plan.Rules, rl)
+		}
+	}
+	c.settings(plan, p)
+}
+
+func policyName(p *lang.Policy) string {
+	if p.Profile != "" {
+		return p.Profile
+	}
+	if p.Name != "" {
+		return p.Name
+	}
+	return p.File
+}
+
+func isFlagSource(file string) bool {
+	return len(file) > 2 && file[0] == '-' && file[1] == '-'
+}
+
+// settings applies a policy's scalar settings: the last layer that sets one wins.
+func (c *compilation) settings(plan *ir.Plan, p *lang.Policy) {
+	s := p.Settings
+	setBool := func(dst *bool, b *lang.Bool) {
+		if b != nil {
+			*dst = b.Value
+		}
+	}
+	setBool(&plan.Network.AllowLocalBinding, s.AllowLocalBinding)
+	setBool(&plan.Network.AllowLocalOutbound, s.AllowLocalOutbound)
+	// Seed semantics: allowLocalOutbound defaults to allowLocalBinding.
+	if s.AllowLocalBinding != nil && s.AllowLocalOutbound == nil && !c.outboundSet {
+		plan.Network.AllowLocalOutbound = s.AllowLocalBinding.Value
+	}
+	if s.AllowLocalOutbound != nil {
+		c.outboundSet = true
+	}
+	if s.HTTPProxyPort != nil {
+		plan.Network.HTTPProxyPort = s.HTTPProxyPort.Value
+	}
+	if s.SOCKSProxyPort != nil {
+		plan.Network.SOCKSProxyPort = s.SOCKSProxyPort.Value
+	}
+	setBool(&plan.AllowGitConfig, s.AllowGitConfig)
+	setBool(&plan.CommandDefaults, s.UseDefaults)
+	setBool(&plan.AllowPty, s.AllowPty)
+	for _, e := range p.Expose {
+		plan.Expose = append(plan.Expose, ir.ExposedPort{Port: e.Value, Origin: ir.Origin{Span: spanOf(e.Range), Field: "expose", Profile: p.Profile}})
+	}
 }

@@ -1,7 +1,11 @@
 package compiler
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/lang/rule"
 )
 
 // Answer is the decision for one `fence explain` query.
@@ -10,18 +14,69 @@ type Answer struct {
 	Query string `json:"query"`
 	Cap   ir.Cap `json:"cap"`
 	// Object is the resolved object that was decided: an absolute path,
-	// host:port, or the command words.
+	// host:port, a variable name, or the command words.
 	Object string `json:"object"`
 	// Note explains an assumption made, e.g. that port 443 was assumed.
 	Note string `json:"note,omitempty"`
 	ir.Decision
 }
 
+// DefaultQueryPort is the port assumed for a net query that names none.
+const DefaultQueryPort = 443
+
 // Explain parses a query ("net registry.npmjs.org:443", "write ~/.bashrc",
 // "exec git push") with lang/rule, resolves its object against env like a
 // policy path, and decides it with the plan's reference functions. A net query
-// without a port assumes 443 and says so in Note. The error is a *rule.Error
-// with offsets into query.
+// without a port assumes 443 and says so in Note. A parse error is a
+// *rule.Error with offsets into query.
 func Explain(plan *ir.Plan, env Env, query string) (Answer, error) {
-	panic("not implemented")
+	q, err := rule.ParseQuery(query)
+	if err != nil {
+		return Answer{}, err
+	}
+	a := Answer{Query: query, Cap: ir.Cap(q.Cap)}
+	switch q.Cap {
+	case rule.Read, rule.Write:
+		abs, err := ResolvePath(*q.Path, env)
+		if err != nil {
+			return Answer{}, &rule.Error{Offset: q.ObjectOffset, End: len(query), Msg: err.Error()}
+		}
+		a.Object = abs
+		a.Decision = plan.DecidePath(ir.Cap(q.Cap), abs)
+	case rule.Unix:
+		if q.Path == nil {
+			return Answer{}, &rule.Error{Offset: q.ObjectOffset, End: len(query), Msg: "a query names one socket path, not *"}
+		}
+		abs, err := ResolvePath(*q.Path, env)
+		if err != nil {
+			return Answer{}, &rule.Error{Offset: q.ObjectOffset, End: len(query), Msg: err.Error()}
+		}
+		a.Object = abs
+		a.Decision = plan.DecideUnix(abs)
+	case rule.Net:
+		host, port := q.Host.Addr(), q.Host.Port()
+		if port == 0 {
+			port = DefaultQueryPort
+			a.Note = "no port given; port " + strconv.Itoa(port) + " assumed"
+		}
+		a.Object = joinHostPort(host, port)
+		a.Decision = plan.DecideNet(host, port)
+	case rule.Env:
+		if ir.HasGlob(q.Env.Pattern) {
+			return Answer{}, &rule.Error{Offset: q.ObjectOffset, End: len(query), Msg: "a query names one variable, not a pattern"}
+		}
+		a.Object = q.Env.Pattern
+		a.Decision = plan.DecideEnv(q.Env.Pattern)
+	case rule.Exec:
+		a.Object = strings.Join(q.Command.Words, " ")
+		a.Decision = plan.DecideExec(q.Command.Words)
+	}
+	return a, nil
+}
+
+func joinHostPort(host string, port int) string {
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(port)
 }

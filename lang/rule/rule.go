@@ -290,7 +290,22 @@ func objectHint(c Capability) string {
 	return ""
 }
 
-// String renders the rule in canonical one-line form.
+// String renders the rule with its object as written.
 func (r *Rule) String() string {
 	return strings.TrimSpace(string(r.Effect) + " " + string(r.Cap) + " " + r.Object)
+}
+
+// Canonical renders the rule with its object in canonical form: hosts lower
+// case as A-labels with ports normalized, commands with single spaces.
+func (r *Rule) Canonical() string {
+	obj := r.Object
+	switch {
+	case r.Host != nil:
+		obj = r.Host.String()
+	case r.Command != nil:
+		obj = r.Command.String()
+	case r.Cap == Unix && r.Path == nil:
+		obj = "*"
+	}
+	return strings.TrimSpace(string(r.Effect) + " " + string(r.Cap) + " " + obj)
 }

@@ -1,0 +1,201 @@
+package ir
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestPathMatches(t *testing.T) {
+	cases := []struct {
+		pat, path string
+		want      bool
+	}{
+		{"/home/u/.ssh", "/home/u/.ssh", true},
+		{"/home/u/.ssh", "/home/u/.ssh/id_rsa", true},
+		{"/home/u/.ssh", "/home/u/.sshx", false},
+		{"/home/u/.ssh", "/home/u", false},
+		{"/", "/anything/at/all", true},
+		{"/p/**/.env", "/p/.env", true},
+		{"/p/**/.env", "/p/a/b/.env", true},
+		{"/p/**/.env", "/p/a/b/.env/inner", true},
+		{"/p/**/.env", "/p/a/b/.envrc", false},
+		{"/p/**/.env", "/q/.env", false},
+		{"/p/*.key", "/p/a.key", true},
+		{"/p/*.key", "/p/d/a.key", false},
+		{"/p/*", "/p", false},
+		{"/p/*", "/p/x/y", true},
+		{"/p/?.txt", "/p/a.txt", true},
+		{"/p/?.txt", "/p/ab.txt", false},
+		{"/p/?.txt", "/p/é.txt", true},
+		{"/p/**", "/p", true},
+		{"/p/a*b*c", "/p/aXXbYYc", true},
+		{"/p/a*b*c", "/p/aXXbYY", false},
+	}
+	for _, c := range cases {
+		if got := NewPathPattern(c.pat).Matches(c.path); got != c.want {
+			t.Errorf("%s matches %s = %v, want %v", c.pat, c.path, got, c.want)
+		}
+	}
+	if b := NewPathPattern("/home/u/**/.env").Base(); b != "/home/u" {
+		t.Errorf("base = %s", b)
+	}
+	if b := NewPathPattern("/*").Base(); b != "/" {
+		t.Errorf("base = %s", b)
+	}
+}
+
+func TestSegmentMatchNotExponential(t *testing.T) {
+	pat := strings.Repeat("*a", 30) + "b"
+	s := strings.Repeat("a", 5000)
+	if SegmentMatch(pat, s) {
+		t.Fatal("matched")
+	}
+}
+
+func host(kind HostKind, name string, ports ...PortRange) *HostPattern {
+	h := &HostPattern{Kind: kind, Name: name, Ports: ports}
+	if kind == HostPrefix {
+		h.Name = ""
+		h.Prefix = netip.MustParsePrefix(name)
+	}
+	return h
+}
+
+func TestHostMatches(t *testing.T) {
+	p443 := PortRange{443, 443}
+	cases := []struct {
+		h    *HostPattern
+		host string
+		port int
+		want bool
+	}{
+		{host(HostExact, "example.com"), "example.com", 443, true},
+		{host(HostExact, "example.com"), "a.example.com", 443, false},
+		{host(HostSubdomains, "example.com"), "example.com", 443, false},
+		{host(HostSubdomains, "example.com"), "a.example.com", 443, true},
+		{host(HostSubdomains, "example.com"), "a.b.example.com", 443, true},
+		{host(HostSubdomains, "example.com"), "aexample.com", 443, false},
+		{host(HostExact, "example.com", p443), "example.com", 80, false},
+		{host(HostExact, "example.com", p443), "example.com", 0, false},
+		{host(HostExact, "example.com"), "example.com", 0, true},
+		{host(HostExact, "example.com", PortRange{8000, 8080}), "example.com", 8042, true},
+		{host(HostPrefix, "10.0.0.0/8"), "10.1.2.3", 1, true},
+		{host(HostPrefix, "10.0.0.0/8"), "11.1.2.3", 1, false},
+		{host(HostPrefix, "10.0.0.0/8"), "ten.example", 1, false},
+		{host(HostPrefix, "::1/128"), "::1", 1, true},
+		{host(HostAny, ""), "anything.example", 1, true},
+		{host(HostAny, ""), "10.0.0.1", 1, true},
+	}
+	for _, c := range cases {
+		if got := c.h.Matches(c.host, c.port); got != c.want {
+			t.Errorf("%s matches %s:%d = %v, want %v", c.h, c.host, c.port, got, c.want)
+		}
+	}
+}
+
+func TestCanonicalHost(t *testing.T) {
+	cases := map[string]string{
+		"Example.COM.":     "example.com",
+		"[::1]":            "::1",
+		"::ffff:127.0.0.1": "127.0.0.1",
+		"10.0.0.1":         "10.0.0.1",
+		"a_b.example":      "a_b.example",
+	}
+	for in, want := range cases {
+		if got, ok := CanonicalHost(in); !ok || got != want {
+			t.Errorf("%q → %q %v, want %q", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "a..b", "bücher.de", "a b", "fe80::1%eth0", strings.Repeat("a", 64) + ".com", "x/y"} {
+		if got, ok := CanonicalHost(bad); ok {
+			t.Errorf("%q accepted as %q", bad, got)
+		}
+	}
+}
+
+func rules(rs ...Rule) *Plan { SortRules(rs); return &Plan{Rules: rs} }
+
+func TestDecideDefaultsAndDenyOverrides(t *testing.T) {
+	p := rules(
+		Rule{Effect: Allow, Cap: CapNet, Host: host(HostSubdomains, "example.com")},
+		Rule{Effect: Deny, Cap: CapNet, Host: host(HostExact, "bad.example.com")},
+		Rule{Effect: Allow, Cap: CapWrite, Path: NewPathPattern("/w")},
+		Rule{Effect: Deny, Cap: CapWrite, Path: NewPathPattern("/w/ro")},
+		Rule{Effect: Deny, Cap: CapRead, Path: NewPathPattern("/w/secret")},
+		Rule{Effect: Deny, Cap: CapEnv, Name: "AWS_*"},
+		Rule{Effect: Allow, Cap: CapEnv, Name: "AWS_REGION"},
+		Rule{Effect: Allow, Cap: CapUnix, Path: NewPathPattern("/run/ok.sock")},
+	)
+	check := func(name string, d Decision, allowed, def bool, nRules int) {
+		t.Helper()
+		if d.Allowed != allowed || d.Default != def || len(d.Rules) != nRules {
+			t.Errorf("%s: got allowed=%v default=%v rules=%d (%s), want %v %v %d", name, d.Allowed, d.Default, len(d.Rules), d.Reason, allowed, def, nRules)
+		}
+	}
+	check("net allowed", p.DecideNet("a.example.com", 443), true, false, 1)
+	check("net denied", p.DecideNet("bad.example.com", 443), false, false, 1)
+	check("net default", p.DecideNet("other.org", 443), false, true, 0)
+	check("read default", p.DecidePath(CapRead, "/etc/passwd"), true, true, 0)
+	check("read denied", p.DecidePath(CapRead, "/w/secret/k"), false, false, 1)
+	check("write allowed", p.DecidePath(CapWrite, "/w/x"), true, false, 1)
+	check("write denied", p.DecidePath(CapWrite, "/w/ro/x"), false, false, 1)
+	check("write of hidden path", p.DecidePath(CapWrite, "/w/secret/k"), false, false, 1)
+	check("write default", p.DecidePath(CapWrite, "/etc/x"), false, true, 0)
+	check("env denied", p.DecideEnv("AWS_REGION"), false, false, 1)
+	check("env default", p.DecideEnv("HOME"), true, true, 0)
+	check("unix allowed", p.DecideUnix("/run/ok.sock"), true, false, 1)
+	check("unix default", p.DecideUnix("/run/other.sock"), false, true, 0)
+}
+
+func TestDecideExec(t *testing.T) {
+	p := rules(
+		Rule{Effect: Deny, Cap: CapExec, Command: []string{"git", "push"}},
+		Rule{Effect: Allow, Cap: CapExec, Command: []string{"git", "push", "origin", "docs"}},
+		Rule{Effect: Allow, Cap: CapExec, Command: []string{"git"}},
+		Rule{Effect: Deny, Cap: CapExec, Command: []string{"mkfs.*"}},
+		Rule{Effect: Deny, Cap: CapExec, Command: []string{"dd", "if="}},
+	)
+	cases := map[string]bool{
+		"git push":                false,
+		"git push origin docs":    true,
+		"git push origin docs -f": true,
+		"git push origin main":    false,
+		"/usr/bin/git push":       false,
+		"git pull":                true,
+		"mkfs.ext4 /dev/x":        false,
+		"dd if=/dev/zero":         false,
+		"dd bs=1":                 true,
+		"ls":                      true,
+	}
+	for argv, want := range cases {
+		if got := p.DecideExec(strings.Fields(argv)).Allowed; got != want {
+			t.Errorf("%q allowed=%v, want %v", argv, got, want)
+		}
+	}
+}
+
+func TestRuleStringAndOrigin(t *testing.T) {
+	r := Rule{Effect: Allow, Cap: CapNet, Host: &HostPattern{Kind: HostPrefix, Prefix: netip.MustParsePrefix("::1/128"), Ports: []PortRange{{8080, 8080}}}}
+	if r.String() != "allow net [::1]:8080" {
+		t.Errorf("got %q", r.String())
+	}
+	o := Origin{Span: Span{File: "p.hcl", Start: Pos{Line: 3, Column: 5}}, Field: "rules", Profile: "npm", Extends: []string{"p.hcl", "npm"}}
+	if got := o.String(); got != "p.hcl:3:5 (rules, profile npm, via p.hcl → npm)" {
+		t.Errorf("got %q", got)
+	}
+	if got := (Origin{Builtin: BuiltinProtected, Field: "shell start-up file"}).String(); got != "built-in protected: shell start-up file" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestStripOrigins(t *testing.T) {
+	p := &Plan{Rules: []Rule{{Effect: Deny, Cap: CapRead, Path: NewPathPattern("/x"), Origin: Origin{Span: Span{File: "a"}, Profile: "p", Extends: []string{"a"}}}}, Inputs: []string{"a"}}
+	q := p.StripOrigins()
+	if q.Rules[0].Origin.Span.File != "" || q.Inputs != nil || q.Rules[0].Origin.Profile != "p" {
+		t.Errorf("strip: %+v", q)
+	}
+	if p.Rules[0].Origin.Span.File != "a" {
+		t.Error("StripOrigins modified its receiver")
+	}
+}

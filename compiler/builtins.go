@@ -122,7 +122,10 @@ func (c *compilation) addProtected(plan *ir.Plan) {
 	}
 	for _, in := range plan.Inputs {
 		if strings.HasPrefix(in, "/") {
-			add(path.Clean(in), "a policy file in use")
+			plan.Rules = append(plan.Rules, ir.Rule{
+				Effect: ir.Deny, Cap: ir.CapWrite, Path: ir.NewPathPattern(path.Clean(in)),
+				Origin: ir.Origin{Builtin: ir.BuiltinPolicyFile, Field: "a policy file in use"},
+			})
 		}
 	}
 }
@@ -139,7 +142,7 @@ func (c *compilation) dedupe(rules []ir.Rule) []ir.Rule {
 			// Built-in rules repeat user rules harmlessly; say nothing then.
 			if r.Origin.Builtin == "" && prev.Origin.Builtin == "" {
 				c.warnf(r.Origin, "duplicate", "duplicate rule "+quote(r.String()),
-					"the same rule is already at "+prev.Origin.String()+"; remove one", r.String(), prev.Origin)
+					"The same rule is already at "+prev.Origin.String()+"; remove one.", r.String(), prev.Origin)
 			}
 			if prev.Origin.Builtin != "" && r.Origin.Builtin == "" {
 				out[i] = r // a user-written origin explains better than a built-in one

@@ -83,8 +83,8 @@ func (c *compilation) layer(plan *ir.Plan, p *lang.Policy, chain []string) {
 	for _, e := range p.Extends {
 		c.layer(plan, e, chain)
 	}
-	if p.Profile == "" && p.File != "" && !isFlagSource(p.File) {
-		plan.Inputs = append(plan.Inputs, p.File)
+	if p.Profile == "" && p.Path != "" {
+		plan.Inputs = append(plan.Inputs, p.Path)
 	}
 	for _, r := range p.Rules {
 		o := ir.Origin{Span: spanOf(r.Range), Field: r.Field, Profile: p.Profile, Extends: chain}
@@ -105,9 +105,6 @@ func policyName(p *lang.Policy) string {
 	return p.File
 }
 
-func isFlagSource(file string) bool {
-	return len(file) > 2 && file[0] == '-' && file[1] == '-'
-}
 
 // settings applies a policy's scalar settings: the last layer that sets one wins.
 func (c *compilation) settings(plan *ir.Plan, p *lang.Policy) {

@@ -25,6 +25,9 @@ var testEnv = Env{
 func policy(t testing.TB, file string, rules ...string) *lang.Policy {
 	t.Helper()
 	p := &lang.Policy{Name: file, File: file}
+	if strings.HasPrefix(file, "/") || strings.HasSuffix(file, ".hcl") && !strings.HasPrefix(file, "profiles/") {
+		p.Path = file
+	}
 	for i, s := range rules {
 		r, err := rule.Parse(s)
 		if err != nil {
@@ -167,7 +170,7 @@ func TestProtectedPaths(t *testing.T) {
 			t.Errorf("protected %s writable", path)
 			continue
 		}
-		if len(d.Rules) == 0 || d.Rules[0].Origin.Builtin != ir.BuiltinProtected && d.Rules[0].Origin.Span.File == "" {
+		if len(d.Rules) == 0 || d.Rules[0].Origin.Builtin == "" {
 			t.Errorf("%s: deciding rule not named: %+v", path, d)
 		}
 	}

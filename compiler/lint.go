@@ -59,16 +59,16 @@ func (c *compilation) lintHost(r ir.Rule) {
 	switch {
 	case h.Kind == ir.HostAny:
 		c.errorf(r.Origin, "over-broad-wildcard", "\"*\" allows every host",
-			"fence has no allow-all network rule; list the domains the command needs")
+			"fence has no allow-all network rule; list the domains the command needs.")
 	case h.Kind == ir.HostSubdomains && (!strings.Contains(h.Name, ".") || slices.Contains(publicSuffixes, h.Name)):
 		c.errorf(r.Origin, "over-broad-wildcard", fmt.Sprintf("%q allows every domain under the public suffix %q", h.String(), h.Name),
-			"anyone can register a name there; allow the domains you need, e.g. \"*.example."+h.Name+"\"")
+			"Anyone can register a name there; allow the domains you need, e.g. \"*.example."+h.Name+"\".")
 	case h.Kind == ir.HostSubdomains && slices.Contains(sharedHosting, h.Name):
 		c.warnf(r.Origin, "shared-hosting-wildcard", fmt.Sprintf("%q allows every site on the shared host %q", h.String(), h.Name),
-			"anyone can publish a site there, so sandboxed code could send data to it; allow the exact host you need", r.String())
+			"Anyone can publish a site there, so sandboxed code could send data to it; allow the exact host you need.", r.String())
 	case h.Kind == ir.HostPrefix && h.Prefix.Bits() == 0:
 		c.errorf(r.Origin, "over-broad-wildcard", fmt.Sprintf("%q allows every address", h.String()),
-			"list the networks the command needs")
+			"List the networks the command needs.")
 	}
 }
 
@@ -80,7 +80,7 @@ func (c *compilation) lintDeadAllow(idx *denyIndex, r ir.Rule) {
 		return
 	}
 	c.warnf(r.Origin, "dead-allow", fmt.Sprintf("%q has no effect: %q denies everything it allows", r.String(), d.String()),
-		"deny overrides allow whatever the order or layer; remove the allow, or narrow the deny at "+d.Origin.String(),
+		"Deny overrides allow whatever the order or layer; remove the allow, or narrow the deny at "+d.Origin.String()+".",
 		r.String(), d.Origin)
 }
 
@@ -257,7 +257,7 @@ func (c *compilation) lintPathDirs(plan *ir.Plan) {
 			continue
 		}
 		c.warnf(d.Rules[0].Origin, "write-to-path-dir", fmt.Sprintf("writes allowed to %s, a directory on $PATH", dir),
-			"sandboxed code could plant a program there that you run later outside the sandbox; deny writing "+dir+" or narrow the allow",
+			"Sandboxed code could plant a program there that you run later, outside the sandbox; deny writing "+dir+" or narrow the allow.",
 			d.Rules[0].String())
 	}
 }
@@ -277,21 +277,31 @@ func (c *compilation) lintSockets(plan *ir.Plan) {
 	if d := c.env.Vars["XDG_RUNTIME_DIR"]; strings.HasPrefix(d, "/") {
 		socks = append(socks, path.Join(d, "docker.sock"), path.Join(d, "podman/podman.sock"))
 	}
+	// One warning per rule, naming every socket it opens.
+	var order []string
+	byRule := map[string][]string{}
+	rules := map[string]ir.Rule{}
 	for _, s := range socks {
-		for _, cp := range []ir.Cap{ir.CapWrite, ir.CapUnix} {
-			var d ir.Decision
-			if cp == ir.CapWrite {
-				d = plan.DecidePath(ir.CapWrite, s)
-			} else {
-				d = plan.DecideUnix(s)
-			}
+		for _, d := range []ir.Decision{plan.DecidePath(ir.CapWrite, s), plan.DecideUnix(s)} {
 			if !d.Allowed || len(d.Rules) == 0 || d.Rules[0].Origin.Builtin != "" {
 				continue
 			}
-			c.warnf(d.Rules[0].Origin, "container-socket", fmt.Sprintf("the command may reach the container engine socket %s", s),
-				"whoever talks to it can start a privileged container, which is root on the host; deny it unless you mean it",
-				d.Rules[0].String())
+			r := d.Rules[0]
+			k := r.String() + "@" + r.Origin.String()
+			if _, ok := rules[k]; !ok {
+				order = append(order, k)
+				rules[k] = r
+			}
+			if !slices.Contains(byRule[k], s) {
+				byRule[k] = append(byRule[k], s)
+			}
 		}
+	}
+	for _, k := range order {
+		r := rules[k]
+		c.warnf(r.Origin, "container-socket", fmt.Sprintf("the command may reach the container engine socket %s", strings.Join(byRule[k], ", ")),
+			"Whoever talks to it can start a privileged container, which is root on the host. Deny it unless you mean it.",
+			r.String())
 	}
 }
 
@@ -299,16 +309,16 @@ func (c *compilation) lintExpose(plan *ir.Plan) {
 	seen := map[int]ir.Origin{}
 	for _, e := range plan.Expose {
 		if prev, ok := seen[e.Port]; ok {
-			c.warnf(e.Origin, "duplicate", fmt.Sprintf("port %d is exposed twice", e.Port), "it is already exposed at "+prev.String(), "", prev)
+			c.warnf(e.Origin, "duplicate", fmt.Sprintf("port %d is exposed twice", e.Port), "It is already exposed at "+prev.String()+".", "", prev)
 			continue
 		}
 		seen[e.Port] = e.Origin
 		if e.Port == plan.Network.HTTPProxyPort || e.Port == plan.Network.SOCKSProxyPort {
-			c.errorf(e.Origin, "port-conflict", fmt.Sprintf("port %d is both exposed and a proxy port", e.Port), "choose another proxy port or expose another port")
+			c.errorf(e.Origin, "port-conflict", fmt.Sprintf("port %d is both exposed and a proxy port", e.Port), "Choose another proxy port, or expose another port.")
 		}
 	}
 	if h, s := plan.Network.HTTPProxyPort, plan.Network.SOCKSProxyPort; h != 0 && h == s {
-		c.errorf(ir.Origin{Field: "network.http_proxy_port"}, "port-conflict", fmt.Sprintf("http_proxy_port and socks_proxy_port are both %d", h), "give them different ports")
+		c.errorf(ir.Origin{Field: "network.http_proxy_port"}, "port-conflict", fmt.Sprintf("http_proxy_port and socks_proxy_port are both %d", h), "Give them different ports.")
 	}
 }
 

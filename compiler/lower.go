@@ -37,7 +37,7 @@ func (c *compilation) lower(r lang.Rule, o ir.Origin) (ir.Rule, bool) {
 		}
 		abs, err := ResolvePath(*r.Path, c.env)
 		if err != nil {
-			c.errorf(o, "unresolved-path", err.Error(), "set the variable in the environment fence runs in, or write the path out")
+			c.errorf(o, "unresolved-path", err.Error(), "Set the variable in the environment fence runs in, or write the path out.")
 			return out, false
 		}
 		out.Path = ir.NewPathPattern(abs)

@@ -156,6 +156,7 @@ const (
 	BuiltinProtected       = "protected"        // mandatory write protection
 	BuiltinCommandDefaults = "command-defaults" // command.useDefaults list
 	BuiltinTempDir         = "temp-dir"         // the sandbox's private temp dir
+	BuiltinPolicyFile      = "policy-file"      // write protection of a policy file in use
 )
 
 // Origin says where a rule came from.
@@ -206,9 +207,10 @@ func (o Origin) String() string {
 }
 
 // StripOrigins returns a deep copy of the plan with every source position
-// removed (files, lines, columns, the inputs list), keeping profiles, fields
-// and built-in markers. Two policies that say the same thing in different
-// syntaxes compile to plans equal after StripOrigins.
+// removed (files, lines, columns, the inputs list and the protection rules
+// derived from the input file names), keeping profiles, fields and built-in
+// markers. Two policies that say the same thing in different syntaxes compile
+// to plans equal after StripOrigins.
 func (p *Plan) StripOrigins() *Plan {
 	data, err := json.Marshal(p)
 	if err != nil {
@@ -222,9 +224,15 @@ func (p *Plan) StripOrigins() *Plan {
 		o.Span = Span{}
 		o.Extends = nil
 	}
-	for i := range q.Rules {
-		strip(&q.Rules[i].Origin)
+	kept := q.Rules[:0]
+	for _, r := range q.Rules {
+		if r.Origin.Builtin == BuiltinPolicyFile {
+			continue
+		}
+		strip(&r.Origin)
+		kept = append(kept, r)
 	}
+	q.Rules = kept
 	for i := range q.Expose {
 		strip(&q.Expose[i].Origin)
 	}

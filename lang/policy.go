@@ -18,6 +18,10 @@ type Policy struct {
 	// Profile is the profile name when the policy is a shipped or user
 	// profile, else "".
 	Profile string
+	// Path is the absolute (or files-FS-relative) path the policy was read
+	// from through the files FS, for the compiler's protection of policy
+	// files; "" for shipped profiles, flags and LoadBytes.
+	Path string
 	// Extends are the policies named by `extends`, loaded, in order. They are
 	// layered before this policy.
 	Extends []*Policy
@@ -41,6 +45,12 @@ type Rule struct {
 	// Field is the field that held it: "network.allowed_domains", "rules",
 	// "--allow", … (always the snake_case name).
 	Field string
+	// ObjectRange is the source range of the object inside Range ("github.com"
+	// in "allow net github.com"), for diagnostics about the object alone. It
+	// is exact when the string literal has no escapes, else equal to Range.
+	// rule.Rule.ObjectOffset is the byte offset of the object in the string
+	// value held at Range (0 for the block form).
+	ObjectRange hcl.Range
 }
 
 // Settings are the scalar fields of a policy. A nil field was not set.

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit statuses; see the package comment.
+const (
+	exitOK       = 0
+	exitWarnings = 1
+	exitUsage    = 2
+	exitFailed   = 125
+)
+
+// exitError ends the program with a status. A non-empty msg is printed on
+// stderr (see printError); diagnostics are printed before returning one, so
+// it usually has no message of its own.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string {
+	if e.msg == "" {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.msg
+}
+
+// usageErrorf reports bad usage or a bad policy reference (exit 2).
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
+}
+
+// silentExit ends with code after the diagnostics already printed.
+func silentExit(code int) error { return &exitError{code: code} }
+
+// Main runs fence with args (args[0] is the program name) and returns the
+// exit status. It never calls os.Exit, so tests can run it in-process.
+func Main(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(args)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			printError(stderr, ee)
+		}
+		return ee.code
+	}
+	printError(stderr, err)
+	return exitFailed
+}
+
+// printError prints an error as "fence: …", or as it is when it already
+// names the command ("fence compile: …").
+func printError(w io.Writer, err error) {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "fence ") && !strings.HasPrefix(msg, "fence:") {
+		msg = "fence: " + msg
+	}
+	fmt.Fprintln(w, msg)
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:  "fence",
+		Usage: "run commands in a sandbox compiled from a policy",
+		UsageText: `fence compile [-p POLICY]… [-t TARGET] [--format text|json] [FILE]
+fence check [--strict] FILE…
+fence explain [-p POLICY]… QUERY…
+fence profiles [show NAME]
+fence version`,
+		Description: `fence compiles a policy (HCL, JSON, or one-line rules) into a plan and
+lowers it for bubblewrap, its filtering proxy and macOS seatbelt.
+Without -p, the policy is ~/.config/fence/fence.hcl, else ~/.fence.json,
+else the shipped "default" profile.
+
+Example:
+   fence explain -p npm 'net registry.npmjs.org:443' 'read ~/.ssh/id_rsa'`,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// One flag value is one policy or rule, even with commas in it.
+		DisableSliceFlagSeparator: true,
+		// The root -v/--version is our own flag (see rootAction), so that
+		// cli's global VersionPrinter is not needed.
+		HideVersion: true,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version and exit"},
+		},
+		// Errors are returned to Main, which maps them to exit statuses;
+		// cli must not call os.Exit itself.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
+		Action:         rootAction,
+		Commands: []*cli.Command{
+			compileCommand(),
+			checkCommand(),
+			explainCommand(),
+			profilesCommand(),
+			versionCommand(),
+		},
+	}
+	return app
+}
+
+// onUsageError turns a flag parsing error into exit status 2 with a pointer
+// to the command's help.
+func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
+	name := "fence"
+	if isSubcommand && c.Command != nil {
+		name = c.Command.HelpName
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "flag provided but not defined: ") {
+		msg = "unknown flag " + strings.TrimPrefix(msg, "flag provided but not defined: ")
+	}
+	return usageErrorf("%s: %s\nRun '%s --help' for usage.", name, msg, name)
+}
+
+// rootAction handles `fence` with no subcommand. `fence run` and the seed's
+// shorthand (`fence [-s FILE] [-c STRING] -- COMMAND…`) will hook in here;
+// until then it prints help, or refuses what looks like a command.
+func rootAction(c *cli.Context) error {
+	if c.Bool("version") {
+		return printVersion(c.App.Writer)
+	}
+	if c.Args().Present() {
+		return usageErrorf("unknown command %q\nRun 'fence --help' for the commands (running a sandboxed command is not implemented yet).", c.Args().First())
+	}
+	return cli.ShowAppHelp(c)
+}
+
+// argsAfterFlags rejects flags written after the positional arguments:
+// urfave/cli stops parsing flags at the first argument, so "fence compile
+// x.hcl -t bwrap" would otherwise silently treat "-t" as a file name.
+func argsAfterFlags(c *cli.Context) error {
+	for _, a := range c.Args().Slice() {
+		if a == "--" {
+			return nil
+		}
+		if strings.HasPrefix(a, "-") && len(a) > 1 {
+			return usageErrorf("%s: flag %q after the arguments; put flags first\nRun '%s --help' for usage.", c.Command.HelpName, a, c.Command.HelpName)
+		}
+	}
+	return nil
+}

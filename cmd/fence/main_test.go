@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/fence-policy/fence/compiler/ir"
+)
+
+// TestMain lets testscript run the real fence: scripts call `fence`, which
+// re-executes this test binary as the command.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"fence": func() { os.Exit(Main(os.Args, os.Stdout, os.Stderr)) },
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(e *testscript.Env) error {
+			// Scripts run in $WORK/project with HOME=$WORK/home (outside the
+			// writable project, as usual) and a fixed TMPDIR, so outputs are
+			// stable; $UID names the placeholder temp dir
+			// (/tmp/fence-$UID) in expected output.
+			for _, d := range []string{"home", "project"} {
+				if err := os.MkdirAll(filepath.Join(e.WorkDir, d), 0o755); err != nil {
+					return err
+				}
+			}
+			e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
+			e.Setenv("TMPDIR", "/tmp")
+			e.Setenv("UID", strconv.Itoa(os.Getuid()))
+			e.Cd = filepath.Join(e.WorkDir, "project")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"cmpplan": cmdCmpPlan,
+			"exits":   cmdExits,
+		},
+	})
+}
+
+// cmdCmpPlan compares two `fence compile -t ir --format json` outputs with
+// source positions stripped (ir.Plan.StripOrigins): `cmpplan a.json b.json`.
+func cmdCmpPlan(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: cmpplan FILE1 FILE2")
+	}
+	var plans [2]*ir.Plan
+	for i, f := range args {
+		var p ir.Plan
+		if err := json.Unmarshal([]byte(ts.ReadFile(f)), &p); err != nil {
+			ts.Fatalf("%s: %v", f, err)
+		}
+		if len(p.Rules) == 0 {
+			ts.Fatalf("%s: a plan without rules; the comparison would prove nothing", f)
+		}
+		plans[i] = p.StripOrigins()
+	}
+	diff := cmp.Diff(plans[0], plans[1], cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }))
+	switch {
+	case neg && diff == "":
+		ts.Fatalf("%s and %s are the same plan apart from positions", args[0], args[1])
+	case !neg && diff != "":
+		ts.Fatalf("%s and %s differ apart from positions (-%s +%s):\n%s", args[0], args[1], args[0], args[1], diff)
+	}
+}
+
+// cmdExits runs a command like exec and wants a given exit status:
+// `exits 2 fence check bad.hcl`. Its stdout and stderr can be inspected
+// afterwards as with exec.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits STATUS COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: bad status %q", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("exits: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}

@@ -1,0 +1,191 @@
+package lang
+
+import (
+	"strings"
+
+	"github.com/fence-policy/fence/lang/rule"
+)
+
+// kind is how a field's value is read and where it goes in a Policy.
+type kind int
+
+const (
+	kindAtoms   kind = iota // list of strings, each an atom of cap → one rule each
+	kindAllUnix             // bool; true adds the rule "allow unix *"
+	kindBool                // bool setting
+	kindPort                // port setting (1–65535)
+	kindPorts               // list of ports (expose)
+	kindRules               // list of one-line rule strings
+	kindExtends             // list of profile names or file paths
+)
+
+// field is one entry of the schema. The tables below are the whole policy
+// schema: decoding, did-you-mean suggestions and the tests are driven by them,
+// so adding a field is one line here plus its Settings member.
+type field struct {
+	name  string // snake_case, the canonical name used in Rule.Field
+	alias string // camelCase, the seed's JSON spelling ("" when the same)
+	kind  kind
+	// For kindAtoms and kindAllUnix: the rule each element becomes.
+	effect rule.Effect
+	cap    rule.Capability
+	// For kindBool and kindPort: the Settings member it sets.
+	boolSetting func(*Settings) **Bool
+	portSetting func(*Settings) **Int
+}
+
+// section is a block (network, filesystem, command) or the top level.
+type section struct {
+	name   string // "" for the top level
+	fields []field
+}
+
+var networkSection = &section{name: "network", fields: []field{
+	{name: "allowed_domains", alias: "allowedDomains", kind: kindAtoms, effect: rule.Allow, cap: rule.Net},
+	{name: "denied_domains", alias: "deniedDomains", kind: kindAtoms, effect: rule.Deny, cap: rule.Net},
+	{name: "allow_unix_sockets", alias: "allowUnixSockets", kind: kindAtoms, effect: rule.Allow, cap: rule.Unix},
+	{name: "allow_all_unix_sockets", alias: "allowAllUnixSockets", kind: kindAllUnix, effect: rule.Allow, cap: rule.Unix},
+	{name: "allow_local_binding", alias: "allowLocalBinding", kind: kindBool, boolSetting: func(s *Settings) **Bool { return &s.AllowLocalBinding }},
+	{name: "allow_local_outbound", alias: "allowLocalOutbound", kind: kindBool, boolSetting: func(s *Settings) **Bool { return &s.AllowLocalOutbound }},
+	{name: "http_proxy_port", alias: "httpProxyPort", kind: kindPort, portSetting: func(s *Settings) **Int { return &s.HTTPProxyPort }},
+	{name: "socks_proxy_port", alias: "socksProxyPort", kind: kindPort, portSetting: func(s *Settings) **Int { return &s.SOCKSProxyPort }},
+}}
+
+var filesystemSection = &section{name: "filesystem", fields: []field{
+	{name: "deny_read", alias: "denyRead", kind: kindAtoms, effect: rule.Deny, cap: rule.Read},
+	{name: "allow_write", alias: "allowWrite", kind: kindAtoms, effect: rule.Allow, cap: rule.Write},
+	{name: "deny_write", alias: "denyWrite", kind: kindAtoms, effect: rule.Deny, cap: rule.Write},
+	{name: "allow_git_config", alias: "allowGitConfig", kind: kindBool, boolSetting: func(s *Settings) **Bool { return &s.AllowGitConfig }},
+}}
+
+var commandSection = &section{name: "command", fields: []field{
+	{name: "deny", kind: kindAtoms, effect: rule.Deny, cap: rule.Exec},
+	{name: "allow", kind: kindAtoms, effect: rule.Allow, cap: rule.Exec},
+	{name: "use_defaults", alias: "useDefaults", kind: kindBool, boolSetting: func(s *Settings) **Bool { return &s.UseDefaults }},
+}}
+
+// topSection is the top level; its blocks are in blocks.
+var topSection = &section{fields: []field{
+	{name: "extends", kind: kindExtends},
+	{name: "rules", kind: kindRules},
+	{name: "expose", kind: kindPorts},
+	{name: "allow_pty", alias: "allowPty", kind: kindBool, boolSetting: func(s *Settings) **Bool { return &s.AllowPty }},
+}}
+
+// blocks are the top-level blocks, in the order the documentation lists them.
+var blocks = []*section{networkSection, filesystemSection, commandSection}
+
+// jsonSchemaKey is the editor hint seed configs carry; it is ignored.
+const jsonSchemaKey = "$schema"
+
+// lookup finds a field by either spelling.
+func (s *section) lookup(name string) *field {
+	for i := range s.fields {
+		f := &s.fields[i]
+		if f.name == name || f.alias != "" && f.alias == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// qualified is the dotted snake_case name used in Rule.Field.
+func (s *section) qualified(f *field) string {
+	if s.name == "" {
+		return f.name
+	}
+	return s.name + "." + f.name
+}
+
+// where names the place for messages.
+func (s *section) where() string {
+	if s.name == "" {
+		return "at the top level"
+	}
+	return "in the " + s.name + " block"
+}
+
+// names lists the valid names at this place for suggestions; camel-first
+// when the misspelt name looks camelCase so a suggestion keeps the user's
+// style (rule.Suggest ignores case and "_", so both spellings tie).
+func (s *section) names(camelFirst bool) []string {
+	var snake, camel []string
+	for _, f := range s.fields {
+		snake = append(snake, f.name)
+		if f.alias != "" {
+			camel = append(camel, f.alias)
+		}
+	}
+	if s.name == "" {
+		for _, b := range blocks {
+			snake = append(snake, b.name)
+		}
+	}
+	if camelFirst {
+		return append(camel, snake...)
+	}
+	return append(snake, camel...)
+}
+
+// canonicalNames lists the snake_case names only, for "valid names are" hints.
+func (s *section) canonicalNames() []string {
+	var out []string
+	for _, f := range s.fields {
+		out = append(out, f.name)
+	}
+	if s.name == "" {
+		for _, b := range blocks {
+			out = append(out, b.name)
+		}
+	}
+	return out
+}
+
+func blockNamed(name string) *section {
+	for _, b := range blocks {
+		if b.name == name {
+			return b
+		}
+	}
+	return nil
+}
+
+// homeOf says which other place a field name belongs to, for a hint when it
+// is written in the wrong block ("allowed_domains" at the top level).
+func homeOf(name string, not *section) *section {
+	for _, s := range append([]*section{topSection}, blocks...) {
+		if s != not && s.lookup(name) != nil {
+			return s
+		}
+	}
+	return nil
+}
+
+func hasUpper(s string) bool { return strings.ToLower(s) != s }
+
+// didYouMean is rule.Suggest, plus one swap of adjacent letters ("nmp" for
+// "npm"), which plain edit distance counts as two edits and so misses for
+// short names.
+func didYouMean(s string, candidates []string) string {
+	if sg := rule.Suggest(s, candidates); sg != "" {
+		return sg
+	}
+	ls := strings.ToLower(s)
+	for _, c := range candidates {
+		if swappedOnce(ls, strings.ToLower(c)) {
+			return c
+		}
+	}
+	return ""
+}
+
+func swappedOnce(a, b string) bool {
+	if len(a) != len(b) || a == b {
+		return false
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+}

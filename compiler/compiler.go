@@ -105,7 +105,6 @@ func policyName(p *lang.Policy) string {
 	return p.File
 }
 
-
 // settings applies a policy's scalar settings: the last layer that sets one wins.
 func (c *compilation) settings(plan *ir.Plan, p *lang.Policy) {
 	s := p.Settings

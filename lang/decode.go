@@ -41,12 +41,27 @@ type decoder struct {
 	ruleRules  []Rule // the `rules` list
 	extends    []extendsRef
 	seenBlocks map[string]hcl.Range
+	// syntaxErrors: the parser reported errors (see decodeFile).
+	syntaxErrors bool
+}
+
+// broken reports a value that is invalid because of a syntax error the
+// parser already reported.
+func (d *decoder) broken(expr hcl.Expression) bool {
+	if !d.syntaxErrors {
+		return false
+	}
+	v, diags := expr.Value(nil)
+	return diags.HasErrors() || !v.IsWhollyKnown()
 }
 
 // decodeFile decodes a parsed file into p (rules, settings, expose) and
 // returns the `extends` elements for the loader to resolve.
-func decodeFile(file *hcl.File, src []byte, isJSON bool, p *Policy) ([]extendsRef, hcl.Diagnostics) {
-	d := &decoder{filename: p.File, src: src, json: isJSON, p: p, seenBlocks: map[string]hcl.Range{}}
+//
+// syntaxErrors says the parser already reported errors: values it could not
+// parse are then skipped silently instead of reported a second time.
+func decodeFile(file *hcl.File, src []byte, isJSON, syntaxErrors bool, p *Policy) ([]extendsRef, hcl.Diagnostics) {
+	d := &decoder{filename: p.File, src: src, json: isJSON, syntaxErrors: syntaxErrors, p: p, seenBlocks: map[string]hcl.Range{}}
 	if file == nil || file.Body == nil {
 		return nil, nil
 	}
@@ -105,7 +120,7 @@ func (d *decoder) hclBlock(sec *section, e entry) {
 			} else {
 				d.seenBlocks[bs.name] = b.TypeRange
 			}
-			if len(b.Labels) > 0 {
+			if len(b.LabelRanges) > 0 {
 				d.errorf(hcl.RangeBetween(b.LabelRanges[0], b.LabelRanges[len(b.LabelRanges)-1]),
 					fmt.Sprintf("the %s block takes no labels", bs.name), "Write %s { … }.", bs.name)
 			}
@@ -115,7 +130,7 @@ func (d *decoder) hclBlock(sec *section, e entry) {
 	}
 	if f := sec.lookup(b.Type); f != nil {
 		d.errorf(b.TypeRange, fmt.Sprintf("%s is an attribute, not a block", b.Type),
-			"Write %s = %s.", b.Type, example(f, b.Type))
+			"Write %s = %s.", b.Type, example(f))
 		return
 	}
 	if sec != topSection && blockNamed(b.Type) != nil {
@@ -167,7 +182,7 @@ func (d *decoder) jsonTop(body hcl.Body) {
 		}
 		if bs := blockNamed(e.name); bs != nil {
 			inner, ok := objectEntries(e.expr)
-			if !ok {
+			if !ok && !d.broken(e.expr) {
 				d.errorf(e.expr.Range(), fmt.Sprintf("%s must be an object", e.name),
 					`Got %s; write "%s": { … } with its fields inside.`, describeJSON(e.expr), e.name)
 				continue
@@ -231,7 +246,7 @@ func (d *decoder) field(sec *section, e entry, seen map[string]entry) {
 	field := sec.qualified(f)
 	switch f.kind {
 	case kindAtoms:
-		for _, el := range d.list(e.expr, what, f, e.name) {
+		for _, el := range d.list(e.expr, what, f) {
 			if s, ok := d.stringValue(el, what+" element"); ok {
 				d.atom(f, field, s, el.Range())
 			}
@@ -253,19 +268,19 @@ func (d *decoder) field(sec *section, e entry, seen map[string]entry) {
 			*f.portSetting(&d.p.Settings) = &Int{Value: n, Range: e.expr.Range()}
 		}
 	case kindPorts:
-		for _, el := range d.list(e.expr, what, f, e.name) {
+		for _, el := range d.list(e.expr, what, f) {
 			if n, ok := d.portValue(el, what+" element"); ok {
 				d.p.Expose = append(d.p.Expose, Int{Value: n, Range: el.Range()})
 			}
 		}
 	case kindRules:
-		for _, el := range d.list(e.expr, what, f, e.name) {
+		for _, el := range d.list(e.expr, what, f) {
 			if s, ok := d.stringValue(el, what+" element"); ok {
 				d.ruleString(s, el.Range())
 			}
 		}
 	case kindExtends:
-		for _, el := range d.list(e.expr, what, f, e.name) {
+		for _, el := range d.list(e.expr, what, f) {
 			if s, ok := d.stringValue(el, what+" element"); ok {
 				d.extends = append(d.extends, extendsRef{value: s, rng: el.Range()})
 			}
@@ -275,16 +290,16 @@ func (d *decoder) field(sec *section, e entry, seen map[string]entry) {
 
 // list reads a list-valued field; a single value where a list belongs gets a
 // hint that wraps it in brackets.
-func (d *decoder) list(expr hcl.Expression, what string, f *field, written string) []hcl.Expression {
+func (d *decoder) list(expr hcl.Expression, what string, f *field) []hcl.Expression {
 	xs, ok := listExprs(expr)
-	if ok {
+	if ok || d.broken(expr) {
 		return xs
 	}
 	got := describeJSON(expr)
 	if isTemplate(expr) {
 		got = describeTemplate(expr)
 	}
-	fix := "write " + example(f, written)
+	fix := "write " + example(f)
 	if s, isStr := stringLiteral(expr); isStr {
 		fix = fmt.Sprintf("write [%q]", s)
 	} else if v, diags := expr.Value(nil); !diags.HasErrors() && v.IsKnown() && !v.IsNull() && v.Type() == cty.Number && f.kind == kindPorts {
@@ -304,7 +319,7 @@ func stringLiteral(expr hcl.Expression) (string, bool) {
 }
 
 // example is a sample value of f, for hints.
-func example(f *field, written string) string {
+func example(f *field) string {
 	switch f.kind {
 	case kindAtoms:
 		switch f.cap {
@@ -359,7 +374,7 @@ func (d *decoder) atom(f *field, fieldName, s string, rng hcl.Range) {
 	r, err := atomRule(f.effect, f.cap, s)
 	at := func(off, end int) (hcl.Range, bool) { return subRange(d.src, rng, s, off, end) }
 	if err != nil {
-		d.diags = append(d.diags, ruleErrorDiag(err, at))
+		d.diags = append(d.diags, ruleErrorDiag(err, s, at))
 		return
 	}
 	obj, _ := at(r.ObjectOffset, r.ObjectOffset+len(r.Object))
@@ -408,7 +423,7 @@ func (d *decoder) ruleString(s string, rng hcl.Range) {
 	at := func(off, end int) (hcl.Range, bool) { return subRange(d.src, rng, s, off, end) }
 	r, err := rule.Parse(s)
 	if err != nil {
-		d.diags = append(d.diags, ruleErrorDiag(err, at))
+		d.diags = append(d.diags, ruleErrorDiag(err, s, at))
 		return
 	}
 	obj, _ := at(r.ObjectOffset, len(strings.TrimRight(s, ruleWhitespace)))

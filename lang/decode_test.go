@@ -565,3 +565,52 @@ func TestEmptyAndCommentOnlyPolicies(t *testing.T) {
 		}
 	}
 }
+
+// Loading the same bytes under the same name twice reports syntax errors
+// both times (hclparse's own cache would return none the second time).
+func TestSyntaxErrorsReportedOnEveryLoad(t *testing.T) {
+	l := NewLoader(nil, nil)
+	for i := 0; i < 2; i++ {
+		_, diags := l.LoadBytes("p.hcl", []byte("network {\n"))
+		if !diags.HasErrors() {
+			t.Fatalf("load %d: no error for an unclosed block", i+1)
+		}
+	}
+}
+
+// HCL's JSON scanner reports an unterminated string at EOF past the end of
+// the input; lang keeps every range inside its source.
+func TestRangesClampedToSource(t *testing.T) {
+	for _, src := range []string{`"`, `{"rules": ["allow`, "rules = [\"allow"} {
+		name := "p.json"
+		if strings.HasPrefix(src, "rules") {
+			name = "p.hcl"
+		}
+		l := NewLoader(nil, nil)
+		_, diags := l.LoadBytes(name, []byte(src))
+		if !diags.HasErrors() {
+			t.Errorf("%q: no error", src)
+		}
+		checkDiagInvariants(t, l, diags)
+	}
+}
+
+// A syntax error is reported once, by the parser; the decoder does not add a
+// second diagnostic for the value the parser could not read.
+func TestNoCascadeAfterSyntaxErrors(t *testing.T) {
+	for _, c := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"p.hcl", "network {\n  allowed_domains = [\n}\n", []string{"3:1 Invalid expression"}},
+		{"p.json", `{"network": {"allowedDomains": ["a.com",]}}`, []string{"1:40 Trailing comma in array", "1:42 Mismatched braces"}},
+		// Mistakes away from the syntax error are still reported.
+		{"p.hcl", "network {\n  allow_local_binding = 1\n  allowed_domains = [\n}\n", []string{"4:1 Invalid expression", "2:25 network.allow_local_binding must be true or false"}},
+	} {
+		l := NewLoader(nil, nil)
+		_, diags := l.LoadBytes(c.name, []byte(c.src))
+		if diff := cmp.Diff(c.want, atAll(diags)); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", c.src, diff)
+		}
+	}
+}

@@ -4,10 +4,18 @@
 //
 // Both syntaxes go through one hclparse.Parser, so JSON policies have ranges
 // too, and every snake_case field has its camelCase alias (the seed's JSON
-// names). Rule strings and list elements are parsed with lang/rule, the one
-// definition of hosts, paths, variable names and commands. Problems are
-// collected, never stopped at the first, as hcl.Diagnostics with the tightest
-// range; the compiler turns them into ir diagnostics and renders them.
+// names). The whole schema is the package-level tables in schema.go; HCL
+// blocks and JSON objects are decoded by the same table-driven code. Values
+// are read statically: nothing is evaluated with an HCL context, so "${HOME}"
+// in a string stays a path variable for the compiler in both syntaxes.
+//
+// Rule strings and list elements are parsed with lang/rule, the one
+// definition of hosts, paths, variable names and commands; the block form
+// yields exactly the rule.Rule that rule.Parse gives for the same text.
+// Problems are collected, never stopped at the first, as hcl.Diagnostics with
+// the tightest range: an error inside a string points at its column in the
+// file. The compiler turns them into ir diagnostics and renders them with
+// Loader.Sources.
 //
 // lang reads nothing from the host on its own: policy files come through the
 // fs.FS given to NewLoader, shipped profiles through another. It hands off to

@@ -53,7 +53,7 @@ func (l *Loader) flagRule(eff rule.Effect, flag, name, v string) (*Rule, *hcl.Di
 	at := func(off, end int) (hcl.Range, bool) { return rawSubRange(name, v, off-shift, end-shift), true }
 	r, err := rule.Parse(text)
 	if err != nil {
-		return nil, ruleErrorDiag(err, at)
+		return nil, ruleErrorDiag(err, text, at)
 	}
 	if r.Effect != eff {
 		subj := rawSubRange(name, v, firstOff, firstOff+len(first))

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/rogpeppe/go-internal/txtar"
 )
 
@@ -44,18 +45,8 @@ func FuzzLoadPolicy(f *testing.F) {
 			t.Fatal("LoadBytes returned no policy")
 		}
 		checkDiagInvariants(t, l, diags)
-		srcs := l.Sources()
+		checkPolicyRanges(t, l, p)
 		for _, r := range p.Rules {
-			for _, rg := range []struct {
-				what string
-				s, e int
-				file string
-			}{{"range", r.Range.Start.Byte, r.Range.End.Byte, r.Range.Filename}, {"object range", r.ObjectRange.Start.Byte, r.ObjectRange.End.Byte, r.ObjectRange.Filename}} {
-				text, ok := srcs[rg.file]
-				if !ok || rg.s < 0 || rg.s > rg.e || rg.e > len(text) {
-					t.Fatalf("rule %s: %s %d-%d outside %q", r.Rule.String(), rg.what, rg.s, rg.e, rg.file)
-				}
-			}
 			if r.Host == nil && r.Path == nil && r.Env == nil && r.Command == nil && !(r.Cap == "unix" && r.Object == "*") {
 				t.Fatalf("rule %s has no atom", r.Rule.String())
 			}
@@ -82,3 +73,37 @@ command { deny = ["git push && x"] }
 rules = ["allow nett x", "deny read \"a b\"", 3]
 expose = [3000, 3.5]
 `
+
+// checkPolicyRanges checks that every range a policy holds is inside a
+// source the loader knows, so renderers can index it.
+func checkPolicyRanges(t *testing.T, l *Loader, p *Policy) {
+	t.Helper()
+	srcs := l.Sources()
+	check := func(what string, r hcl.Range) {
+		src, ok := srcs[r.Filename]
+		if !ok || r.Start.Byte < 0 || r.Start.Byte > r.End.Byte || r.End.Byte > len(src) || r.Start.Line < 1 || r.Start.Column < 1 {
+			t.Fatalf("%s: range %+v outside source %q (%d bytes, known %v)", what, r, r.Filename, len(src), ok)
+		}
+	}
+	for _, r := range p.Rules {
+		check("rule "+r.Rule.String(), r.Range)
+		check("object of "+r.Rule.String(), r.ObjectRange)
+	}
+	for _, e := range p.Expose {
+		check("expose", e.Range)
+	}
+	for _, r := range p.ExtendsRanges {
+		check("extends", r)
+	}
+	s := p.Settings
+	for _, b := range []*Bool{s.AllowLocalBinding, s.AllowLocalOutbound, s.AllowGitConfig, s.UseDefaults, s.AllowPty} {
+		if b != nil {
+			check("setting", b.Range)
+		}
+	}
+	for _, n := range []*Int{s.HTTPProxyPort, s.SOCKSProxyPort} {
+		if n != nil {
+			check("port setting", n.Range)
+		}
+	}
+}

@@ -26,6 +26,7 @@ type Loader struct {
 	// parser is the one parser of both syntaxes; it caches files by name.
 	parser  *hclparse.Parser
 	sources map[string][]byte
+	parsed  map[string]parseResult
 	// cache holds every policy loaded from a file or profile by its key, so
 	// a file reached twice (a diamond, or two -p layers extending the same
 	// profile) is read and decoded once and is the same *Policy each time.
@@ -45,6 +46,7 @@ func NewLoader(profiles, files fs.FS) *Loader {
 		files:    files,
 		parser:   hclparse.NewParser(),
 		sources:  map[string][]byte{},
+		parsed:   map[string]parseResult{},
 		cache:    map[string]*Policy{},
 		own:      map[*Policy]hcl.Diagnostics{},
 	}
@@ -306,18 +308,36 @@ func (l *Loader) treeDiags(p *Policy) hcl.Diagnostics {
 }
 
 // parse parses src under name with the loader's one parser. hclparse caches
-// files by name, so when a name comes back with different bytes (LoadBytes
-// called twice with one name) the parser is replaced: a stale cached file
-// would silently decode the old text.
+// files by name and returns no diagnostics for a cached file, so the loader
+// keeps each name's parse result itself, and replaces the parser when a name
+// comes back with different bytes (LoadBytes called twice with one name): a
+// stale cached file would silently decode the old text.
 func (l *Loader) parse(name string, src []byte) (*hcl.File, hcl.Diagnostics) {
-	if old, ok := l.sources[name]; ok && !bytes.Equal(old, src) {
+	if old, ok := l.parsed[name]; ok {
+		if bytes.Equal(old.src, src) {
+			return old.file, old.diags
+		}
 		l.parser = hclparse.NewParser()
 	}
 	l.sources[name] = src
+	var (
+		file  *hcl.File
+		diags hcl.Diagnostics
+	)
 	if isJSONName(name) {
-		return l.parser.ParseJSON(src, name)
+		file, diags = l.parser.ParseJSON(src, name)
+	} else {
+		file, diags = l.parser.ParseHCL(src, name)
 	}
-	return l.parser.ParseHCL(src, name)
+	clampDiags(diags, name, src)
+	l.parsed[name] = parseResult{src: src, file: file, diags: diags}
+	return file, diags
+}
+
+type parseResult struct {
+	src   []byte
+	file  *hcl.File
+	diags hcl.Diagnostics
 }
 
 // load decodes a file or profile read from an FS and caches it by key.
@@ -332,7 +352,15 @@ func (l *Loader) load(src source, data []byte, stack []source) *Policy {
 func (l *Loader) decodeSource(src source, data []byte, stack []source) *Policy {
 	p := &Policy{Name: src.name, File: src.file, Profile: src.profile, Path: src.path}
 	file, diags := l.parse(src.file, data)
-	refs, ddiags := decodeFile(file, data, isJSONName(src.file), p)
+	diags = append(hcl.Diagnostics(nil), diags...)
+	refs, ddiags := decodeFile(file, data, isJSONName(src.file), diags.HasErrors(), p)
+	if diags.HasErrors() {
+		clampDiags(ddiags, src.file, data)
+		clampPolicy(p, data)
+		for i := range refs {
+			clampRange(&refs[i].rng, data)
+		}
+	}
 	diags = append(diags, ddiags...)
 	stack = append(stack[:len(stack):len(stack)], src)
 	for _, ref := range refs {

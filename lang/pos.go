@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apparentlymart/go-textseg/v15/textseg"
 	"github.com/hashicorp/hcl/v2"
@@ -74,7 +75,7 @@ func rawSubRange(filename, value string, off, end int) hcl.Range {
 
 // ruleErrorDiag turns an error from lang/rule into a diagnostic. at maps the
 // error's byte span to the file and says whether the mapping is exact.
-func ruleErrorDiag(err error, at func(off, end int) (hcl.Range, bool)) *hcl.Diagnostic {
+func ruleErrorDiag(err error, value string, at func(off, end int) (hcl.Range, bool)) *hcl.Diagnostic {
 	var re *rule.Error
 	if !errors.As(err, &re) {
 		r, _ := at(0, 0)
@@ -84,7 +85,8 @@ func ruleErrorDiag(err error, at func(off, end int) (hcl.Range, bool)) *hcl.Diag
 	detail := sentence(re.Hint)
 	if !exact {
 		// The caret cannot point inside an escaped string; say where instead.
-		detail = strings.TrimSpace(fmt.Sprintf("The problem is at character %d of the string. %s", re.Offset+1, detail))
+		off, _ := clampSpan(re.Offset, re.End, len(value))
+		detail = strings.TrimSpace(fmt.Sprintf("The problem is at character %d of the string. %s", utf8.RuneCountInString(value[:off])+1, detail))
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: re.Msg, Detail: detail, Subject: &r}
 }
@@ -103,4 +105,55 @@ func sentence(s string) string {
 		s += "."
 	}
 	return s
+}
+
+// clampDiags keeps every range of ds that names filename inside src. HCL's
+// parsers can report a range past the end of the input (an unterminated JSON
+// string at EOF) or a zero End for an expression they could not finish;
+// renderers index the source with these ranges, so lang fixes them here
+// rather than make every consumer defensive.
+func clampDiags(ds hcl.Diagnostics, filename string, src []byte) {
+	for _, d := range ds {
+		for _, r := range []*hcl.Range{d.Subject, d.Context} {
+			if r != nil && r.Filename == filename {
+				clampRange(r, src)
+			}
+		}
+	}
+}
+
+// clampRange recomputes r from its byte offsets, clamped to src, when it is
+// not a well-formed range inside src.
+func clampRange(r *hcl.Range, src []byte) {
+	if r.Start.Byte >= 0 && r.Start.Byte <= r.End.Byte && r.End.Byte <= len(src) &&
+		r.Start.Line >= 1 && r.Start.Column >= 1 && r.End.Line >= r.Start.Line && r.End.Column >= 1 {
+		return
+	}
+	start := max(0, min(r.Start.Byte, len(src)))
+	end := max(start, min(r.End.Byte, len(src)))
+	r.Start = advance(hcl.Pos{Line: 1, Column: 1}, string(src[:start]))
+	r.End = advance(r.Start, string(src[start:end]))
+}
+
+// clampPolicy applies clampRange to every range a decoded policy holds, for
+// files the parser could not fully read.
+func clampPolicy(p *Policy, src []byte) {
+	for i := range p.Rules {
+		clampRange(&p.Rules[i].Range, src)
+		clampRange(&p.Rules[i].ObjectRange, src)
+	}
+	for i := range p.Expose {
+		clampRange(&p.Expose[i].Range, src)
+	}
+	s := &p.Settings
+	for _, b := range []*Bool{s.AllowLocalBinding, s.AllowLocalOutbound, s.AllowGitConfig, s.UseDefaults, s.AllowPty} {
+		if b != nil {
+			clampRange(&b.Range, src)
+		}
+	}
+	for _, n := range []*Int{s.HTTPProxyPort, s.SOCKSProxyPort} {
+		if n != nil {
+			clampRange(&n.Range, src)
+		}
+	}
 }

@@ -143,6 +143,9 @@ func traversalText(t hcl.Traversal) string {
 func (d *decoder) static(expr hcl.Expression, what string) (cty.Value, bool) {
 	v, diags := expr.Value(nil)
 	if diags.HasErrors() || !v.IsWhollyKnown() {
+		if d.broken(expr) {
+			return cty.NilVal, false
+		}
 		d.errorf(expr.Range(), fmt.Sprintf("%s must be a literal value", what),
 			"fence reads policies as data: HCL variables, functions and interpolations other than ${NAME} in strings are not available.")
 		return cty.NilVal, false

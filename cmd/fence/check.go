@@ -46,10 +46,12 @@ func checkAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	l := newLoader(env)
 	var all ir.Diagnostics
 	bad := false
 	for _, arg := range c.Args().Slice() {
+		// A fresh loader per file: each is checked on its own, and a
+		// profile or file that two arguments extend is reported for both.
+		l := newLoader(env)
 		ds, err := checkOne(l, env, arg)
 		if err != nil {
 			// An unusable argument is reported and the other files are

@@ -2,7 +2,9 @@ package main
 
 import (
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/targets/bwrap"
 	"github.com/fence-policy/fence/targets/proxy"
+	"github.com/fence-policy/fence/targets/seatbelt"
 )
 
 // target is one output of `fence compile -t`. lower returns the value to
@@ -16,7 +18,9 @@ type target struct {
 // targets in the order `-t all` prints them.
 var targets = []target{
 	{"ir", func(p *ir.Plan) (any, ir.Diagnostics) { return p, nil }},
+	{"bwrap", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(bwrap.Lower(p)) }},
 	{"proxy", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(proxy.Lower(p)) }},
+	{"seatbelt", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(seatbelt.Lower(p)) }},
 }
 
 // artifact turns a target's typed result into the table's, keeping a nil

@@ -12,7 +12,15 @@ type Command struct {
 	Words []string
 }
 
-func (c Command) String() string { return strings.Join(c.Words, " ") }
+// String renders the words so that ParseCommand reads them back: a word with
+// spaces or quotes is double-quoted.
+func (c Command) String() string {
+	ws := make([]string, len(c.Words))
+	for i, w := range c.Words {
+		ws[i] = quoteWord(w)
+	}
+	return strings.Join(ws, " ")
+}
 
 // ParseCommand splits a command prefix into words. Words are separated by
 // spaces; single or double quotes keep spaces inside one word.

@@ -20,6 +20,11 @@ func FuzzParseRule(f *testing.F) {
 		"allow read \"my dir/x\"",
 		"deny read '${HOME}/.aws'",
 		"allow net h.example:8000-8080",
+		// Objects that only round-trip when String quotes them.
+		`allow read "it's here"`,
+		`deny write 'say "hi"'`,
+		`allow read "a\\b c"`,
+		"allow read \"tab\there\"",
 	} {
 		f.Add(s)
 	}

@@ -290,15 +290,42 @@ func objectHint(c Capability) string {
 	return ""
 }
 
-// String renders the rule with its object as written.
+// String renders the rule with its object as written. An object that is not
+// one bare word is quoted so that the text parses back to the same rule (an
+// exec object is already the text as written, quotes included).
 func (r *Rule) String() string {
-	return strings.TrimSpace(string(r.Effect) + " " + string(r.Cap) + " " + r.Object)
+	obj := r.Object
+	if r.Cap != Exec {
+		obj = quoteWord(obj)
+	}
+	return joinRule(r.Effect, r.Cap, obj)
+}
+
+// joinRule joins the non-empty parts (a query has no effect) with one space.
+func joinRule(e Effect, c Capability, obj string) string {
+	parts := make([]string, 0, 3)
+	for _, p := range []string{string(e), string(c), obj} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// quoteWord double-quotes s, escaping " and \, when the word lexer would not
+// read it back as one bare word. An empty object (a rule built by hand, never
+// one that parsed) is left out, as before.
+func quoteWord(s string) string {
+	if s == "" || !strings.ContainsAny(s, " \t\n\f\r\"'") {
+		return s
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
 // Canonical renders the rule with its object in canonical form: hosts lower
 // case as A-labels with ports normalized, commands with single spaces.
 func (r *Rule) Canonical() string {
-	obj := r.Object
+	obj := quoteWord(r.Object)
 	switch {
 	case r.Host != nil:
 		obj = r.Host.String()
@@ -307,5 +334,5 @@ func (r *Rule) Canonical() string {
 	case r.Cap == Unix && r.Path == nil:
 		obj = "*"
 	}
-	return strings.TrimSpace(string(r.Effect) + " " + string(r.Cap) + " " + obj)
+	return joinRule(r.Effect, r.Cap, obj)
 }

@@ -22,7 +22,7 @@ func TestParseValid(t *testing.T) {
 		{"allow net bücher.example", "allow net xn--bcher-kva.example"},
 		{"deny read ~/.ssh/**", "deny read ~/.ssh/**"},
 		{"allow write ./build", "allow write ./build"},
-		{"allow write '/a b/c'", "allow write /a b/c"},
+		{"allow write '/a b/c'", `allow write "/a b/c"`},
 		{"deny read /etc/passwd", "deny read /etc/passwd"},
 		{"deny read **/.env", "deny read **/.env"},
 		{"allow read ${HOME}/x", "allow read ${HOME}/x"},
@@ -31,7 +31,7 @@ func TestParseValid(t *testing.T) {
 		{"allow unix /run/user/1000/bus", "allow unix /run/user/1000/bus"},
 		{"deny exec git push", "deny exec git push"},
 		{"deny exec   dd    if=", "deny exec dd if="},
-		{"deny exec git commit -m \"a b\"", "deny exec git commit -m a b"},
+		{"deny exec git commit -m \"a b\"", `deny exec git commit -m "a b"`},
 	}
 	for _, c := range cases {
 		r, err := Parse(c.in)

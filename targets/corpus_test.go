@@ -26,7 +26,9 @@ import (
 	"github.com/fence-policy/fence/internal/golden"
 	"github.com/fence-policy/fence/lang"
 	"github.com/fence-policy/fence/profiles"
+	"github.com/fence-policy/fence/targets/bwrap"
 	"github.com/fence-policy/fence/targets/proxy"
+	"github.com/fence-policy/fence/targets/seatbelt"
 )
 
 // The corpus compiles in a fixed pretend host: nothing here depends on the
@@ -51,7 +53,9 @@ type target struct {
 }
 
 var corpusTargets = []target{
+	{"bwrap", "out/bwrap.args", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return bwrap.Lower(p) }},
 	{"proxy", "out/proxy.table", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return proxy.Lower(p) }},
+	{"seatbelt", "out/seatbelt.sb", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return seatbelt.Lower(p) }},
 }
 
 // corpusCase is one parsed testdata/compile/*.txtar archive.

@@ -64,14 +64,16 @@
 // A writable bind of a missing path is skipped: the command cannot create it
 // (its parent is read-only), which is stricter than the IR and needs no note.
 // A deny (read or write) of a missing path matters only where the command
-// could create it, that is under a writable bind; there Render mounts an
-// empty read-only directory at the path, which bwrap creates on the host as
-// its mount point, and lists it in Invocation.Created so that the runtime
-// removes it (if still empty) after the sandbox exits. A directory rather
-// than a file because a deny covers the path and everything below it, and an
-// empty read-only directory blocks both creating the path and creating
-// anything under it. Elsewhere (under the read-only root) a missing path is
-// skipped: the command cannot create it, though a host process could while
+// could create it, that is under a writable bind. With Facts.CreateMissing,
+// Render mounts an empty read-only directory at the path, which bwrap creates
+// on the host as its mount point, and lists it in Invocation.Created so that
+// the runtime removes it (if still empty) after the sandbox exits; a directory
+// rather than a file because a deny covers the path and everything below it.
+// Because a SIGKILLed fence could not remove them, the runtime leaves
+// CreateMissing off: such paths are then listed in Invocation.Uncovered and
+// left to the layers that refuse a creation without touching the host
+// (Landlock and seccomp). Elsewhere (under the read-only root) a missing path
+// is skipped: the command cannot create it, though a host process could while
 // the sandbox runs, and it would then be visible; mounts cannot avoid that.
 //
 // # Pins

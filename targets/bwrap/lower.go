@@ -3,6 +3,7 @@ package bwrap
 import (
 	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -84,45 +85,49 @@ type GlobOp struct {
 	Rule ir.Rule
 }
 
-// Args is the lowered bwrap invocation. It keeps the plan it was lowered from
-// (Render decides glob matches with it), so the plan must not change
+// Args is the lowered bwrap invocation. It keeps the plan's path rules
+// (Render decides glob matches with them), so the plan must not change
 // afterwards.
 type Args struct {
-	plan *ir.Plan
-	cwd  string
+	dec *decider
+	cwd string
 	// entries are the candidate mounts before the walk: base mounts and one
 	// per plain path rule, sorted and with one entry per path.
 	entries []entry
 	// globs are the glob rules that need a runtime expansion, sorted.
 	globs []GlobOp
-	// globWritable are the bases of the writable glob ops: a path below one
-	// may become writable at run time.
-	globWritable []string
-	// static is the mount table without host facts (the text form).
-	static []placed
+	// globWritable are the patterns of the writable glob ops: a path one of
+	// them covers may become writable at run time.
+	globWritable []*ir.PathPattern
+	// static is the mount table without host facts (the text form), and
+	// staticAt its index.
+	static   []placed
+	staticAt map[string]int
 }
 
 // Lower lowers a plan. The diagnostics are fidelity notes (one per rule that
 // bwrap cannot enforce exactly) and, should the lowering ever disagree with
 // the plan's own decisions, an error.
 func Lower(p *ir.Plan) (*Args, ir.Diagnostics) {
-	a := &Args{plan: p, cwd: p.Context.Cwd}
-	var diags ir.Diagnostics
+	a := &Args{dec: newDecider(p), cwd: p.Context.Cwd}
+	// notes[i] is the note about p.Rules[i], so that notes come out in plan
+	// order whatever the order in which they are found.
+	notes := make([]*ir.Diagnostic, len(p.Rules))
 
 	// Writable globs first: a plain deny below one of them must keep its
 	// mount even if the read-only root already covers it statically.
-	var globRules []ir.Rule
-	for _, r := range p.Rules {
+	var globRules []int
+	for i, r := range p.Rules {
 		if (r.Cap == ir.CapRead || r.Cap == ir.CapWrite) && r.Path != nil && r.Path.HasGlob() {
-			globRules = append(globRules, r)
-			if r.Cap == ir.CapWrite && r.Effect == ir.Allow && !deniedByRule(p, ir.CapWrite, r.Path.Base()) {
-				a.globWritable = append(a.globWritable, r.Path.Base())
+			globRules = append(globRules, i)
+			if r.Cap == ir.CapWrite && r.Effect == ir.Allow && !a.deniedByRule(ir.CapWrite, r.Path.Base()) {
+				a.globWritable = append(a.globWritable, r.Path)
 			}
 		}
 	}
 
-	a.entries = baseEntries(p)
-	for _, r := range p.Rules {
+	a.entries = baseEntries(a.dec)
+	for i, r := range p.Rules {
 		switch r.Cap {
 		case ir.CapRead, ir.CapWrite:
 			if r.Path == nil || r.Path.HasGlob() {
@@ -134,7 +139,7 @@ func Lower(p *ir.Plan) (*Args, ir.Diagnostics) {
 				a.entries = append(a.entries, entry{path, opMask})
 			case r.Cap == ir.CapWrite && r.Effect == ir.Deny:
 				a.entries = append(a.entries, entry{path, opDenyWrite})
-			case r.Cap == ir.CapWrite && p.DecidePath(ir.CapWrite, path).Allowed:
+			case r.Cap == ir.CapWrite && a.dec.allowed(ir.CapWrite, path):
 				a.entries = append(a.entries, entry{path, opBind})
 			}
 			// An allow read changes nothing (reads are allowed unless
@@ -142,15 +147,15 @@ func Lower(p *ir.Plan) (*Args, ir.Diagnostics) {
 			// compiler's lint, and the IR agrees that it is dead.
 		case ir.CapUnix:
 			if r.Path != nil {
-				diags = append(diags, note(r, CodeUnixPath, ir.NotEnforced,
+				notes[i] = note(r, CodeUnixPath, ir.NotEnforced,
 					"bwrap cannot restrict unix sockets by path; "+r.String()+" is not enforced by the mount namespace",
 					"Sockets stay reachable through the read-only root bind, because connect() needs no write access to the mount. "+
 						"The default deny of unix sockets is enforced by the seccomp layer, which blocks creating AF_UNIX sockets "+
-						"unless the plan allows unix sockets; it cannot tell socket paths apart either."))
+						"unless the plan allows unix sockets; it cannot tell socket paths apart either.")
 			}
 		}
 	}
-	if a.cwd != "" && p.DecidePath(ir.CapRead, a.cwd).Allowed {
+	if a.cwd != "" && a.dec.allowed(ir.CapRead, a.cwd) {
 		a.entries = append(a.entries, entry{a.cwd, opView})
 	}
 	a.entries = normalize(a.entries)
@@ -160,8 +165,10 @@ func Lower(p *ir.Plan) (*Args, ir.Diagnostics) {
 		panic(err) // the static walk never consults facts
 	}
 	a.static = a.addPins(static)
+	a.staticAt = index(a.static)
 
-	for _, r := range globRules {
+	for _, i := range globRules {
+		r := p.Rules[i]
 		g, ok := a.globOp(r)
 		if !ok {
 			continue // its whole region is already decided exactly
@@ -171,14 +178,20 @@ func Lower(p *ir.Plan) (*Args, ir.Diagnostics) {
 		if g.Kind == GlobWritable {
 			detail = "A matching path created later is not writable (stricter than written)."
 		}
-		diags = append(diags, note(r, CodeGlob, ir.Approximate,
+		notes[i] = note(r, CodeGlob, ir.Approximate,
 			"bwrap cannot express the glob in "+r.String()+"; it is matched against paths that exist when the sandbox starts; paths created later are not covered",
-			detail))
+			detail)
 	}
 	slices.SortStableFunc(a.globs, func(x, y GlobOp) int {
 		return cmp.Or(cmp.Compare(x.Pattern, y.Pattern), cmp.Compare(x.Kind, y.Kind))
 	})
 
+	var diags ir.Diagnostics
+	for _, n := range notes {
+		if n != nil {
+			diags = append(diags, *n)
+		}
+	}
 	for _, msg := range a.crossCheck(a.static) {
 		diags = append(diags, ir.Diagnostic{
 			Severity: ir.SevError,
@@ -191,8 +204,8 @@ func Lower(p *ir.Plan) (*Args, ir.Diagnostics) {
 }
 
 // note builds a fidelity note about one rule.
-func note(r ir.Rule, code string, f ir.Fidelity, summary, detail string) ir.Diagnostic {
-	return ir.Diagnostic{
+func note(r ir.Rule, code string, f ir.Fidelity, summary, detail string) *ir.Diagnostic {
+	return &ir.Diagnostic{
 		Severity: ir.SevNote,
 		Code:     code,
 		Summary:  summary,
@@ -207,8 +220,8 @@ func note(r ir.Rule, code string, f ir.Fidelity, summary, detail string) ir.Diag
 // deniedByRule reports whether a deny rule (not the default) decides path
 // for c. Such a rule covers everything below path as well, so a glob based
 // at path is entirely decided by it.
-func deniedByRule(p *ir.Plan, c ir.Cap, path string) bool {
-	d := p.DecidePath(c, path)
+func (a *Args) deniedByRule(c ir.Cap, path string) bool {
+	d := a.dec.decide(c, path)
 	return !d.Allowed && !d.Default && len(d.Rules) > 0
 }
 
@@ -219,21 +232,21 @@ func (a *Args) globOp(r ir.Rule) (GlobOp, bool) {
 	switch {
 	case r.Cap == ir.CapWrite && r.Effect == ir.Allow:
 		g.Kind = GlobWritable
-		return g, !deniedByRule(a.plan, ir.CapWrite, base)
+		return g, !a.deniedByRule(ir.CapWrite, base)
 	case r.Cap == ir.CapRead && r.Effect == ir.Deny:
 		g.Kind = GlobMask
-		if deniedByRule(a.plan, ir.CapRead, base) {
+		if a.deniedByRule(ir.CapRead, base) {
 			return g, false
 		}
-		c := cover(a.static, base)
+		c := cover(a.static, a.staticAt, base)
 		visible := c != nil && (c.kind() == kindRW || c.kind() == kindRO || c.kind() == kindSpecial)
 		return g, visible || a.hostBindWithin(base)
 	case r.Cap == ir.CapWrite && r.Effect == ir.Deny:
 		g.Kind = GlobReadOnly
-		if deniedByRule(a.plan, ir.CapWrite, base) {
+		if a.deniedByRule(ir.CapWrite, base) {
 			return g, false
 		}
-		c := cover(a.static, base)
+		c := cover(a.static, a.staticAt, base)
 		return g, (c != nil && c.kind() == kindRW) || a.writableWithin(base)
 	}
 	return g, false // an allow read changes nothing
@@ -259,7 +272,8 @@ func (a *Args) writableWithin(base string) bool {
 		}
 	}
 	for _, g := range a.globWritable {
-		if ir.Within(g, base) || ir.Within(base, g) {
+		// Conservative: the glob's region and base overlap.
+		if ir.Within(g.Base(), base) || ir.Within(base, g.Base()) {
 			return true
 		}
 	}
@@ -267,10 +281,10 @@ func (a *Args) writableWithin(base string) bool {
 }
 
 // maybeWritable reports whether a writable glob could bind path or one of its
-// ancestors at run time.
+// ancestors at run time: whether the glob covers path.
 func (a *Args) maybeWritable(path string) bool {
 	for _, g := range a.globWritable {
-		if ir.Within(path, g) {
+		if g.Matches(path) {
 			return true
 		}
 	}
@@ -285,13 +299,13 @@ func (a *Args) crossCheck(ps []placed) []string {
 		var ok bool
 		switch p.op {
 		case opBind, opPin:
-			ok = a.plan.DecidePath(ir.CapWrite, p.path).Allowed
+			ok = a.dec.allowed(ir.CapWrite, p.path)
 		case opDenyWrite:
-			ok = !a.plan.DecidePath(ir.CapWrite, p.path).Allowed
+			ok = !a.dec.allowed(ir.CapWrite, p.path)
 		case opMask:
-			ok = !a.plan.DecidePath(ir.CapRead, p.path).Allowed
+			ok = !a.dec.allowed(ir.CapRead, p.path)
 		case opView:
-			ok = a.plan.DecidePath(ir.CapRead, p.path).Allowed
+			ok = a.dec.allowed(ir.CapRead, p.path)
 		default:
 			ok = true
 		}
@@ -345,6 +359,10 @@ func (a *Args) MarshalText() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// MarshalJSON renders the text form's lines as arrays of words, for
+// `fence compile --format json`.
+func (a *Args) MarshalJSON() ([]byte, error) { return json.Marshal(a.Lines()) }
+
 // String is the text form.
 func (a *Args) String() string {
 	t, _ := a.MarshalText()
@@ -352,13 +370,13 @@ func (a *Args) String() string {
 }
 
 // baseEntries are the mounts every sandbox starts from.
-func baseEntries(p *ir.Plan) []entry {
+func baseEntries(d *decider) []entry {
 	root := opRootRO
-	if p.DecidePath(ir.CapWrite, "/").Allowed {
+	if d.allowed(ir.CapWrite, "/") {
 		root = opRootRW
 	}
 	es := []entry{{"/", root}, {"/dev", opDev}, {"/proc", opProc}, {"/proc/sys", opProcSys}}
-	if !p.DecidePath(ir.CapWrite, "/tmp").Allowed {
+	if !d.allowed(ir.CapWrite, "/tmp") {
 		es = append(es, entry{"/tmp", opTmp})
 	}
 	return es

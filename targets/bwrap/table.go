@@ -112,6 +112,8 @@ type placed struct {
 	missing, isDir bool
 }
 
+func (p *placed) kind() kind { return p.op.kind() }
+
 // staticWords is the text-form line of a mount.
 func (p placed) staticWords() []string {
 	switch p.op {
@@ -151,15 +153,29 @@ func normalize(es []entry) []entry {
 	return out
 }
 
-// cover returns the deepest placed mount at or above path, or nil. The table
-// is in mount order, so the last one that covers path is the one in effect.
-func cover(ps []placed, p string) *placed {
-	for i := len(ps) - 1; i >= 0; i-- {
-		if ir.Within(p, ps[i].path) {
+// cover returns the deepest placed mount at or above p, or nil. at maps a
+// path to the index of the last mount placed there (see index); in mount
+// order the last mount at the deepest covering path is the one in effect.
+// Looking up the ancestors of p keeps this O(depth) instead of O(mounts).
+func cover(ps []placed, at map[string]int, p string) *placed {
+	for {
+		if i, ok := at[p]; ok {
 			return &ps[i]
 		}
+		if p == "/" {
+			return nil
+		}
+		p = path.Dir(p)
 	}
-	return nil
+}
+
+// index maps each path of a table to the index of its last mount.
+func index(ps []placed) map[string]int {
+	at := make(map[string]int, len(ps))
+	for i, p := range ps {
+		at[p.path] = i
+	}
+	return at
 }
 
 // walk decides which entries become mounts, in order. With f == nil it is the
@@ -169,8 +185,9 @@ func cover(ps []placed, p string) *placed {
 // otherwise create them.
 func (a *Args) walk(es []entry, f *Facts) ([]placed, error) {
 	var out []placed
+	at := map[string]int{}
 	for _, e := range es {
-		c := cover(out, e.path)
+		c := cover(out, at, e.path)
 		p := placed{entry: e}
 		if c != nil {
 			p.under = c.path
@@ -229,10 +246,15 @@ func (a *Args) walk(es []entry, f *Facts) ([]placed, error) {
 					if ck != kindRW {
 						continue // nothing in the sandbox can create it
 					}
+					if !f.CreateMissing {
+						f.uncovered = append(f.uncovered, e.path)
+						continue
+					}
 					p.missing, p.isDir = true, true
 				}
 			}
 		}
+		at[p.path] = len(out)
 		out = append(out, p)
 	}
 	return out, nil
@@ -243,21 +265,22 @@ func (a *Args) walk(es []entry, f *Facts) ([]placed, error) {
 // table in mount order again. Only directories the plan lets the command
 // write are pinned: a pin is a writable bind.
 func (a *Args) addPins(ps []placed) []placed {
+	at := index(ps)
 	have := map[string]bool{}
 	for _, p := range ps {
 		have[p.path] = true
 	}
 	var pins []placed
 	for _, p := range ps {
-		if p.op != opDenyWrite && p.op != opMask {
+		if p.op != opDenyWrite && p.op != opMask || p.under == "" {
 			continue
 		}
-		c := cover(ps, p.under)
+		c := cover(ps, at, p.under)
 		if c == nil || c.kind() != kindRW || c.path != p.under {
 			continue
 		}
 		for dir := path.Dir(p.path); dir != p.under && ir.Within(dir, p.under); dir = path.Dir(dir) {
-			if have[dir] || !a.plan.DecidePath(ir.CapWrite, dir).Allowed {
+			if have[dir] || !a.dec.allowed(ir.CapWrite, dir) {
 				continue
 			}
 			have[dir] = true

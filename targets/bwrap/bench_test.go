@@ -1,0 +1,27 @@
+package bwrap
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkLower10k lowers a plan of 10k path rules (allow, deny-write and
+// deny-read in several directories).
+func BenchmarkLower10k(b *testing.B) {
+	var rules []string
+	for i := 0; i < 10000; i++ {
+		switch i % 3 {
+		case 0:
+			rules = append(rules, fmt.Sprintf("allow write /home/u/p%d", i))
+		case 1:
+			rules = append(rules, fmt.Sprintf("deny write /home/u/p%d/x/y", i-1))
+		default:
+			rules = append(rules, fmt.Sprintf("deny read /home/u/p%d/s", i-2))
+		}
+	}
+	p := mkPlan(b, rules...)
+	b.ResetTimer()
+	for b.Loop() {
+		Lower(p)
+	}
+}

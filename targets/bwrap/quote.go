@@ -1,0 +1,49 @@
+package bwrap
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// shellQuote renders one word of the text form so that each line is also a
+// valid POSIX shell command line: bare when it only holds characters no
+// shell treats specially, in single quotes otherwise, and in $'…' quotes
+// (bash, zsh, and POSIX.1-2024) when it holds bytes a reader could not see.
+func shellQuote(w string) string {
+	if w != "" && strings.IndexFunc(w, func(r rune) bool { return !safeRune(r) }) < 0 {
+		return w
+	}
+	if utf8.ValidString(w) && strings.IndexFunc(w, isControl) < 0 {
+		return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+	}
+	var b strings.Builder
+	b.WriteString("$'")
+	for i := 0; i < len(w); {
+		r, n := utf8.DecodeRuneInString(w[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, w[i])
+		case r == '\\' || r == '\'':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case isControl(r):
+			for j := i; j < i+n; j++ {
+				fmt.Fprintf(&b, `\x%02x`, w[j])
+			}
+		default:
+			b.WriteString(w[i : i+n])
+		}
+		i += n
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+func safeRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)
+}
+
+// isControl covers the C0 and C1 control characters and DEL: bytes that a
+// terminal would act on rather than show.
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r < 0xa0 }

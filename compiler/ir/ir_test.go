@@ -199,3 +199,14 @@ func TestStripOrigins(t *testing.T) {
 		t.Error("StripOrigins modified its receiver")
 	}
 }
+
+func TestRuleStringQuotes(t *testing.T) {
+	r := Rule{Effect: Allow, Cap: CapWrite, Path: NewPathPattern(`/home/u/My "Docs"`)}
+	if got, want := r.String(), `allow write "/home/u/My \"Docs\""`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	e := Rule{Effect: Deny, Cap: CapExec, Command: []string{"git", "commit", "-m", "a b"}}
+	if got, want := e.String(), `deny exec git commit -m "a b"`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}

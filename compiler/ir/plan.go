@@ -91,18 +91,21 @@ type Rule struct {
 }
 
 // Object renders the rule's object in rule syntax.
-func (r Rule) Object() string {
+func (r Rule) Object() string { return r.object(quoteWord) }
+
+// object renders the object, passing words that may need quoting through q.
+func (r Rule) object(q func(string) string) string {
 	switch r.Cap {
 	case CapRead, CapWrite:
 		if r.Path == nil {
 			return ""
 		}
-		return r.Path.String()
+		return q(r.Path.String())
 	case CapUnix:
 		if r.Path == nil {
 			return "*"
 		}
-		return r.Path.String()
+		return q(r.Path.String())
 	case CapNet:
 		if r.Host == nil {
 			return ""
@@ -111,9 +114,23 @@ func (r Rule) Object() string {
 	case CapEnv:
 		return r.Name
 	case CapExec:
-		return strings.Join(r.Command, " ")
+		ws := make([]string, len(r.Command))
+		for i, w := range r.Command {
+			ws[i] = q(w)
+		}
+		return strings.Join(ws, " ")
 	}
 	return ""
+}
+
+// quoteWord double-quotes a word that the rule grammar would not read back
+// as one bare word (it holds white space or quotes), so that every rule
+// fence prints can be pasted into --allow, --deny or a rules list.
+func quoteWord(s string) string {
+	if s == "" || !strings.ContainsAny(s, " \t\n\f\r\"'") {
+		return s
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
 // String renders the rule in the one-line rule syntax, e.g. "deny read /etc/passwd".

@@ -13,7 +13,10 @@ func CompareRules(a, b Rule) int {
 	if c := cmp.Compare(capOrder[a.Cap], capOrder[b.Cap]); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.Object(), b.Object()); c != 0 {
+	// Objects compare unquoted, so the order of paths does not depend on
+	// whether one of them needs quotes.
+	plain := func(s string) string { return s }
+	if c := cmp.Compare(a.object(plain), b.object(plain)); c != 0 {
 		return c
 	}
 	if a.Effect != b.Effect {

@@ -77,3 +77,17 @@ func (ds Diagnostics) HasWarnings() bool {
 	}
 	return false
 }
+
+// Note builds a target's fidelity note about one rule.
+func Note(target string, r Rule, code string, f Fidelity, summary, detail string) Diagnostic {
+	return Diagnostic{
+		Severity: SevNote,
+		Code:     code,
+		Summary:  summary,
+		Detail:   detail,
+		Target:   target,
+		Fidelity: f,
+		Rule:     r.String(),
+		Origin:   r.Origin,
+	}
+}

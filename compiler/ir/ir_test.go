@@ -210,3 +210,22 @@ func TestRuleStringQuotes(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+func TestPathIndexAgrees(t *testing.T) {
+	p := rules(
+		Rule{Effect: Allow, Cap: CapWrite, Path: NewPathPattern("/w")},
+		Rule{Effect: Deny, Cap: CapWrite, Path: NewPathPattern("/w/ro")},
+		Rule{Effect: Deny, Cap: CapRead, Path: NewPathPattern("/w/**/.env")},
+		Rule{Effect: Deny, Cap: CapRead, Path: NewPathPattern("/w/s*")},
+		Rule{Effect: Allow, Cap: CapWrite, Path: NewPathPattern("/")},
+	)
+	x := NewPathIndex(p)
+	for _, path := range []string{"/", "/w", "/w/ro/x", "/w/a/.env", "/w/.env/x", "/w/sec", "/w/other", "/x/y", "/w/ro"} {
+		for _, c := range []Cap{CapRead, CapWrite} {
+			want, got := p.DecidePath(c, path), x.DecidePath(c, path)
+			if want.Allowed != got.Allowed || want.Default != got.Default || len(want.Rules) != len(got.Rules) {
+				t.Errorf("%s %s: index %+v, plan %+v", c, path, got, want)
+			}
+		}
+	}
+}

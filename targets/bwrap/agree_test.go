@@ -154,10 +154,10 @@ func TestAgreementCatchesBugs(t *testing.T) {
 func TestDeciderAgreesWithPlan(t *testing.T) {
 	for _, rules := range append(agreementPlans, globPlans...) {
 		p := mkPlan(t, rules...)
-		d := newDecider(p)
+		d := ir.NewPathIndex(p)
 		for _, probe := range probes(p, hostFS(p, true)) {
 			for _, c := range []ir.Cap{ir.CapRead, ir.CapWrite} {
-				want, got := p.DecidePath(c, probe), d.decide(c, probe)
+				want, got := p.DecidePath(c, probe), d.DecidePath(c, probe)
 				if want.Allowed != got.Allowed || want.Default != got.Default || len(want.Rules) != len(got.Rules) {
 					t.Errorf("%s %s: decider %+v, plan %+v", c, probe, got, want)
 				}

@@ -89,7 +89,7 @@ type GlobOp struct {
 // (Render decides glob matches with them), so the plan must not change
 // afterwards.
 type Args struct {
-	dec *decider
+	dec *ir.PathIndex
 	cwd string
 	// entries are the candidate mounts before the walk: base mounts and one
 	// per plain path rule, sorted and with one entry per path.
@@ -109,7 +109,7 @@ type Args struct {
 // bwrap cannot enforce exactly) and, should the lowering ever disagree with
 // the plan's own decisions, an error.
 func Lower(p *ir.Plan) (*Args, ir.Diagnostics) {
-	a := &Args{dec: newDecider(p), cwd: p.Context.Cwd}
+	a := &Args{dec: ir.NewPathIndex(p), cwd: p.Context.Cwd}
 	// notes[i] is the note about p.Rules[i], so that notes come out in plan
 	// order whatever the order in which they are found.
 	notes := make([]*ir.Diagnostic, len(p.Rules))
@@ -139,7 +139,7 @@ func Lower(p *ir.Plan) (*Args, ir.Diagnostics) {
 				a.entries = append(a.entries, entry{path, opMask})
 			case r.Cap == ir.CapWrite && r.Effect == ir.Deny:
 				a.entries = append(a.entries, entry{path, opDenyWrite})
-			case r.Cap == ir.CapWrite && a.dec.allowed(ir.CapWrite, path):
+			case r.Cap == ir.CapWrite && a.dec.Allowed(ir.CapWrite, path):
 				a.entries = append(a.entries, entry{path, opBind})
 			}
 			// An allow read changes nothing (reads are allowed unless
@@ -155,7 +155,7 @@ func Lower(p *ir.Plan) (*Args, ir.Diagnostics) {
 			}
 		}
 	}
-	if a.cwd != "" && a.dec.allowed(ir.CapRead, a.cwd) {
+	if a.cwd != "" && a.dec.Allowed(ir.CapRead, a.cwd) {
 		a.entries = append(a.entries, entry{a.cwd, opView})
 	}
 	a.entries = normalize(a.entries)
@@ -205,23 +205,15 @@ func Lower(p *ir.Plan) (*Args, ir.Diagnostics) {
 
 // note builds a fidelity note about one rule.
 func note(r ir.Rule, code string, f ir.Fidelity, summary, detail string) *ir.Diagnostic {
-	return &ir.Diagnostic{
-		Severity: ir.SevNote,
-		Code:     code,
-		Summary:  summary,
-		Detail:   detail,
-		Target:   Target,
-		Fidelity: f,
-		Rule:     r.String(),
-		Origin:   r.Origin,
-	}
+	d := ir.Note(Target, r, code, f, summary, detail)
+	return &d
 }
 
 // deniedByRule reports whether a deny rule (not the default) decides path
 // for c. Such a rule covers everything below path as well, so a glob based
 // at path is entirely decided by it.
 func (a *Args) deniedByRule(c ir.Cap, path string) bool {
-	d := a.dec.decide(c, path)
+	d := a.dec.DecidePath(c, path)
 	return !d.Allowed && !d.Default && len(d.Rules) > 0
 }
 
@@ -299,13 +291,13 @@ func (a *Args) crossCheck(ps []placed) []string {
 		var ok bool
 		switch p.op {
 		case opBind, opPin:
-			ok = a.dec.allowed(ir.CapWrite, p.path)
+			ok = a.dec.Allowed(ir.CapWrite, p.path)
 		case opDenyWrite:
-			ok = !a.dec.allowed(ir.CapWrite, p.path)
+			ok = !a.dec.Allowed(ir.CapWrite, p.path)
 		case opMask:
-			ok = !a.dec.allowed(ir.CapRead, p.path)
+			ok = !a.dec.Allowed(ir.CapRead, p.path)
 		case opView:
-			ok = a.dec.allowed(ir.CapRead, p.path)
+			ok = a.dec.Allowed(ir.CapRead, p.path)
 		default:
 			ok = true
 		}
@@ -370,13 +362,13 @@ func (a *Args) String() string {
 }
 
 // baseEntries are the mounts every sandbox starts from.
-func baseEntries(d *decider) []entry {
+func baseEntries(d *ir.PathIndex) []entry {
 	root := opRootRO
-	if d.allowed(ir.CapWrite, "/") {
+	if d.Allowed(ir.CapWrite, "/") {
 		root = opRootRW
 	}
 	es := []entry{{"/", root}, {"/dev", opDev}, {"/proc", opProc}, {"/proc/sys", opProcSys}}
-	if !d.allowed(ir.CapWrite, "/tmp") {
+	if !d.Allowed(ir.CapWrite, "/tmp") {
 		es = append(es, entry{"/tmp", opTmp})
 	}
 	return es

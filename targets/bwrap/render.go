@@ -99,7 +99,7 @@ func (a *Args) Render(f Facts) (*Invocation, error) {
 			case GlobReadOnly:
 				es = append(es, entry{m, opDenyWrite})
 			case GlobWritable:
-				if a.dec.allowed(ir.CapWrite, m) {
+				if a.dec.Allowed(ir.CapWrite, m) {
 					es = append(es, entry{m, opBind})
 				}
 			}

@@ -280,7 +280,7 @@ func (a *Args) addPins(ps []placed) []placed {
 			continue
 		}
 		for dir := path.Dir(p.path); dir != p.under && ir.Within(dir, p.under); dir = path.Dir(dir) {
-			if have[dir] || !a.dec.allowed(ir.CapWrite, dir) {
+			if have[dir] || !a.dec.Allowed(ir.CapWrite, dir) {
 				continue
 			}
 			have[dir] = true

@@ -123,7 +123,7 @@ type filter struct {
 // Lower lowers a plan. The diagnostics are fidelity notes, one per rule that
 // the profile cannot enforce exactly.
 func Lower(p *ir.Plan) (*Profile, ir.Diagnostics) {
-	l := &lowering{plan: p, dec: newDecider(p)}
+	l := &lowering{plan: p, dec: ir.NewPathIndex(p)}
 	l.classify()
 	prof := &Profile{httpPort: p.Network.HTTPProxyPort, socksPort: p.Network.SOCKSProxyPort}
 	prof.sections = l.sections()
@@ -133,7 +133,7 @@ func Lower(p *ir.Plan) (*Profile, ir.Diagnostics) {
 // lowering holds the filters collected from the plan's rules.
 type lowering struct {
 	plan  *ir.Plan
-	dec   *decider
+	dec   *ir.PathIndex
 	diags ir.Diagnostics
 
 	readDeny   []filter // deny read
@@ -161,16 +161,7 @@ func (l *lowering) note(r ir.Rule, code string, f ir.Fidelity, summary, detail s
 		last.Detail += "\nAlso: " + summary + ". " + detail
 		return
 	}
-	l.diags = append(l.diags, ir.Diagnostic{
-		Severity: ir.SevNote,
-		Code:     code,
-		Summary:  summary,
-		Detail:   detail,
-		Target:   Target,
-		Fidelity: f,
-		Rule:     r.String(),
-		Origin:   r.Origin,
-	})
+	l.diags = append(l.diags, ir.Note(Target, r, code, f, summary, detail))
 }
 
 // classify turns every path rule into filters, and reports the rules whose
@@ -302,7 +293,7 @@ func spellings(p *ir.PathPattern) []spelling {
 func (l *lowering) protectAncestors(r ir.Rule) {
 	c := "leads to: " + r.String()
 	add := func(dir string) {
-		if dir == "/" || !l.dec.allowed(ir.CapWrite, dir) {
+		if dir == "/" || !l.dec.Allowed(ir.CapWrite, dir) {
 			return
 		}
 		paths := []string{dir}

@@ -7,23 +7,29 @@ FUZZTIME ?= 10m
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-# `make run` shows what fence would enforce with the default policy
-# (~/.config/fence/fence.hcl, ~/.fence.json, else the shipped "default"
-# profile). Override ARGS to run anything else: make run ARGS='profiles'.
-EXPLAIN  := 'read ~/.ssh/id_rsa' 'net example.com:443' 'write ./x' 'exec git push'
+# `make run` is the first thing to try: it installs what is missing
+# (.ci/setup: bubblewrap, curl, …), builds bin/fence and runs a command in
+# the sandbox under the shipped "default" profile. The command prints a
+# greeting, tries the network (the proxy refuses it with a 403, and fence
+# says which rule would allow it) and tries to write outside the working
+# directory (a read-only file system). Override ARGS to run anything else:
+# make run ARGS='run -p npm -- npm install'.
+DEMO     := echo "hello from the sandbox (FENCE_SANDBOX=$$FENCE_SANDBOX)"; \
+            curl -sS https://example.com || true; \
+            touch "$$HOME/fence-was-here" || true
 ARGS     ?=
 
 .PHONY: help setup build run test golden fuzz lint bench clean
 
 help:
 	@echo "make build    build $(BIN)"
-	@echo "make run      build, then compile and explain the default policy (ARGS=… to run other arguments)"
-	@echo "make test     go vet and every test"
+	@echo "make run      install bubblewrap if missing, build, run a command in the sandbox (ARGS=… for other arguments)"
+	@echo "make test     go vet and every test (.ci/run also runs the sandbox tests as an unprivileged user)"
 	@echo "make golden   rewrite the targets' golden files (review the diff)"
 	@echo "make fuzz     FuzzParseRule and FuzzLoadPolicy, FUZZTIME=$(FUZZTIME) each"
 	@echo "make lint     gofmt and go vet"
 	@echo "make bench    benchmarks"
-	@echo "make setup    install the system packages the build needs (Debian)"
+	@echo "make setup    install the system packages fence needs (Debian: bubblewrap, curl, …)"
 
 setup:
 	.ci/setup
@@ -31,10 +37,9 @@ setup:
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/fence
 
-run: build
+run: setup build
 ifeq ($(strip $(ARGS)),)
-	./$(BIN) compile -t ir
-	./$(BIN) explain $(EXPLAIN)
+	./$(BIN) run -p default -- sh -c '$(DEMO)'
 else
 	./$(BIN) $(ARGS)
 endif

@@ -46,8 +46,11 @@ func silentExit(code int) error { return &exitError{code: code} }
 // Main runs fence with args (args[0] is the program name) and returns the
 // exit status. It never calls os.Exit, so tests can run it in-process.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if internal := internalCommand(args); internal != nil {
+		return internal(args[2:])
+	}
 	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	err := app.Run(protectDashDash(args))
 	if err == nil {
 		return exitOK
 	}
@@ -76,17 +79,28 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:  "fence",
 		Usage: "run commands in a sandbox compiled from a policy",
-		UsageText: `fence compile [-p POLICY]… [-t TARGET] [--format text|json] [FILE]
+		UsageText: `fence [-s SETTINGS] [-p PORT]… [-c STRING] [-d] [-m] [--] COMMAND…
+fence run [-p POLICY]… [--allow RULE]… [--deny RULE]… [--expose N]… [-c STRING] [-d] [-m] -- COMMAND…
+fence compile [-p POLICY]… [-t TARGET] [--format text|json] [FILE]
 fence check [--strict] FILE…
 fence explain [-p POLICY]… QUERY…
 fence profiles [show NAME]
 fence version`,
-		Description: `fence compiles a policy (HCL, JSON, or one-line rules) into a plan and
-lowers it for bubblewrap, its filtering proxy and macOS seatbelt.
-Without -p, the policy is ~/.config/fence/fence.hcl, else ~/.fence.json,
+		Description: `fence runs a command in a sandbox that blocks the network by default and
+limits what the command may read and write. It compiles a policy (HCL,
+JSON, or one-line rules) into a plan and lowers it for bubblewrap, its
+filtering proxies and macOS seatbelt.
+
+The first form is the seed's shorthand for fence run: -s names a settings
+file (default ~/.fence.json), -p a port to expose. A command named like a
+fence subcommand runs with "fence -- NAME …". Without -p (run, compile,
+explain) or -s, the policy is ~/.config/fence/fence.hcl, else ~/.fence.json,
 else the shipped "default" profile.
 
-Example:
+Examples:
+   fence curl https://example.com          # blocked: the proxy answers 403
+   fence -c 'echo hello && ls'
+   fence run -p npm -- npm install
    fence explain -p npm 'net registry.npmjs.org:443' 'read ~/.ssh/id_rsa'`,
 		Writer:    stdout,
 		ErrWriter: stderr,
@@ -95,15 +109,14 @@ Example:
 		// The root -v/--version is our own flag (see rootAction), so that
 		// cli's global VersionPrinter is not needed.
 		HideVersion: true,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version and exit"},
-		},
+		Flags:       shorthandFlags(),
 		// Errors are returned to Main, which maps them to exit statuses;
 		// cli must not call os.Exit itself.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
 		Action:         rootAction,
 		Commands: []*cli.Command{
+			runCommand(),
 			compileCommand(),
 			checkCommand(),
 			explainCommand(),
@@ -126,19 +139,6 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 		msg = "unknown flag " + strings.TrimPrefix(msg, "flag provided but not defined: ")
 	}
 	return usageErrorf("%s: %s\nRun '%s --help' for usage.", name, msg, name)
-}
-
-// rootAction handles `fence` with no subcommand. `fence run` and the seed's
-// shorthand (`fence [-s FILE] [-c STRING] -- COMMAND…`) will hook in here;
-// until then it prints help, or refuses what looks like a command.
-func rootAction(c *cli.Context) error {
-	if c.Bool("version") {
-		return printVersion(c.App.Writer)
-	}
-	if c.Args().Present() {
-		return usageErrorf("unknown command %q\nRun 'fence --help' for the commands (running a sandboxed command is not implemented yet).", c.Args().First())
-	}
-	return cli.ShowAppHelp(c)
 }
 
 // argsAfterFlags rejects flags written after the positional arguments:

@@ -9,8 +9,12 @@
 //	0    success
 //	1    `fence check --strict` found warnings
 //	2    bad policy or bad usage (the message names the file or argument)
-//	125  fence itself failed (reserved for `run`: failed before running the command)
+//	125  fence run: fence failed before the command started
 //
-// `fence run` and the seed's shorthand (`fence [flags] -- COMMAND`) come
-// later; the root action is where the shorthand will plug in.
+// `fence run` (run.go) and the seed's shorthand `fence [flags] [--] COMMAND`
+// (shorthand.go, the root action) compile like `fence compile` and hand the
+// plan to package runtime; their exit status is the command's own, 128+N
+// when it died of signal N. The hidden `__init` and `__socks-connect`
+// commands (internal_cmds.go) are the binary re-executed by the runtime
+// inside the sandbox.
 package main

@@ -46,8 +46,14 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"cmpplan": cmdCmpPlan,
-			"exits":   cmdExits,
+			"cmpplan":  cmdCmpPlan,
+			"exits":    cmdExits,
+			"serve":    cmdServe,    // run_test.go
+			"freeport": cmdFreePort, // run_test.go
+			"holdport": cmdHoldPort, // run_test.go
+			"dial":     cmdDial,     // run_test.go
+			"waitfile": cmdWaitFile, // run_test.go
+			"waitgone": cmdWaitGone, // run_test.go
 		},
 	})
 }

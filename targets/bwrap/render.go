@@ -40,6 +40,12 @@ type Facts struct {
 	// instead and left to the layers that can refuse a creation without
 	// touching the host.
 	CreateMissing bool
+	// Writable reports whether the host user may create entries in an
+	// existing host directory. With CreateMissing, a missing denied path
+	// whose nearest existing ancestor is not writable is skipped: the
+	// sandboxed command (the same user) cannot create it either, and bwrap
+	// could not create its mount point. Nil means every directory is.
+	Writable func(dir string) bool
 
 	uncovered []string
 }
@@ -65,6 +71,26 @@ type Invocation struct {
 	// and were not mounted over (Facts.CreateMissing off): the command could
 	// create them, as far as the mounts are concerned.
 	Uncovered []string
+}
+
+// creatable reports whether the host user could create the missing path p:
+// whether its nearest existing ancestor is writable.
+func (f *Facts) creatable(p string) (bool, error) {
+	if f.Writable == nil {
+		return true, nil
+	}
+	for dir := path.Dir(p); ; dir = path.Dir(dir) {
+		exists, isDir, err := f.stat(dir)
+		if err != nil {
+			return false, err
+		}
+		if exists {
+			return isDir && f.Writable(dir), nil
+		}
+		if dir == "/" {
+			return false, nil
+		}
+	}
 }
 
 func (f *Facts) stat(p string) (exists, isDir bool, err error) {
@@ -128,6 +154,15 @@ func (a *Args) Render(f Facts) (*Invocation, error) {
 			}
 			if !exists && !f.CreateMissing {
 				continue // nothing below it is mounted either
+			}
+			if !exists {
+				ok, err := f.creatable(p.path)
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					continue // the command cannot create it, nor anything below
+				}
 			}
 			p.missing = !exists
 		}

@@ -224,3 +224,22 @@ func TestRenderWithoutCreateMissing(t *testing.T) {
 		t.Errorf("Uncovered (-want +got):\n%s", diff)
 	}
 }
+
+// A missing denied path under a directory the host user cannot write needs
+// no mount: the command, running as that user, cannot create it, and bwrap
+// could not create the mount point.
+func TestRenderSkipsUncreatable(t *testing.T) {
+	a := lowerOK(t, mkPlan(t, "allow write /srv/ro", "deny write /srv/ro/.git/hooks", "deny read /srv/ro/.env"))
+	f := newFS("/srv/ro/").facts()
+	f.Writable = func(dir string) bool { return dir != "/srv/ro" }
+	inv, err := a.Render(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := renderedBase + "--bind /srv/ro /srv/ro\n"; mountLines(inv.Argv) != want {
+		t.Errorf("mounts:\n%s\nwant:\n%s", mountLines(inv.Argv), want)
+	}
+	if len(inv.Created) != 0 {
+		t.Errorf("Created = %v, want none", inv.Created)
+	}
+}

@@ -250,6 +250,13 @@ func (a *Args) walk(es []entry, f *Facts) ([]placed, error) {
 						f.uncovered = append(f.uncovered, e.path)
 						continue
 					}
+					ok, err := f.creatable(e.path)
+					if err != nil {
+						return nil, err
+					}
+					if !ok {
+						continue // the command cannot create it either
+					}
 					p.missing, p.isDir = true, true
 				}
 			}

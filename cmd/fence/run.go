@@ -1,0 +1,401 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/urfave/cli/v2"
+
+	"github.com/fence-policy/fence/compiler"
+	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/lang"
+	"github.com/fence-policy/fence/runtime"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run a command in the sandbox",
+		UsageText: `fence run [-p POLICY]… [--allow RULE]… [--deny RULE]… [--expose N]… [-c STRING]
+          [-d] [-m] [--log-format text|json] [--resolve HOST:ADDR]… [--best-effort] -- COMMAND…`,
+		Description: `Compiles the policies like fence compile (without -p: ~/.config/fence/fence.hcl,
+else ~/.fence.json, else the shipped "default" profile), adds the --allow and
+--deny rules and the --expose ports as a last layer, and runs COMMAND in a
+bubblewrap sandbox. The command reaches the network only through fence's
+HTTP and SOCKS5 proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY are set), which
+allow the hosts the policy allows and answer anything else with a 403 that
+names the host and the --allow rule that would permit it.
+
+-d prints the plan summary, the bwrap command line and every proxy
+decision; -m prints only blocked requests and violations; both go to stderr
+and leave the command's stdout alone. --resolve pins a host name to an
+address for the proxies, like curl's --resolve (without a port).
+
+Exit status: the command's own; 128+N when it died of signal N; 2 for a bad
+policy or bad usage (nothing ran); 125 when fence failed before the command
+started (the message names the cause and the fix).
+
+Examples:
+   fence run -- curl -s https://example.com       # blocked: 403 from the proxy
+   fence run -p npm -- npm install
+   fence run --allow 'net api.github.com:443' -c 'curl -s https://api.github.com'
+   fence run -m --expose 3000 -- npm run dev`,
+		OnUsageError: onUsageError,
+		Flags: []cli.Flag{
+			policyFlag(),
+			&cli.StringSliceFlag{Name: "allow", Usage: "add an allow rule, e.g. 'net api.github.com:443' or 'write ./out'; repeatable"},
+			&cli.StringSliceFlag{Name: "deny", Usage: "add a deny rule, e.g. 'read ./secrets'; repeatable"},
+			&cli.StringSliceFlag{Name: "expose", Usage: "forward host port 127.0.0.1:N to port N in the sandbox; repeatable"},
+			commandFlag(),
+			debugFlag(),
+			monitorFlag(),
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "format of -d/-m output: text, or json (one object per line)"},
+			&cli.StringSliceFlag{Name: "resolve", Usage: "use ADDR for HOST in the proxies (HOST:ADDR, like curl --resolve without a port); repeatable"},
+			&cli.BoolFlag{Name: "best-effort", Usage: "run even when the sandbox would enforce some rule less strictly than written"},
+		},
+		Action: runAction,
+	}
+}
+
+// The flags `fence run` shares with the seed shorthand.
+
+func commandFlag() cli.Flag {
+	return &cli.StringFlag{Name: "command", Aliases: []string{"c"}, Usage: "run STRING with /bin/sh -c instead of COMMAND…"}
+}
+
+func debugFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "debug", Aliases: []string{"d"}, Usage: "print the plan summary, the sandbox command line and every proxy decision on stderr"}
+}
+
+func monitorFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "monitor", Aliases: []string{"m"}, Usage: "print blocked requests and violations on stderr"}
+}
+
+func runAction(c *cli.Context) error {
+	// The seed shorthand's -p is a port; under run it names a policy.
+	for _, ref := range c.StringSlice("policy") {
+		if _, err := strconv.Atoi(ref); err == nil {
+			if _, err := os.Stat(ref); err != nil {
+				return usageErrorf("fence run: -p names a policy (a file or a profile), not a port; to forward port %s into the sandbox use --expose %s", ref, ref)
+			}
+		}
+	}
+	return execute(c, runSpec{
+		name:       "fence run",
+		refs:       c.StringSlice("policy"),
+		allow:      c.StringSlice("allow"),
+		deny:       c.StringSlice("deny"),
+		expose:     c.StringSlice("expose"),
+		exposeFlag: "--expose",
+		command:    c.String("command"),
+		hasCommand: c.IsSet("command"),
+		args:       c.Args().Slice(),
+		debug:      c.Bool("debug"),
+		monitor:    c.Bool("monitor"),
+		logFormat:  c.String("log-format"),
+		resolve:    c.StringSlice("resolve"),
+		bestEffort: c.Bool("best-effort"),
+	})
+}
+
+// runSpec is one sandboxed run as `fence run` or the seed shorthand asked
+// for it.
+type runSpec struct {
+	name        string   // "fence run" or "fence", for messages
+	refs        []string // policies to layer; empty means the default lookup
+	allow, deny []string
+	expose      []string // ports, as given
+	exposeFlag  string   // the flag that gave them: --expose, or -p in the shorthand
+	command     string
+	hasCommand  bool
+	args        []string
+	debug       bool
+	monitor     bool
+	logFormat   string
+	resolve     []string
+	bestEffort  bool
+}
+
+// execute checks the usage, compiles the policy and runs the command. A
+// usage or policy problem is exit 2, and a sandbox that cannot start is
+// 125 (the runtime's error names cause and fix); neither runs anything.
+func execute(c *cli.Context, s runSpec) error {
+	stderr := c.App.ErrWriter
+	argv, err := s.argv()
+	if err != nil {
+		return err
+	}
+	if s.logFormat != "text" && s.logFormat != "json" {
+		return usageErrorf("%s: unknown --log-format %q; use text or json", s.name, s.logFormat)
+	}
+	ports, err := parsePorts(s.name, s.exposeFlag, s.expose)
+	if err != nil {
+		return err
+	}
+	pins, err := parsePins(s.name, s.resolve)
+	if err != nil {
+		return err
+	}
+	cp, err := compileForRun(stderr, s.refs, s.allow, s.deny, ports)
+	if err != nil {
+		return err
+	}
+
+	log := &runtime.Logger{W: stderr, Format: s.logFormat, Debug: s.debug, Monitor: s.monitor}
+	var blocked *denials
+	if !s.debug && !s.monitor {
+		// Without -d or -m the user still learns what was blocked and how
+		// to allow it, once, after the command: a client often hides the
+		// proxy's 403 explanation (curl shows none for a refused CONNECT).
+		blocked = &denials{}
+		log = &runtime.Logger{W: blocked, Format: "json", Monitor: true}
+		defer blocked.report(stderr, s.logFormat)
+	}
+	if log.Debug {
+		logPlan(log, cp)
+	}
+	code, err := runtime.Run(context.Background(), cp.plan, argv, runtime.Options{
+		Stdin:      os.Stdin,
+		Stdout:     c.App.Writer,
+		Stderr:     stderr,
+		Env:        os.Environ(),
+		Pins:       pins,
+		Log:        log,
+		BestEffort: s.bestEffort,
+	})
+	if err != nil {
+		// The error names the layer, the cause and the fix.
+		printError(stderr, err)
+		return silentExit(runtime.ExitSetup)
+	}
+	if code == 0 {
+		return nil
+	}
+	return silentExit(code)
+}
+
+// argv is the command to run: COMMAND… or /bin/sh -c STRING.
+func (s runSpec) argv() ([]string, error) {
+	switch {
+	case s.hasCommand && len(s.args) > 0:
+		return nil, usageErrorf("%s: give either -c STRING or COMMAND…, not both (got -c %q and %q)\nPut the whole command line in the -c string.", s.name, s.command, strings.Join(s.args, " "))
+	case s.hasCommand && strings.TrimSpace(s.command) == "":
+		return nil, usageErrorf("%s: -c needs a command string, e.g. %s -c 'echo hello && ls'", s.name, s.name)
+	case s.hasCommand:
+		return []string{"/bin/sh", "-c", s.command}, nil
+	case len(s.args) == 0:
+		return nil, usageErrorf("%s: no command given, e.g. %s -- curl -s https://example.com\nRun '%s --help' for usage.", s.name, s.name, s.name)
+	}
+	return s.args, nil
+}
+
+// parsePorts parses --expose (or the shorthand's -p) values.
+func parsePorts(name, flag string, values []string) ([]int, error) {
+	var ports []int
+	for _, v := range values {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > 65535 {
+			return nil, usageErrorf("%s: %s %q is not a port number (1-65535)", name, flag, v)
+		}
+		ports = append(ports, n)
+	}
+	return ports, nil
+}
+
+// parsePins parses --resolve values into the runtime's pin map; repeating
+// a host gives it several addresses, tried in order.
+func parsePins(name string, values []string) (map[string][]netip.Addr, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	pins := map[string][]netip.Addr{}
+	for _, v := range values {
+		host, addr, err := runtime.ParsePin(v)
+		if err != nil {
+			return nil, usageErrorf("%s: bad --resolve %q: %v\nWrite HOST:ADDR, e.g. --resolve allowed.fence.test:127.0.0.1 or --resolve db.test:[::1].", name, v, err)
+		}
+		if !slices.Contains(pins[host], addr) {
+			pins[host] = append(pins[host], addr)
+		}
+	}
+	return pins, nil
+}
+
+// compileForRun loads and compiles the policies for a run: the layers refs
+// (or the default policy), then the --allow/--deny rules and the exposed
+// ports as one last layer, exactly as fence compile loads policies.
+//
+// The compiler's Env is the real process (hostEnv) with TempDir the
+// per-user path $TMPDIR/fence-UID: the runtime mounts a fresh, private
+// tmpfs there inside each sandbox (and removes the mount point it had to
+// create), so two sandboxes never share it and nothing written there
+// reaches the disk.
+func compileForRun(stderr io.Writer, refs, allow, deny []string, ports []int) (*runPlan, error) {
+	env, err := hostEnv()
+	if err != nil {
+		return nil, err
+	}
+	if len(refs) == 0 {
+		refs = []string{defaultPolicy(env.Home)}
+	}
+	l := newLoader(env)
+	layers, ds, err := loadLayers(l, refs, env)
+	if err != nil {
+		return nil, err
+	}
+	flags, fds := l.FlagRules(allow, deny)
+	ds = append(ds, compiler.FromHCL(fds)...)
+	for i, p := range ports {
+		flags.Expose = append(flags.Expose, lang.Int{Value: p, Range: flagRange(fmt.Sprintf("--expose #%d", i+1), strconv.Itoa(p))})
+	}
+	var plan *ir.Plan
+	if len(layers) == len(refs) {
+		if len(flags.Rules) > 0 || len(flags.Expose) > 0 {
+			layers = append(layers, flags)
+		}
+		var cds ir.Diagnostics
+		plan, cds = compiler.Compile(env, layers...)
+		ds = append(ds, cds...)
+	}
+	if err := writeDiagnostics(stderr, ds, l); err != nil {
+		return nil, err
+	}
+	if ds.HasErrors() || plan == nil {
+		return nil, silentExit(exitUsage)
+	}
+	return &runPlan{compiled{plan: plan, env: env, loader: l}, layers}, nil
+}
+
+// runPlan is a compiled plan with the layers it came from, for -d.
+type runPlan struct {
+	compiled
+	layers []*lang.Policy
+}
+
+// flagRange is the source range of a whole flag value named name.
+func flagRange(name, v string) hcl.Range {
+	return hcl.Range{
+		Filename: name,
+		Start:    hcl.Pos{Line: 1, Column: 1, Byte: 0},
+		End:      hcl.Pos{Line: 1, Column: len(v) + 1, Byte: len(v)},
+	}
+}
+
+// logPlan prints the plan summary under -d: which policies, how many rules
+// of each capability, the exposed ports and proxy ports.
+func logPlan(log *runtime.Logger, cp *runPlan) {
+	var files []string
+	for _, p := range cp.layers {
+		files = append(files, policyFiles(p)...)
+	}
+	log.Debugf("policies: %s", strings.Join(files, ", "))
+	counts := map[ir.Cap]int{}
+	for _, r := range cp.plan.Rules {
+		counts[r.Cap]++
+	}
+	var parts []string
+	for _, c := range ir.Caps {
+		parts = append(parts, fmt.Sprintf("%s %d", c, counts[c]))
+	}
+	log.Debugf("plan: %d rules (%s)", len(cp.plan.Rules), strings.Join(parts, ", "))
+	if len(cp.plan.Expose) > 0 {
+		var ps []string
+		for _, e := range cp.plan.Expose {
+			ps = append(ps, strconv.Itoa(e.Port))
+		}
+		log.Debugf("exposed ports: %s", strings.Join(ps, ", "))
+	}
+}
+
+// policyFiles lists a layer and what it extends, extended policies first,
+// each as the file its rules point to.
+func policyFiles(p *lang.Policy) []string {
+	var out []string
+	for _, e := range p.Extends {
+		out = append(out, policyFiles(e)...)
+	}
+	switch {
+	case p.Name == lang.FlagsName:
+		out = append(out, p.Name)
+	case p.File != "":
+		out = append(out, p.File)
+	default:
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// denials collects the deny events of a run without -d or -m (the runtime
+// logger writes them to it as JSON lines) and reports each distinct one
+// when the command has ended.
+type denials struct {
+	mu     sync.Mutex
+	seen   map[string]bool
+	events []runtime.Event
+	lines  [][]byte // the JSON lines of events, for --log-format json
+	more   int      // distinct events beyond maxDenials
+}
+
+// maxDenials bounds the report: a command that retries a blocked host in a
+// loop must not bury its own output under fence's.
+const maxDenials = 20
+
+// Write takes one JSON line per call (runtime.Logger writes whole lines).
+func (d *denials) Write(line []byte) (int, error) {
+	var e runtime.Event
+	if err := json.Unmarshal(line, &e); err != nil || e.Decision != runtime.DecisionDeny {
+		return len(line), nil
+	}
+	e.Time = time.Time{}
+	key := e.Text()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.seen[key] {
+		return len(line), nil
+	}
+	if d.seen == nil {
+		d.seen = map[string]bool{}
+	}
+	d.seen[key] = true
+	if len(d.events) == maxDenials {
+		d.more++
+		return len(line), nil
+	}
+	d.events = append(d.events, e)
+	d.lines = append(d.lines, bytes.Clone(line))
+	return len(line), nil
+}
+
+// report prints what was blocked, in the run's log format.
+func (d *denials) report(w io.Writer, format string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.events) == 0 {
+		return
+	}
+	var b strings.Builder
+	if format == "json" {
+		for _, l := range d.lines {
+			b.Write(l)
+		}
+	} else {
+		for _, e := range d.events {
+			b.WriteString("fence: blocked: " + e.Text() + "\n")
+		}
+		if d.more > 0 {
+			fmt.Fprintf(&b, "fence: blocked: … and %d more (run with -m to see every blocked request)\n", d.more)
+		}
+	}
+	_, _ = io.WriteString(w, b.String())
+}

@@ -1,0 +1,468 @@
+package fence
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/fence-policy/fence/compiler"
+	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/lang"
+	"github.com/fence-policy/fence/profiles"
+	"github.com/fence-policy/fence/runtime"
+)
+
+// Config is a sandbox policy in the seed's terms: the fields of
+// ~/.fence.json, with the same JSON names. The zero Config allows no
+// network, reads everywhere and writes only to the sandbox's temp dir.
+type Config struct {
+	// Extends names shipped or user profiles ("default", "npm", …) or
+	// absolute policy files to layer first. Not part of the seed format;
+	// empty means the Config is the whole policy, as a ~/.fence.json is.
+	Extends    []string         `json:"extends,omitempty"`
+	Network    NetworkConfig    `json:"network,omitzero"`
+	Filesystem FilesystemConfig `json:"filesystem,omitzero"`
+	Command    CommandConfig    `json:"command,omitzero"`
+	// AllowPty allows the command to allocate a pseudo-terminal.
+	AllowPty bool `json:"allowPty,omitempty"`
+}
+
+// NetworkConfig is the seed's "network" object.
+type NetworkConfig struct {
+	// AllowedDomains are the hosts the command may reach: "example.com",
+	// "*.example.com" (subdomains only), "host:443", IP addresses and CIDRs.
+	AllowedDomains []string `json:"allowedDomains,omitempty"`
+	// DeniedDomains win over AllowedDomains.
+	DeniedDomains []string `json:"deniedDomains,omitempty"`
+	// AllowUnixSockets are socket paths the command may connect to.
+	AllowUnixSockets []string `json:"allowUnixSockets,omitempty"`
+	// AllowAllUnixSockets allows every unix socket.
+	AllowAllUnixSockets bool `json:"allowAllUnixSockets,omitempty"`
+	// AllowLocalBinding lets the command listen on localhost.
+	AllowLocalBinding bool `json:"allowLocalBinding,omitempty"`
+	// AllowLocalOutbound lets allowed names resolve to local and private
+	// addresses; nil means the value of AllowLocalBinding.
+	AllowLocalOutbound *bool `json:"allowLocalOutbound,omitempty"`
+	// HTTPProxyPort and SOCKSProxyPort fix the proxies' ports inside the
+	// sandbox; 0 lets fence choose.
+	HTTPProxyPort  int `json:"httpProxyPort,omitempty"`
+	SOCKSProxyPort int `json:"socksProxyPort,omitempty"`
+}
+
+// FilesystemConfig is the seed's "filesystem" object.
+type FilesystemConfig struct {
+	// DenyRead hides paths (and everything below them) from the command.
+	DenyRead []string `json:"denyRead,omitempty"`
+	// AllowWrite are the paths the command may write; "." is the working
+	// directory of the run.
+	AllowWrite []string `json:"allowWrite,omitempty"`
+	// DenyWrite win over AllowWrite.
+	DenyWrite []string `json:"denyWrite,omitempty"`
+	// AllowGitConfig lifts the write protection of .git/config files.
+	AllowGitConfig bool `json:"allowGitConfig,omitempty"`
+}
+
+// CommandConfig is the seed's "command" object: command lines the command
+// may not run (advisory: they match command lines, not every exec).
+type CommandConfig struct {
+	Deny  []string `json:"deny,omitempty"`
+	Allow []string `json:"allow,omitempty"`
+	// UseDefaults adds fence's list of dangerous commands (shutdown, mkfs,
+	// dd if=, …); nil means true.
+	UseDefaults *bool `json:"useDefaults,omitempty"`
+}
+
+// configName is the file name a Config's JSON is loaded under when it is
+// compiled from memory; it shows in diagnostics.
+const configName = "fence.Config.json"
+
+// JSON returns the Config as the seed's JSON, the form the policy loader
+// reads. Relative file references in Extends are made absolute against
+// cwd, so the JSON means the same wherever it is stored.
+func (c *Config) JSON(cwd string) ([]byte, error) {
+	cfg := Config{}
+	if c != nil {
+		cfg = *c
+	}
+	if len(cfg.Extends) > 0 {
+		ext := make([]string, len(cfg.Extends))
+		for i, e := range cfg.Extends {
+			if lang.IsFileRef(e) && !filepath.IsAbs(e) {
+				e = filepath.Join(cwd, e)
+			}
+			ext[i] = e
+		}
+		cfg.Extends = ext
+	}
+	data, err := json.MarshalIndent(&cfg, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
+// LoadConfig reads a settings file in the seed's JSON format
+// (~/.fence.json) into a Config. Fields the Config does not have are an
+// error; policies that use the full language (HCL, snake_case names, rules,
+// expose) load with CompilePolicies instead.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var file struct {
+		Schema string `json:"$schema"` // an editor hint, ignored as lang does
+		Config
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&file); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := lineCol(data, se.Offset)
+			return nil, fmt.Errorf("%s:%d:%d: %v", path, line, col, err)
+		}
+		return nil, fmt.Errorf("%s: %v (LoadConfig reads the seed's JSON fields; use CompilePolicies for the full policy language)", path, err)
+	}
+	return &file.Config, nil
+}
+
+// lineCol turns a byte offset into a 1-based line and column.
+func lineCol(data []byte, off int64) (int, int) {
+	off = min(max(off, 0), int64(len(data)))
+	before := data[:off]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := int(off) - (bytes.LastIndexByte(before, '\n') + 1) + 1
+	return line, col
+}
+
+// Compile compiles cfg for this process (its HOME, working directory and
+// environment) into the plan the sandbox enforces. The plan is nil when the
+// diagnostics hold an error; FormatDiagnostics renders them.
+func Compile(cfg *Config) (*ir.Plan, ir.Diagnostics) {
+	plan, ds, _ := compileConfig(cfg)
+	return plan, ds
+}
+
+func compileConfig(cfg *Config) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
+	env, err := hostEnv()
+	if err != nil {
+		return nil, ir.Diagnostics{errorDiag(err)}, nil
+	}
+	data, err := cfg.JSON(env.Cwd)
+	if err != nil {
+		return nil, ir.Diagnostics{errorDiag(err)}, nil
+	}
+	l := newLoader(env)
+	p, hds := l.LoadBytes(configName, data)
+	ds := compiler.FromHCL(hds)
+	if p == nil || ds.HasErrors() {
+		return nil, ds, l.Sources()
+	}
+	plan, cds := compiler.Compile(env, p)
+	return plan, append(ds, cds...), l.Sources()
+}
+
+// CompilePolicies loads and compiles policies as `fence run -p` does: each
+// ref is a policy file (it has a "/" or a .hcl/.json suffix; relative to the
+// working directory) or a profile name, layered left to right. Without refs
+// it uses ~/.config/fence/fence.hcl, else ~/.fence.json, else the shipped
+// "default" profile.
+func CompilePolicies(refs ...string) (*ir.Plan, ir.Diagnostics) {
+	plan, ds, _ := compilePolicies(refs)
+	return plan, ds
+}
+
+func compilePolicies(refs []string) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
+	env, err := hostEnv()
+	if err != nil {
+		return nil, ir.Diagnostics{errorDiag(err)}, nil
+	}
+	if len(refs) == 0 {
+		refs = []string{defaultPolicy(env.Home)}
+	}
+	l := newLoader(env)
+	var (
+		layers []*lang.Policy
+		ds     ir.Diagnostics
+	)
+	for _, ref := range refs {
+		p, hds := l.Load(ref, env.Cwd)
+		ds = append(ds, compiler.FromHCL(hds)...)
+		if p != nil {
+			layers = append(layers, p)
+		}
+	}
+	if len(layers) != len(refs) || ds.HasErrors() {
+		return nil, ds, l.Sources()
+	}
+	plan, cds := compiler.Compile(env, layers...)
+	return plan, append(ds, cds...), l.Sources()
+}
+
+// FormatDiagnostics renders diagnostics as fence's CLI prints them
+// ("file:line:col: error: summary"), without source snippets.
+func FormatDiagnostics(ds ir.Diagnostics) string {
+	var b strings.Builder
+	_ = compiler.WriteDiagnostics(&b, ds, nil)
+	return b.String()
+}
+
+func errorDiag(err error) ir.Diagnostic {
+	return ir.Diagnostic{Severity: ir.SevError, Summary: err.Error()}
+}
+
+// Explain decides one query ("net api.example.com:443", "read ~/.ssh/id_rsa",
+// "write ./build", "exec git push") against plan, as `fence explain` does,
+// and returns the decision with the deciding rules. Paths resolve against
+// the plan's home and working directory.
+func Explain(plan *ir.Plan, query string) (compiler.Answer, error) {
+	if plan == nil {
+		return compiler.Answer{}, errors.New("fence.Explain: nil plan")
+	}
+	env, err := hostEnv()
+	if err != nil {
+		return compiler.Answer{}, err
+	}
+	env.Home, env.Cwd, env.TempDir = plan.Context.Home, plan.Context.Cwd, plan.Context.TempDir
+	return compiler.Explain(plan, env, query)
+}
+
+// RunOptions configure Run; see runtime.Options. Unlike Run, RunWithOptions
+// takes them as they are: nil Stdin, Stdout and Stderr mean /dev/null and a
+// nil Env an empty environment. An empty InitPath is the fence binary on
+// PATH (see FindFence).
+type RunOptions = runtime.Options
+
+// Run runs argv in a sandbox built from plan, with this process's stdin,
+// stdout, stderr and environment, and returns the command's exit status
+// (128+N when it died of signal N). A non-nil error means the command never
+// started: the *runtime.SetupError names the cause and the fix.
+func Run(ctx context.Context, plan *ir.Plan, argv []string) (int, error) {
+	return RunWithOptions(ctx, plan, argv, RunOptions{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Env: os.Environ(),
+	})
+}
+
+// RunWithOptions is Run with the streams, environment, --resolve pins,
+// logging and init binary given explicitly.
+func RunWithOptions(ctx context.Context, plan *ir.Plan, argv []string, opts RunOptions) (int, error) {
+	if opts.InitPath == "" {
+		p, err := FindFence()
+		if err != nil {
+			return runtime.ExitSetup, &runtime.SetupError{Layer: "init", Cause: err.Error(),
+				Fix: "install fence on PATH (make build puts it in bin/fence), or set RunOptions.InitPath to a program that calls fence.ServeInternal first"}
+		}
+		opts.InitPath = p
+	}
+	return runtime.Run(ctx, plan, argv, opts)
+}
+
+// ServeInternal makes the calling program usable as RunOptions.InitPath:
+// when the process was started as one of fence's internal commands (the
+// in-sandbox init, ssh's SOCKS5 helper), it runs it and exits; otherwise
+// it returns at once. Call it first thing in main.
+func ServeInternal() {
+	if len(os.Args) < 2 {
+		return
+	}
+	switch os.Args[1] {
+	case "__init":
+		os.Exit(runtime.InitMain(os.Args[2:]))
+	case "__socks-connect":
+		os.Exit(runtime.SocksConnectMain(os.Args[2:]))
+	}
+}
+
+// IsSupported reports whether sandboxes can run on this machine.
+func IsSupported() bool { return Supported() == nil }
+
+// Supported is IsSupported with the reason: nil, or an error naming what
+// is missing (bubblewrap, user namespaces, …) and how to fix it.
+func Supported() error { return runtime.Supported() }
+
+// FindFence returns the absolute path of the fence binary on PATH.
+func FindFence() (string, error) {
+	p, err := exec.LookPath("fence")
+	if err != nil {
+		return "", fmt.Errorf("the fence binary is not on PATH: %w", err)
+	}
+	return filepath.Abs(p)
+}
+
+// Manager is the seed's API: it turns a Config into a policy file and
+// command lines that run under it with the fence binary.
+type Manager struct {
+	// FencePath is the fence binary WrapCommand names. Empty means the one
+	// on PATH, looked up by Initialize. A path set here is used as given.
+	FencePath string
+
+	cfg            *Config
+	debug, monitor bool
+	dir, policy    string
+}
+
+// NewManager returns a manager for cfg (nil is the zero Config). debug and
+// monitor become fence's -d and -m in the wrapped commands: every proxy
+// decision, or only blocked requests, on the command's stderr.
+func NewManager(cfg *Config, debug, monitor bool) *Manager {
+	return &Manager{cfg: cfg, debug: debug, monitor: monitor}
+}
+
+// Initialize checks the Config (compiling it as fence run will, so a bad
+// rule fails here with its diagnostics), finds the fence binary, and writes
+// the policy to a private file (mode 0600 in a fresh 0700 directory) that
+// WrapCommand refers to. It does not start anything: each wrapped command
+// starts its own sandbox and proxies. Calling it again does nothing.
+func (m *Manager) Initialize() error {
+	if m.policy != "" {
+		return nil
+	}
+	plan, ds, sources := compileConfig(m.cfg)
+	if plan == nil || ds.HasErrors() {
+		var b strings.Builder
+		_ = compiler.WriteDiagnostics(&b, ds, sources)
+		return fmt.Errorf("fence: the Config is not a valid policy:\n%s", strings.TrimRight(b.String(), "\n"))
+	}
+	fencePath := m.FencePath
+	if fencePath == "" {
+		p, err := FindFence()
+		if err != nil {
+			return fmt.Errorf("fence: %w; install it (make build puts it in bin/fence) or set Manager.FencePath", err)
+		}
+		fencePath = p
+	}
+	data, err := m.cfg.JSON(plan.Context.Cwd)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "fence-manager-")
+	if err != nil {
+		return fmt.Errorf("fence: cannot create the policy directory: %w", err)
+	}
+	// MkdirTemp makes it 0700 already; say so in case that ever changes.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	policy := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(policy, data, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return fmt.Errorf("fence: cannot write the policy: %w", err)
+	}
+	m.FencePath, m.dir, m.policy = fencePath, dir, policy
+	return nil
+}
+
+// PolicyPath is the policy file Initialize wrote ("" before Initialize).
+func (m *Manager) PolicyPath() string { return m.policy }
+
+// WrapCommand returns a shell command line that runs command (itself a
+// shell command line, run with /bin/sh -c) in a sandbox under this
+// manager's policy:
+//
+//	/path/to/fence run --policy /tmp/fence-manager-…/policy.json -c 'COMMAND'
+//
+// Every word is quoted for a POSIX shell, so command reaches the sandbox's
+// shell exactly as given, whatever quotes, $(…), backticks or newlines it
+// holds. The command's exit status is the wrapped command's (see fence run).
+func (m *Manager) WrapCommand(command string) (string, error) {
+	if m.policy == "" {
+		return "", errors.New("fence: WrapCommand before Initialize (or after Cleanup)")
+	}
+	if strings.TrimSpace(command) == "" {
+		return "", errors.New("fence: WrapCommand: empty command")
+	}
+	words := []string{m.FencePath, "run"}
+	if m.debug {
+		words = append(words, "-d")
+	}
+	if m.monitor {
+		words = append(words, "-m")
+	}
+	words = append(words, "--policy", m.policy, "-c", command)
+	for i, w := range words {
+		words[i] = ShellQuote(w)
+	}
+	return strings.Join(words, " "), nil
+}
+
+// Cleanup removes what Initialize created. The manager can be initialized
+// again afterwards.
+func (m *Manager) Cleanup() {
+	if m.dir != "" {
+		os.RemoveAll(m.dir)
+	}
+	m.dir, m.policy = "", ""
+}
+
+// ShellQuote quotes s as one word for a POSIX shell: unchanged when it
+// holds only characters no shell treats specially, else in single quotes,
+// inside which nothing is special; a single quote itself closes the
+// quotes, is written escaped (\') and the quotes reopen.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// hostEnv describes this process to the compiler, as the CLI does: HOME,
+// the working directory, the environment, and the sandbox's private temp
+// dir $TMPDIR/fence-UID (the runtime mounts a fresh tmpfs there for each
+// run).
+func hostEnv() (compiler.Env, error) {
+	home, err := os.UserHomeDir()
+	if err != nil || !filepath.IsAbs(home) {
+		return compiler.Env{}, errors.New("fence: HOME must be set to an absolute path")
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return compiler.Env{}, fmt.Errorf("fence: cannot tell the working directory: %w", err)
+	}
+	vars := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			vars[k] = v
+		}
+	}
+	tmp := os.TempDir()
+	if !filepath.IsAbs(tmp) {
+		tmp = "/tmp"
+	}
+	return compiler.Env{
+		Home:    filepath.Clean(home),
+		Cwd:     cwd,
+		TempDir: filepath.Join(tmp, "fence-"+strconv.Itoa(os.Getuid())),
+		Vars:    vars,
+	}, nil
+}
+
+// newLoader reads shipped profiles from the binary, user profiles from
+// ~/.config/fence/profiles and files from the host.
+func newLoader(env compiler.Env) *lang.Loader {
+	l := lang.NewLoader(profiles.FS, os.DirFS("/"))
+	l.UserProfileDir = filepath.Join(env.Home, ".config", "fence", "profiles")
+	return l
+}
+
+// defaultPolicy is the policy without -p: ~/.config/fence/fence.hcl, else
+// ~/.fence.json, else the shipped default profile.
+func defaultPolicy(home string) string {
+	for _, p := range []string{
+		filepath.Join(home, ".config", "fence", "fence.hcl"),
+		filepath.Join(home, ".fence.json"),
+	} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+	}
+	return "default"
+}

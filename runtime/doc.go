@@ -1,0 +1,22 @@
+// Package runtime executes a compiled plan: it is the only package that
+// starts processes, opens sockets or makes system calls.
+//
+// On Linux a run looks like this (DESIGN §5):
+//
+//	fence (host side)                       sandbox (bwrap: new user, net, pid, ipc, uts ns)
+//	  HTTP proxy (goproxy) ◀──fd──┐          fence __init  (the fence binary re-executed)
+//	  SOCKS5 proxy (in-tree) ◀─fd─┤            listens on 127.0.0.1:HTTP and :SOCKS
+//	  exposed ports 127.0.0.1:N ──┼─fd──▶      connects to 127.0.0.1:N for exposed ports
+//	                              └── one SOCK_SEQPACKET socketpair, inherited as a file
+//	                                  descriptor: no socket file on disk, no socat
+//	                                         └─ the command (own process group; signals
+//	                                            forwarded, orphans reaped, status returned)
+//
+// The in-sandbox init accepts each proxy client connection and passes the
+// accepted socket itself to the host side over the socketpair (SCM_RIGHTS), so
+// the host proxies serve it directly and the init copies no byte. Both proxies
+// decide with the targets/proxy table only; denied names are never resolved,
+// and allowed names that resolve to loopback, link-local or private addresses
+// are refused unless the plan allows that address or local outbound traffic,
+// or the user pinned the name with --resolve.
+package runtime

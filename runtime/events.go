@@ -1,0 +1,208 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Event is one decision or violation, reported under -d (every event) and
+// -m (denials and violations only).
+type Event struct {
+	Time time.Time `json:"time"`
+	// Kind is "net", "file", "exec", "syscall" or "sandbox".
+	Kind string `json:"kind"`
+	// Decision is "allow" or "deny".
+	Decision string `json:"decision"`
+	// Proto is how a network request arrived: "http", "https" (CONNECT), "socks5".
+	Proto string `json:"proto,omitempty"`
+	Host  string `json:"host,omitempty"`
+	Port  int    `json:"port,omitempty"`
+	Path  string `json:"path,omitempty"`
+	// Rule is the deciding rule's text and Origin where it was written; both
+	// empty when the default decided.
+	Rule   string `json:"rule,omitempty"`
+	Origin string `json:"origin,omitempty"`
+	// Reason is one line for humans.
+	Reason string `json:"reason,omitempty"`
+	// Suggest is the --allow rule that would permit a denied request, if any.
+	Suggest string `json:"suggest,omitempty"`
+}
+
+// Decisions, as Event.Decision spells them.
+const (
+	DecisionAllow = "allow"
+	DecisionDeny  = "deny"
+)
+
+// Logger prints events and debug lines on a writer (stderr in the CLI).
+// The zero Logger prints nothing. Safe for concurrent use.
+type Logger struct {
+	W io.Writer
+	// Format is "text" (default) or "json" (one object per line).
+	Format string
+	// Debug prints every event and debug line; Monitor prints denials and
+	// violations only.
+	Debug, Monitor bool
+
+	// mu keeps lines whole when several proxies log at once: each line is
+	// written with one Write call under it.
+	mu sync.Mutex
+}
+
+// Wants reports whether an event with this decision would be printed.
+// Callers building costly events (rule texts, suggestions) check it first,
+// so that a run without -d or -m does no formatting at all.
+func (l *Logger) Wants(decision string) bool {
+	if l == nil || l.W == nil {
+		return false
+	}
+	return l.Debug || l.Monitor && decision == DecisionDeny
+}
+
+// Event prints e if the logger wants it: every event under Debug, denials
+// under Monitor. A zero Time is stamped with the current time. A nil Logger
+// prints nothing.
+func (l *Logger) Event(e Event) {
+	if !l.Wants(e.Decision) {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	var line []byte
+	if l.Format == "json" {
+		e.Time = e.Time.UTC()
+		line = marshalLine(e)
+	} else {
+		line = []byte("fence: " + e.Text() + "\n")
+	}
+	l.write(line)
+}
+
+// Debugf prints one debug line, only under Debug. The arguments are not
+// formatted otherwise.
+func (l *Logger) Debugf(format string, args ...any) {
+	if l == nil || l.W == nil || !l.Debug {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	var line []byte
+	if l.Format == "json" {
+		line = marshalLine(struct {
+			Time    time.Time `json:"time"`
+			Kind    string    `json:"kind"`
+			Message string    `json:"message"`
+		}{time.Now().UTC(), "debug", msg})
+	} else {
+		line = []byte("fence: debug: " + printable(strings.TrimRight(msg, "\n")) + "\n")
+	}
+	l.write(line)
+}
+
+func (l *Logger) write(line []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// A failing log writer must not stop a proxy; the error has nowhere
+	// better to go.
+	_, _ = l.W.Write(line)
+}
+
+// marshalLine encodes v as one JSON line. HTML escaping is off so that
+// rules like 'net a.com:80' stay readable; control characters are always
+// escaped by encoding/json, so a line cannot be split by hostile input.
+func marshalLine(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Event and the debug record have only strings, ints and a time.
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// Text renders the event as the one line the text format prints after
+// "fence: ", e.g.
+//
+//	net deny https example.com:443 (default: network is denied unless a rule allows the host) — allow it with --allow 'net example.com:443'
+//	net allow socks5 allowed.fence.test:8080 (allow net allowed.fence.test at --allow #1:1:1 (--allow): allowed by rule)
+//
+// Every field is made printable first: hosts and paths come from the
+// sandboxed program and could otherwise carry terminal escapes or newlines.
+func (e Event) Text() string {
+	var b strings.Builder
+	b.WriteString(printable(e.Kind))
+	b.WriteString(" ")
+	b.WriteString(printable(e.Decision))
+	if e.Proto != "" {
+		b.WriteString(" " + printable(e.Proto))
+	}
+	switch {
+	case e.Host != "":
+		b.WriteString(" " + printable(hostPort(e.Host, e.Port)))
+	case e.Path != "":
+		b.WriteString(" " + printable(e.Path))
+	}
+	why := e.Reason
+	if e.Rule != "" {
+		r := e.Rule
+		if e.Origin != "" {
+			r += " at " + e.Origin
+		}
+		if why != "" {
+			r += ": " + why
+		}
+		why = r
+	}
+	if why != "" {
+		b.WriteString(" (" + printable(why) + ")")
+	}
+	if e.Suggest != "" {
+		b.WriteString(" — " + printable(e.Suggest))
+	}
+	return b.String()
+}
+
+// hostPort renders host and port for humans and rules: IPv6 literals in
+// brackets when a port follows, no port when it is 0.
+func hostPort(host string, port int) string {
+	if port == 0 {
+		return host
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(port)
+}
+
+// printable returns s unchanged when it is valid UTF-8 without control
+// characters, else its Go-quoted form (so "\x1b[2J" shows as such instead of
+// clearing the terminal).
+func printable(s string) string {
+	if !utf8.ValidString(s) {
+		return strconv.Quote(s)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// displayHost is how an event names a host the client sent: canonical when
+// it could be decided, quoted when it is not a host name at all.
+func displayHost(raw, canon string) string {
+	if canon != "" {
+		return canon
+	}
+	return strconv.Quote(raw)
+}

@@ -1,0 +1,230 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fence-policy/fence/compiler/ir"
+)
+
+// deadlock is the guard every wait in these tests uses: generous, never an
+// assertion about speed.
+const deadlock = 60 * time.Second
+
+// testPlan builds a plan the way the compiler would for a working directory
+// cwd: the rules given (one-line syntax, a small subset: "allow write
+// PATH", "deny read PATH", "allow net HOST", "deny env NAME", …) plus the
+// temp dir's write rule.
+func testPlan(t testing.TB, cwd string, rules ...string) *ir.Plan {
+	t.Helper()
+	p := &ir.Plan{
+		Version: ir.Version,
+		Context: ir.Context{Home: cwd, Cwd: cwd, TempDir: "/tmp/fence-" + fmt.Sprint(os.Getuid())},
+	}
+	rules = append(rules, "allow write "+p.Context.TempDir)
+	for _, s := range rules {
+		f := strings.Fields(s)
+		if len(f) < 3 {
+			t.Fatalf("bad rule %q", s)
+		}
+		r := ir.Rule{Effect: ir.Effect(f[0]), Cap: ir.Cap(f[1]), Origin: ir.Origin{Field: "test"}}
+		obj := strings.Join(f[2:], " ")
+		switch r.Cap {
+		case ir.CapRead, ir.CapWrite:
+			r.Path = ir.NewPathPattern(obj)
+		case ir.CapUnix:
+			if obj != "*" {
+				r.Path = ir.NewPathPattern(obj)
+			}
+		case ir.CapNet:
+			r.Host = hostPattern(t, obj)
+		case ir.CapEnv:
+			r.Name = obj
+		case ir.CapExec:
+			r.Command = f[2:]
+		default:
+			t.Fatalf("bad rule %q", s)
+		}
+		p.Rules = append(p.Rules, r)
+	}
+	ir.SortRules(p.Rules)
+	return p
+}
+
+func hostPattern(t testing.TB, s string) *ir.HostPattern {
+	if s == "*" {
+		return &ir.HostPattern{Kind: ir.HostAny}
+	}
+	if pfx, err := netip.ParsePrefix(s); err == nil {
+		return &ir.HostPattern{Kind: ir.HostPrefix, Prefix: pfx}
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return &ir.HostPattern{Kind: ir.HostPrefix, Prefix: netip.PrefixFrom(a, a.BitLen())}
+	}
+	if rest, ok := strings.CutPrefix(s, "*."); ok {
+		return &ir.HostPattern{Kind: ir.HostSubdomains, Name: rest}
+	}
+	return &ir.HostPattern{Kind: ir.HostExact, Name: s}
+}
+
+// result is what a sandboxed command did.
+type result struct {
+	code           int
+	err            error
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d, err %v\nstdout:\n%s\nstderr:\n%s", r.code, r.err, r.stdout, r.stderr)
+}
+
+// testOptions are the options every test starts from: the test binary as
+// the init, a plain environment.
+func testOptions(t testing.TB) Options {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{
+		InitPath: exe,
+		Env:      []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/nonexistent", "LANG=C"},
+	}
+}
+
+// run runs argv in a sandbox built from plan with opts, capturing output.
+func run(t testing.TB, plan *ir.Plan, opts Options, argv ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if opts.Stdout == nil {
+		opts.Stdout = &stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = &stderr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadlock)
+	defer cancel()
+	code, err := Run(ctx, plan, argv, opts)
+	if ctx.Err() != nil {
+		// Errorf, not Fatalf: run is also called from goroutines.
+		t.Errorf("deadlock guard: %v still running after %v", argv, deadlock)
+	}
+	return result{code: code, err: err, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// sh runs a shell script in the sandbox.
+func sh(t testing.TB, plan *ir.Plan, script string) result {
+	t.Helper()
+	return run(t, plan, testOptions(t), "sh", "-c", script)
+}
+
+// mustRun fails the test unless the command exited 0 without a setup error.
+func mustRun(t testing.TB, r result) result {
+	t.Helper()
+	if r.err != nil || r.code != 0 {
+		t.Fatalf("sandboxed command failed: %s", r)
+	}
+	return r
+}
+
+// fixture is how runFixtureMain gets its plan and options.
+type fixture struct {
+	Plan *ir.Plan
+	Argv []string
+	Pins map[string][]netip.Addr
+}
+
+// runFixtureMain is the test binary as `__run FIXTURE.json`: a stand-in for
+// the fence CLI that runs one sandbox with its own stdio and exits with
+// the command's status (125 on a setup error), so tests can signal, kill
+// or drive "fence" from outside.
+func runFixtureMain(args []string) int {
+	data, err := os.ReadFile(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	var f fixture
+	if err := json.Unmarshal(data, &f); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	exe, _ := os.Executable()
+	code, err := Run(context.Background(), f.Plan, f.Argv, Options{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Env:      []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C"},
+		InitPath: exe,
+		Pins:     f.Pins,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return ExitSetup
+	}
+	return code
+}
+
+// fixtureCmd prepares `testbinary __run` for plan and argv.
+func fixtureCmd(t testing.TB, plan *ir.Plan, argv ...string) *exec.Cmd {
+	t.Helper()
+	data, err := json.Marshal(fixture{Plan: plan, Argv: argv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "fixture.json")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exec.Command(exe, "__run", file)
+}
+
+// waitFor polls cond until it holds (a deadlock guard, not a timing test).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(deadlock)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("deadlock guard: still waiting for %s after %v", what, deadlock)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// processesWith lists the pids whose command line contains token.
+func processesWith(token string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(b, []byte(token)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// workDir makes a fresh directory that the current user owns and that the
+// unprivileged test user can use too.
+func workDir(t testing.TB) string {
+	t.Helper()
+	d := t.TempDir()
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}

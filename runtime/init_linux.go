@@ -1,0 +1,389 @@
+package runtime
+
+import (
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Descriptors the init inherits from bwrap (cmd.ExtraFiles on the host).
+const (
+	initCtlFD    = 3 // the sandbox end of the bridge socketpair
+	initStderrFD = 4 // the user's stderr, for the command (bwrap's own stderr is fence's pipe)
+	// initAliveFD is the write end of the watchdog's pipe, when there is a
+	// watchdog: the sandbox's processes hold it until they are all gone.
+	initAliveFD = 5
+)
+
+// forwardedSignals are the signals fence passes on to the command.
+var forwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
+// initConfig is what the host tells the init on its command line.
+type initConfig struct {
+	HTTPPort, SOCKSPort int
+	// TTY says that stdin is a terminal: the command's process group is
+	// made its foreground group.
+	TTY  bool
+	Argv []string
+}
+
+// args renders the init's command line (after `fence __init`).
+func (c initConfig) args() []string {
+	a := []string{
+		"-http", strconv.Itoa(c.HTTPPort),
+		"-socks", strconv.Itoa(c.SOCKSPort),
+	}
+	if c.TTY {
+		a = append(a, "-tty")
+	}
+	return append(append(a, "--"), c.Argv...)
+}
+
+// InitMain is the hidden `fence __init ARGS…` command. Run starts it inside
+// bwrap as the sandbox's init: it listens on 127.0.0.1 for the proxies,
+// hands every accepted connection to the host side, connects exposed ports,
+// starts the command in its own process group, forwards signals, reaps
+// orphans, and returns the command's exit status (128+N for signal N).
+// With -cleanup it is instead the watchdog that removes the sandbox's mount
+// points from the host when fence dies without cleaning up (see
+// cleanupMain). It returns the process exit status.
+func InitMain(args []string) int {
+	if len(args) > 0 && args[0] == "-cleanup" {
+		return cleanupMain(args[1:])
+	}
+	fs := flag.NewFlagSet("fence __init", flag.ContinueOnError)
+	var cfg initConfig
+	fs.IntVar(&cfg.HTTPPort, "http", DefaultHTTPProxyPort, "in-sandbox HTTP proxy port")
+	fs.IntVar(&cfg.SOCKSPort, "socks", DefaultSOCKSProxyPort, "in-sandbox SOCKS5 proxy port")
+	fs.BoolVar(&cfg.TTY, "tty", false, "stdin is a terminal")
+	if err := fs.Parse(args); err != nil {
+		return ExitSetup
+	}
+	cfg.Argv = fs.Args()
+	if len(cfg.Argv) == 0 {
+		fmt.Fprintln(os.Stderr, "fence __init: no command (this is an internal command that fence runs inside its sandbox)")
+		return ExitSetup
+	}
+	// Both inherited descriptors must not reach the command.
+	for _, fd := range []int{initCtlFD, initStderrFD} {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "fence __init: descriptor %d was not inherited; run the sandbox with fence run\n", fd)
+			return ExitSetup
+		}
+		syscall.CloseOnExec(fd)
+	}
+	syscall.CloseOnExec(initAliveFD) // kept open, but not for the command
+	ch, err := newChannel(os.NewFile(initCtlFD, "bridge"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fence __init: bridge: %v\n", err)
+		return ExitSetup
+	}
+	in := &sandboxInit{cfg: cfg, ch: ch, stderr: os.NewFile(initStderrFD, "stderr")}
+	return in.run()
+}
+
+// sandboxInit is the state of the in-sandbox init.
+type sandboxInit struct {
+	cfg    initConfig
+	ch     *channel
+	stderr *os.File
+
+	mu      sync.Mutex
+	pgid    int              // the command's process group, 0 before it starts
+	pending []syscall.Signal // signals that arrived before it started
+}
+
+// fail reports a setup failure to the host and returns the init's status.
+func (in *sandboxInit) fail(format string, a ...any) int {
+	msg := fmt.Sprintf(format, a...)
+	if err := in.ch.send(msgFailed, []byte(msg), nil); err != nil {
+		fmt.Fprintln(in.stderr, "fence __init: "+msg)
+	}
+	return ExitSetup
+}
+
+func (in *sandboxInit) run() int {
+	// Orphans of the command are re-parented here rather than to bwrap's
+	// pid 1, so the init reaps them; and nothing in the sandbox may attach
+	// to the init (ptrace, pidfd_getfd) to take the bridge descriptor.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return in.fail("prctl(PR_SET_CHILD_SUBREAPER): %v", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return in.fail("prctl(PR_SET_DUMPABLE): %v", err)
+	}
+
+	// Signals first, so that none is lost between here and the start.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwardedSignals...)
+	chld := make(chan os.Signal, 1)
+	signal.Notify(chld, syscall.SIGCHLD)
+
+	for _, l := range []struct {
+		port int
+		typ  byte
+		name string
+	}{{in.cfg.HTTPPort, msgHTTP, "HTTP"}, {in.cfg.SOCKSPort, msgSOCKS, "SOCKS5"}} {
+		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(l.port)))
+		if err != nil {
+			return in.fail("cannot listen for the %s proxy on 127.0.0.1:%d inside the sandbox: %v", l.name, l.port, err)
+		}
+		go in.acceptLoop(ln, l.typ)
+	}
+	go in.control()
+	go func() {
+		for s := range sigs {
+			in.forward(s.(syscall.Signal))
+		}
+	}()
+
+	if err := in.ch.send(msgStarted, nil, nil); err != nil {
+		return ExitSetup // the host is gone; nothing to start the command for
+	}
+	pid, code := in.start()
+	if pid == 0 {
+		return in.exit(code)
+	}
+	return in.exit(in.reap(pid, chld))
+}
+
+// start starts the command in a process group of its own, in the
+// terminal's foreground when stdin is a terminal. It returns the pid, or 0
+// and the status to exit with when the command cannot be started.
+func (in *sandboxInit) start() (int, int) {
+	argv := in.cfg.Argv
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		code := exitCannotExec
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			code = exitNotFound
+		}
+		fmt.Fprintf(in.stderr, "fence: %s: %v\n", argv[0], unwrapExecErr(err))
+		return 0, code
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{0, 1, in.stderr.Fd()},
+		Sys: &syscall.SysProcAttr{
+			Setpgid:    true,
+			Foreground: in.cfg.TTY,
+			Ctty:       0,
+		},
+	})
+	if err != nil {
+		code := exitCannotExec
+		if errors.Is(err, syscall.ENOENT) {
+			code = exitNotFound
+		}
+		fmt.Fprintf(in.stderr, "fence: %s: %v\n", argv[0], err)
+		return 0, code
+	}
+	in.pgid = pid
+	for _, s := range in.pending {
+		syscall.Kill(-pid, s)
+	}
+	in.pending = nil
+	return pid, 0
+}
+
+func unwrapExecErr(err error) error {
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return ee.Err
+	}
+	return err
+}
+
+// exit reports the status to the host and returns it.
+func (in *sandboxInit) exit(code int) int {
+	in.ch.send(msgExit, binary.BigEndian.AppendUint32(nil, uint32(int32(code))), nil)
+	return code
+}
+
+// forward sends sig to the command's process group, or keeps it for when
+// the command starts.
+func (in *sandboxInit) forward(sig syscall.Signal) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.pgid == 0 {
+		in.pending = append(in.pending, sig)
+		return
+	}
+	syscall.Kill(-in.pgid, sig)
+}
+
+// reap reaps every child (the command and any orphan re-parented to the
+// init) and returns the command's status once it has exited. Orphans still
+// running then die with the sandbox's pid namespace when the init exits.
+func (in *sandboxInit) reap(pid int, chld <-chan os.Signal) int {
+	for {
+		for {
+			var ws syscall.WaitStatus
+			got, err := syscall.Wait4(-1, &ws, syscall.WNOHANG|syscall.WUNTRACED, nil)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || got <= 0 {
+				break
+			}
+			switch {
+			case got == pid && (ws.Exited() || ws.Signaled()):
+				return statusCode(ws)
+			case got == pid && ws.Stopped() && in.cfg.TTY:
+				// Ctrl-Z: fence stops itself in turn, so that the user's
+				// shell gets the terminal back; 'R' undoes both.
+				in.ch.send(msgStopped, nil, nil)
+			}
+		}
+		<-chld
+	}
+}
+
+// statusCode is the shell's view of a wait status: the exit code, or
+// 128+N for a process killed by signal N.
+func statusCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// acceptLoop hands each accepted connection to the host: the socket
+// itself travels over the bridge, so no byte is copied here.
+func (in *sandboxInit) acceptLoop(ln net.Listener, typ byte) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		f, err := c.(*net.TCPConn).File()
+		c.Close()
+		if err != nil {
+			continue
+		}
+		in.ch.send(typ, nil, f)
+		f.Close()
+	}
+}
+
+// control serves the host's requests until the bridge closes.
+func (in *sandboxInit) control() {
+	for {
+		typ, payload, f, err := in.ch.recv()
+		if err == errMalformed {
+			continue
+		}
+		if err != nil {
+			in.hostGone()
+			return
+		}
+		if f != nil {
+			f.Close() // the host never sends descriptors
+		}
+		switch typ {
+		case msgSignal:
+			if len(payload) == 1 && isForwarded(syscall.Signal(payload[0])) {
+				in.forward(syscall.Signal(payload[0]))
+			}
+		case msgResume:
+			in.resume()
+		case msgDial:
+			if len(payload) == 6 {
+				id := payload[:4]
+				port := binary.BigEndian.Uint16(payload[4:])
+				go in.dial(id, port)
+			}
+		}
+	}
+}
+
+// hostGone ends the sandbox when fence's end of the bridge closes: fence
+// closes it only after the sandbox has ended, so this means fence died or
+// cancelled the run. It is the second guarantee besides bwrap's
+// --die-with-parent, and the one that also holds when fence died while
+// bwrap was still setting up (before bwrap's child could ask for its
+// parent-death signal). Holding mu keeps start from starting the command
+// meanwhile.
+func (in *sandboxInit) hostGone() {
+	in.mu.Lock()
+	if in.pgid != 0 {
+		syscall.Kill(-in.pgid, syscall.SIGKILL)
+	}
+	os.Exit(128 + int(syscall.SIGKILL))
+}
+
+// resume gives the terminal back to the command's process group and
+// continues it, after fence itself was continued (fg in the user's shell).
+func (in *sandboxInit) resume() {
+	in.mu.Lock()
+	pgid := in.pgid
+	in.mu.Unlock()
+	if pgid == 0 || !in.cfg.TTY {
+		return
+	}
+	setForeground(0, pgid)
+	syscall.Kill(-pgid, syscall.SIGCONT)
+}
+
+func isForwarded(s syscall.Signal) bool {
+	for _, f := range forwardedSignals {
+		if f == s {
+			return true
+		}
+	}
+	return false
+}
+
+// dial connects to an exposed port inside the sandbox and hands the socket
+// to the host (no descriptor: nothing listens there).
+func (in *sandboxInit) dial(id []byte, port uint16) {
+	c, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))))
+	if err != nil {
+		in.ch.send(msgDialed, id, nil)
+		return
+	}
+	f, err := c.(*net.TCPConn).File()
+	c.Close()
+	if err != nil {
+		in.ch.send(msgDialed, id, nil)
+		return
+	}
+	in.ch.send(msgDialed, id, f)
+	f.Close()
+}
+
+// cleanupMain is the watchdog (`fence __init -cleanup PATH…`) that Run
+// starts, in a session of its own, when bwrap will create mount points on
+// the host (Invocation.Created, or the private temp dir). Its stdin is a
+// pipe from fence, and its descriptor 3 the read end of a pipe whose write
+// end only the sandbox's processes hold. When fence finishes normally it
+// removes the paths itself and writes one byte: the watchdog exits. When
+// fence dies instead (SIGKILL), stdin ends without that byte; the watchdog
+// then waits until every sandbox process is gone (the second pipe ends)
+// and removes the paths, so nothing remains on disk.
+func cleanupMain(paths []string) int {
+	var b [1]byte
+	if n, _ := os.Stdin.Read(b[:]); n == 1 {
+		return 0
+	}
+	alive := os.NewFile(initCtlFD, "alive")
+	for {
+		if _, err := alive.Read(b[:]); err != nil {
+			break // EOF: no sandbox process holds the write end any more
+		}
+	}
+	removeCreated(paths)
+	return 0
+}

@@ -1,0 +1,221 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fence-policy/fence/compiler/ir"
+)
+
+// fakeSysctls makes sysctlFile describe another kernel for one test.
+func fakeSysctls(t *testing.T, vals map[string]string) {
+	old := sysctlFile
+	sysctlFile = func(name string) (string, bool) {
+		v, ok := vals[name]
+		return v, ok
+	}
+	t.Cleanup(func() { sysctlFile = old })
+}
+
+func TestExplainBwrapFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sysctls  map[string]string
+		uid      int
+		stderr   string
+		layer    string
+		contains []string
+	}{{
+		name:     "max_user_namespaces 0",
+		sysctls:  map[string]string{"user.max_user_namespaces": "0"},
+		stderr:   "bwrap: No permissions to creating new namespace",
+		layer:    "userns",
+		contains: []string{"user.max_user_namespaces = 0", "sysctl -w user.max_user_namespaces=", "bwrap said: bwrap: No permissions"},
+	}, {
+		name:     "Debian's unprivileged_userns_clone",
+		sysctls:  map[string]string{"user.max_user_namespaces": "1000", "kernel.unprivileged_userns_clone": "0"},
+		uid:      1000,
+		stderr:   "bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged user namespaces.",
+		layer:    "userns",
+		contains: []string{"kernel.unprivileged_userns_clone = 0", "sysctl -w kernel.unprivileged_userns_clone=1"},
+	}, {
+		name:     "Ubuntu's AppArmor restriction",
+		sysctls:  map[string]string{"user.max_user_namespaces": "1000", "kernel.apparmor_restrict_unprivileged_userns": "1"},
+		uid:      1000,
+		stderr:   "bwrap: setting up uid map: Permission denied",
+		layer:    "userns",
+		contains: []string{"kernel.apparmor_restrict_unprivileged_userns = 1", "apparmor_parser -r", "userns,"},
+	}, {
+		name:     "AppArmor does not restrict root",
+		sysctls:  map[string]string{"kernel.apparmor_restrict_unprivileged_userns": "1"},
+		uid:      0,
+		stderr:   "bwrap: setting up uid map: Permission denied",
+		layer:    "userns",
+		contains: []string{"could not create the sandbox's user namespace", "setting up uid map"},
+	}, {
+		name:     "old bwrap",
+		stderr:   "bwrap: Unknown option --disable-userns",
+		layer:    "bwrap",
+		contains: []string{"0.8 or later", "apt-get install bubblewrap"},
+	}, {
+		name:     "anything else: bwrap's own words",
+		stderr:   "bwrap: Can't chdir to /nowhere: No such file or directory",
+		layer:    "bwrap",
+		contains: []string{"Can't chdir to /nowhere"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			fakeSysctls(t, tc.sysctls)
+			e := explainBwrap([]byte(tc.stderr), tc.uid)
+			if e.Layer != tc.layer {
+				t.Errorf("layer %q, want %q: %v", e.Layer, tc.layer, e)
+			}
+			for _, s := range tc.contains {
+				if !strings.Contains(e.Error(), s) {
+					t.Errorf("%q missing from:\n%v", s, e)
+				}
+			}
+		})
+	}
+}
+
+// A sysctl that certainly forbids user namespaces stops Run before bwrap
+// starts, with the fix; Supported says the same.
+func TestPreflightRefusesDisabledUserns(t *testing.T) {
+	fakeSysctls(t, map[string]string{"user.max_user_namespaces": "0"})
+	r := sh(t, testPlan(t, workDir(t)), "true")
+	var se *SetupError
+	if !errors.As(r.err, &se) || se.Layer != "userns" || r.code != ExitSetup {
+		t.Fatalf("want a userns SetupError, got %s", r)
+	}
+	if err := Supported(); !errors.As(err, &se) || se.Layer != "userns" {
+		t.Fatalf("Supported = %v", err)
+	}
+}
+
+func TestSupported(t *testing.T) {
+	if err := Supported(); err != nil {
+		t.Fatalf("this machine runs sandboxes, but Supported says: %v", err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	err := Supported()
+	var se *SetupError
+	if !errors.As(err, &se) || !strings.Contains(se.Fix, "apt-get install bubblewrap") {
+		t.Fatalf("without bwrap: %v", err)
+	}
+}
+
+func TestCheckFidelity(t *testing.T) {
+	note := func(rule string, f ir.Fidelity) ir.Diagnostic {
+		return ir.Diagnostic{Severity: ir.SevNote, Code: "x", Summary: "about " + rule, Fidelity: f, Rule: rule}
+	}
+	weaker := ir.Diagnostics{note("deny read /a/**/.env", ir.Approximate)}
+	if err := checkFidelity(weaker, false); err == nil || !strings.Contains(err.Error(), "--best-effort") {
+		t.Errorf("approximate deny: %v", err)
+	}
+	if err := checkFidelity(weaker, true); err != nil {
+		t.Errorf("best effort: %v", err)
+	}
+	if err := checkFidelity(ir.Diagnostics{note("allow unix /run/x.sock", ir.NotEnforced)}, false); err == nil {
+		t.Error("a rule that is not enforced at all must be refused")
+	}
+	if err := checkFidelity(ir.Diagnostics{note("allow write /a/*/b", ir.Approximate)}, false); err != nil {
+		t.Errorf("an approximate allow is stricter than written: %v", err)
+	}
+	bad := ir.Diagnostics{{Severity: ir.SevError, Summary: "internal"}}
+	if err := checkFidelity(bad, true); err == nil {
+		t.Error("errors stop a run even with --best-effort")
+	}
+}
+
+func TestSandboxEnvUnit(t *testing.T) {
+	p := testPlan(t, "/w", "deny env AWS_*", "allow env AWS_REGION")
+	got := sandboxEnv([]string{
+		"PATH=/bin", "LD_PRELOAD=x", "LD_FOO=y", "GLIBC_TUNABLES=z", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=eu",
+		"NOEQUALS", "=empty", "X=1", "X=2", "https_proxy=evil", "GIT_SSH_COMMAND=evil", "FENCE_SANDBOX=0",
+	}, p, envParams{HTTPPort: 1, SOCKSPort: 2, InitPath: "/usr/bin/fence", TempDir: "/tmp/t"})
+	want := []string{
+		"ALL_PROXY=socks5h://127.0.0.1:2",
+		"FENCE_SANDBOX=1",
+		"GIT_SSH_COMMAND=ssh -o ProxyCommand='/usr/bin/fence __socks-connect 127.0.0.1:2 %h %p'",
+		"HTTPS_PROXY=http://127.0.0.1:1",
+		"HTTP_PROXY=http://127.0.0.1:1",
+		"NO_PROXY=localhost,127.0.0.1,::1",
+		"PATH=/bin",
+		"TMPDIR=/tmp/t",
+		"X=2",
+		"all_proxy=socks5h://127.0.0.1:2",
+		"http_proxy=http://127.0.0.1:1",
+		"https_proxy=http://127.0.0.1:1",
+		"no_proxy=localhost,127.0.0.1,::1",
+	}
+	// AWS_REGION: the deny overrides the allow (deny overrides allow).
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestArgvHelpers(t *testing.T) {
+	argv := []string{"--unshare-user", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--bind", "/tmp/x", "/tmp/x",
+		"--dir", "/w/.git", "--bind", "/w/.git", "/w/.git", "--tmpfs", "/w/.git/hooks", "--remount-ro", "/w/.git/hooks",
+		"--ro-bind", "/bin/fence", "/bin/fence", "--chdir", "/w", "--", "/bin/fence", "__init", "--", "sh"}
+	for path, want := range map[string]string{"/tmp": "--tmpfs", "/tmp/y": "--tmpfs", "/tmp/x/y": "--bind", "/w/.git/hooks/z": "--tmpfs", "/etc": "--ro-bind"} {
+		if got := coveringMount(argv, path); got != want {
+			t.Errorf("coveringMount(%s) = %q, want %q", path, got, want)
+		}
+	}
+	if got := pinsToCreate(argv); !slices.Equal(got, []string{"/w/.git"}) {
+		t.Errorf("pinsToCreate = %q", got)
+	}
+	got, err := insertMounts(argv, []string{"--tmpfs", "/t"}, 1, true, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.Index(got, "/t")
+	if i < 0 || !slices.Equal(got[i-1:i+4], []string{"--tmpfs", "/t", "--ro-bind", "/bin/fence", "/bin/fence"}) {
+		t.Errorf("insertMounts put it elsewhere: %q", got)
+	}
+	if _, err := insertMounts(argv, []string{"--tmpfs", "/t"}, 2, true, 4); err == nil {
+		t.Error("insertMounts accepted a shape it does not know")
+	}
+}
+
+// Cancelling the context kills the sandbox and returns its error, whether
+// the command runs already or bwrap is still setting up.
+func TestContextCancel(t *testing.T) {
+	for _, early := range []bool{false, true} {
+		t.Run(map[bool]string{false: "running", true: "during setup"}[early], func(t *testing.T) {
+			token := fmt.Sprintf("fence-cancel-%d-%v", os.Getpid(), early)
+			ctx, cancel := context.WithCancel(context.Background())
+			pr, pw := io.Pipe()
+			o := testOptions(t)
+			o.Stdout = pw
+			done := make(chan error, 1)
+			go func() {
+				_, err := Run(ctx, testPlan(t, workDir(t)), []string{"sh", "-c", "echo ready; exec sleep 1000", token}, o)
+				pw.Close()
+				done <- err
+			}()
+			if early {
+				cancel()
+			} else {
+				line, _ := bufio.NewReader(pr).ReadString('\n')
+				if line != "ready\n" {
+					t.Fatalf("command did not start: %q", line)
+				}
+				cancel()
+			}
+			go io.Copy(io.Discard, pr)
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v", err)
+			}
+			waitFor(t, "sandbox processes to go", func() bool { return len(processesWith(token)) == 0 })
+		})
+	}
+}

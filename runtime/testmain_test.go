@@ -1,0 +1,26 @@
+//go:build linux
+
+package runtime
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain lets the test binary stand in for the fence binary: Run starts
+// it inside the sandbox as `__init` (and as the cleanup watchdog), ssh
+// would start it as `__socks-connect`, and the tests that kill or drive
+// "fence" from outside start it as `__run` (see runFixtureMain).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "__init":
+			os.Exit(InitMain(os.Args[2:]))
+		case "__socks-connect":
+			os.Exit(SocksConnectMain(os.Args[2:]))
+		case "__run":
+			os.Exit(runFixtureMain(os.Args[2:]))
+		}
+	}
+	os.Exit(m.Run())
+}

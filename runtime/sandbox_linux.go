@@ -142,6 +142,10 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 		// blocked with an empty read-only mount point, which bwrap creates
 		// on the host; Run and its watchdog remove it again on every exit.
 		CreateMissing: true,
+		// Where the user cannot create an entry, neither can the command
+		// (it runs as the same user), and bwrap could not create a mount
+		// point: such missing paths need none.
+		Writable: func(dir string) bool { return unix.Access(dir, unix.W_OK) == nil },
 	})
 	if err != nil {
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
@@ -483,14 +487,18 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		Stdout:     s.opts.Stdout,
 		Stderr:     &bwrapErr,
 		ExtraFiles: []*os.File{sandboxEnd, stderr}, // fds 3 and 4 in the init (5: aliveW)
-		SysProcAttr: &syscall.SysProcAttr{
-			// Its own process group: a signal to fence's group (Ctrl-C
-			// without a terminal handover) reaches fence, which forwards
-			// it, instead of killing bwrap and losing the status.
-			Setpgid: true,
-			// Belt and braces to --die-with-parent.
-			Pdeathsig: syscall.SIGKILL,
-		},
+		// Its own process group: a signal to fence's group (Ctrl-C
+		// without a terminal handover) reaches fence, which forwards it,
+		// instead of killing bwrap and losing the status; and a
+		// cancellation can kill every bwrap process at once.
+		//
+		// No Pdeathsig: should fence die while bwrap's child still waits
+		// for its parent to write the uid map, a parent killed by it would
+		// leave the child blocked for good. Unkilled, bwrap finishes its
+		// setup (its own --die-with-parent comes after that point), and
+		// the init, finding fence's end of the bridge closed, ends the
+		// sandbox before the command starts.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
 	if aliveW != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, aliveW)
@@ -499,10 +507,6 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		defer setForeground(int(s.tty.Fd()), unix.Getpgrp())
 		signal.Notify(sigs, syscall.SIGCONT)
 	}
-	// Pdeathsig fires when the thread that started the child exits; keep
-	// this goroutine on its thread until bwrap is gone.
-	goruntime.LockOSThread()
-	defer goruntime.UnlockOSThread()
 	err = cmd.Start()
 	sandboxEnd.Close()
 	if aliveW != nil {
@@ -538,10 +542,10 @@ loop:
 			syscall.Kill(0, syscall.SIGTSTP)
 		case <-done:
 			ctxErr, done = context.Cause(ctx), nil
-			// bwrap's --die-with-parent takes the sandbox down, and the
-			// init ends it when the bridge closes, should bwrap have been
-			// killed too early in its setup for the former.
-			cmd.Process.Kill()
+			// Every bwrap process is in the group (a child still in
+			// setup too); the command dies with bwrap's pid 1, and the
+			// init ends the sandbox when the bridge closes in any case.
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			ch.close()
 		case waitErr = <-waited:
 			break loop

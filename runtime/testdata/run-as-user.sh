@@ -23,4 +23,5 @@ go test -c -o "$dir/rt.test" ./runtime
 chmod 755 "$dir" "$dir/rt.test"
 args=(-test.v)
 for a in "$@"; do args+=("$(printf '%q' "$a")"); done
-su "$user" -s /bin/sh -c "cd /tmp && $dir/rt.test ${args[*]}"
+# A TMPDIR inherited from root could be a directory USER cannot write.
+su "$user" -s /bin/sh -c "cd /tmp && TMPDIR=/tmp $dir/rt.test ${args[*]}"

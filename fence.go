@@ -152,7 +152,7 @@ func Compile(cfg *Config) (*ir.Plan, ir.Diagnostics) {
 }
 
 func compileConfig(cfg *Config) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
-	env, err := hostEnv()
+	env, err := HostEnv()
 	if err != nil {
 		return nil, ir.Diagnostics{errorDiag(err)}, nil
 	}
@@ -160,7 +160,7 @@ func compileConfig(cfg *Config) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
 	if err != nil {
 		return nil, ir.Diagnostics{errorDiag(err)}, nil
 	}
-	l := newLoader(env)
+	l := NewLoader(env)
 	p, hds := l.LoadBytes(configName, data)
 	ds := compiler.FromHCL(hds)
 	if p == nil || ds.HasErrors() {
@@ -181,14 +181,14 @@ func CompilePolicies(refs ...string) (*ir.Plan, ir.Diagnostics) {
 }
 
 func compilePolicies(refs []string) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
-	env, err := hostEnv()
+	env, err := HostEnv()
 	if err != nil {
 		return nil, ir.Diagnostics{errorDiag(err)}, nil
 	}
 	if len(refs) == 0 {
-		refs = []string{defaultPolicy(env.Home)}
+		refs = []string{DefaultPolicy(env.Home)}
 	}
-	l := newLoader(env)
+	l := NewLoader(env)
 	var (
 		layers []*lang.Policy
 		ds     ir.Diagnostics
@@ -227,7 +227,7 @@ func Explain(plan *ir.Plan, query string) (compiler.Answer, error) {
 	if plan == nil {
 		return compiler.Answer{}, errors.New("fence.Explain: nil plan")
 	}
-	env, err := hostEnv()
+	env, err := HostEnv()
 	if err != nil {
 		return compiler.Answer{}, err
 	}
@@ -414,11 +414,12 @@ func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// hostEnv describes this process to the compiler, as the CLI does: HOME,
+// HostEnv describes this process to the compiler, as the CLI does: HOME,
 // the working directory, the environment, and the sandbox's private temp
 // dir $TMPDIR/fence-UID (the runtime mounts a fresh tmpfs there for each
-// run).
-func hostEnv() (compiler.Env, error) {
+// run; compile, check and explain only show the path). It is the only place
+// where fence's pure stages learn about the host.
+func HostEnv() (compiler.Env, error) {
 	home, err := os.UserHomeDir()
 	if err != nil || !filepath.IsAbs(home) {
 		return compiler.Env{}, errors.New("fence: HOME must be set to an absolute path")
@@ -445,17 +446,24 @@ func hostEnv() (compiler.Env, error) {
 	}, nil
 }
 
-// newLoader reads shipped profiles from the binary, user profiles from
+// UserProfileDir is where user profiles live: ~/.config/fence/profiles.
+func UserProfileDir(home string) string {
+	return filepath.Join(home, ".config", "fence", "profiles")
+}
+
+// NewLoader reads shipped profiles from the binary, user profiles from
 // ~/.config/fence/profiles and files from the host.
-func newLoader(env compiler.Env) *lang.Loader {
+func NewLoader(env compiler.Env) *lang.Loader {
 	l := lang.NewLoader(profiles.FS, os.DirFS("/"))
-	l.UserProfileDir = filepath.Join(env.Home, ".config", "fence", "profiles")
+	l.UserProfileDir = UserProfileDir(env.Home)
 	return l
 }
 
-// defaultPolicy is the policy without -p: ~/.config/fence/fence.hcl, else
-// ~/.fence.json, else the shipped default profile.
-func defaultPolicy(home string) string {
+// DefaultPolicy is the policy used without -p (DESIGN §6):
+// ~/.config/fence/fence.hcl, else ~/.fence.json, else the shipped default
+// profile. A policy in the working directory is never picked up on its own:
+// the sandboxed code could have written it.
+func DefaultPolicy(home string) string {
 	for _, p := range []string{
 		filepath.Join(home, ".config", "fence", "fence.hcl"),
 		filepath.Join(home, ".fence.json"),

@@ -8,86 +8,33 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/fence-policy/fence"
 	"github.com/fence-policy/fence/compiler"
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/lang"
 	"github.com/fence-policy/fence/lang/rule"
-	"github.com/fence-policy/fence/profiles"
 )
 
-// hostEnv describes the real process to the compiler: the only place where
-// fence's pure stages learn about the host.
+// hostEnv describes the real process to the compiler (fence.HostEnv); a
+// HOME that is unset or relative is a usage error.
 //
-// TempDir is a placeholder for compile, check and explain: $TMPDIR/fence-UID
-// (TMPDIR defaulting to /tmp). Nothing is created there; the path only
-// stands for the sandbox's private temp dir so that plans and explanations
-// show where it will be. `fence run` creates the real, fresh directory and
-// compiles with that path instead.
+// TempDir is $TMPDIR/fence-UID: compile, check and explain only show the
+// path, and `fence run` has the runtime mount a fresh tmpfs there.
 func hostEnv() (compiler.Env, error) {
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" {
-		return compiler.Env{}, usageErrorf("cannot tell the home directory: set HOME to an absolute path")
+	env, err := fence.HostEnv()
+	if err != nil && strings.Contains(err.Error(), "HOME") {
+		return env, usageErrorf("%v", strings.TrimPrefix(err.Error(), "fence: "))
 	}
-	if !filepath.IsAbs(home) {
-		return compiler.Env{}, usageErrorf("HOME=%q is not an absolute path; set HOME to your home directory", home)
-	}
-	cwd, err := os.Getwd()
-	if err != nil {
-		return compiler.Env{}, fmt.Errorf("cannot tell the working directory: %w", err)
-	}
-	vars := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-			vars[k] = v
-		}
-	}
-	return compiler.Env{
-		Home:    filepath.Clean(home),
-		Cwd:     cwd,
-		TempDir: placeholderTempDir(),
-		Vars:    vars,
-	}, nil
+	return env, err
 }
 
-func placeholderTempDir() string {
-	tmp := os.TempDir()
-	if !filepath.IsAbs(tmp) {
-		tmp = "/tmp"
-	}
-	return filepath.Join(tmp, "fence-"+strconv.Itoa(os.Getuid()))
-}
-
-// userProfileDir is where user profiles live: ~/.config/fence/profiles.
-func userProfileDir(home string) string {
-	return filepath.Join(home, ".config", "fence", "profiles")
-}
-
-// newLoader returns a loader that reads shipped profiles from the binary and
-// everything else from the host's file system.
-func newLoader(env compiler.Env) *lang.Loader {
-	l := lang.NewLoader(profiles.FS, os.DirFS("/"))
-	l.UserProfileDir = userProfileDir(env.Home)
-	return l
-}
-
-// defaultPolicy is the policy used when no -p (and no FILE) is given
-// (DESIGN §6): ~/.config/fence/fence.hcl, else ~/.fence.json, else the
-// shipped default profile. A policy in the working directory is never
-// picked up on its own: the sandboxed code could have written it.
-func defaultPolicy(home string) string {
-	for _, p := range []string{
-		filepath.Join(home, ".config", "fence", "fence.hcl"),
-		filepath.Join(home, ".fence.json"),
-	} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p
-		}
-	}
-	return "default"
-}
+var (
+	newLoader      = fence.NewLoader
+	defaultPolicy  = fence.DefaultPolicy
+	userProfileDir = fence.UserProfileDir
+)
 
 // checkRef gives a helpful usage error for a policy reference that names
 // neither an existing file nor a known profile, before the loader turns it

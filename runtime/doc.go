@@ -19,4 +19,16 @@
 // and allowed names that resolve to loopback, link-local or private addresses
 // are refused unless the plan allows that address or local outbound traffic,
 // or the user pinned the name with --resolve.
+//
+// Before it starts the command, the init installs a minimal seccomp filter
+// on all its threads (seccomp_linux.go), which the command and every
+// descendant inherit. It closes what bwrap cannot: ioctl TIOCSTI and
+// TIOCLINUX fail with EPERM (without --new-session the command shares the
+// user's terminal and could type into the user's shell); unless the plan
+// allows unix sockets, socket(AF_UNIX), datagram socketpairs and
+// io_uring_setup fail with EPERM (host sockets such as docker.sock are
+// visible through the read-only root, and connect() cannot be filtered by
+// path); and a system call through a non-native ABI (int 0x80, x32) kills
+// the process. Everything else is allowed. Issue 4 extends it into a full
+// targets/seccomp target lowered from the plan.
 package runtime

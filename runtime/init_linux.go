@@ -33,8 +33,12 @@ type initConfig struct {
 	HTTPPort, SOCKSPort int
 	// TTY says that stdin is a terminal: the command's process group is
 	// made its foreground group.
-	TTY  bool
-	Argv []string
+	TTY bool
+	// UnixAllowed says that the plan allows some unix socket: the seccomp
+	// filter then lets the command create AF_UNIX sockets (see
+	// seccomp_linux.go).
+	UnixAllowed bool
+	Argv        []string
 }
 
 // args renders the init's command line (after `fence __init`).
@@ -46,14 +50,28 @@ func (c initConfig) args() []string {
 	if c.TTY {
 		a = append(a, "-tty")
 	}
+	if c.UnixAllowed {
+		a = append(a, "-unix")
+	}
 	return append(append(a, "--"), c.Argv...)
 }
 
 // InitMain is the hidden `fence __init ARGS…` command. Run starts it inside
 // bwrap as the sandbox's init: it listens on 127.0.0.1 for the proxies,
 // hands every accepted connection to the host side, connects exposed ports,
-// starts the command in its own process group, forwards signals, reaps
-// orphans, and returns the command's exit status (128+N for signal N).
+// installs the seccomp filter on itself, starts the command in its own
+// process group, forwards signals, reaps orphans, and returns the
+// command's exit status (128+N for signal N).
+//
+// The seccomp filter (seccomp_linux.go) goes on every thread of the init
+// after its listeners are up and before the command starts, so the command
+// and all its descendants inherit it: ioctl TIOCSTI and TIOCLINUX fail
+// with EPERM (the command shares the user's terminal), AF_UNIX sockets
+// (and datagram socketpairs and io_uring) fail with EPERM unless -unix
+// says the plan allows unix sockets, and a system call through a
+// non-native ABI (int 0x80, x32) kills the process. Issue 4 replaces it
+// with the full targets/seccomp target lowered from the plan.
+//
 // With -cleanup it is instead the watchdog that removes the sandbox's mount
 // points from the host when fence dies without cleaning up (see
 // cleanupMain). It returns the process exit status.
@@ -66,6 +84,7 @@ func InitMain(args []string) int {
 	fs.IntVar(&cfg.HTTPPort, "http", DefaultHTTPProxyPort, "in-sandbox HTTP proxy port")
 	fs.IntVar(&cfg.SOCKSPort, "socks", DefaultSOCKSProxyPort, "in-sandbox SOCKS5 proxy port")
 	fs.BoolVar(&cfg.TTY, "tty", false, "stdin is a terminal")
+	fs.BoolVar(&cfg.UnixAllowed, "unix", false, "let the command create AF_UNIX sockets")
 	if err := fs.Parse(args); err != nil {
 		return ExitSetup
 	}
@@ -139,6 +158,21 @@ func (in *sandboxInit) run() int {
 			return in.fail("cannot listen for the %s proxy on 127.0.0.1:%d inside the sandbox: %v", l.name, l.port, err)
 		}
 		go in.acceptLoop(ln, l.typ)
+	}
+	// The filter comes after the listeners (the init itself needs nothing
+	// it denies) and before the command, which inherits it; the init's
+	// own threads take it too (TSYNC), so it also covers the descriptors
+	// the init creates later (the exposed ports' TCP sockets).
+	arch, err := nativeSeccompArch()
+	var filter *seccompProgram
+	if err == nil {
+		filter, err = buildSeccompFilter(arch, in.cfg.UnixAllowed)
+	}
+	if err == nil {
+		err = filter.install()
+	}
+	if err != nil {
+		return in.fail("cannot install the seccomp filter: %v", err)
 	}
 	go in.control()
 	go func() {

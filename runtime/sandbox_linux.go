@@ -78,6 +78,9 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	if plan == nil {
 		return nil, &SetupError{Layer: "plan", Cause: "no plan"}
 	}
+	if e := checkCommands(plan, argv); e != nil {
+		return nil, e
+	}
 	s := &sandbox{opts: opts}
 	defer func() {
 		if err != nil {

@@ -101,8 +101,17 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 
 	args, bdiags := bwrap.Lower(plan)
 	table, pdiags := proxy.Lower(plan)
-	if err := checkFidelity(append(bdiags, pdiags...), opts.BestEffort); err != nil {
+	weaker, err := checkFidelity(append(bdiags, pdiags...), opts.BestEffort)
+	if err != nil {
 		return nil, err
+	}
+	if len(weaker) > 0 {
+		// --best-effort: run, but never silently weaker than written.
+		w := opts.Stderr
+		if w == nil {
+			w = os.Stderr
+		}
+		fmt.Fprintf(w, "fence: --best-effort: these rules are enforced less strictly than written:\n%s\n", strings.Join(weaker, "\n"))
 	}
 	s.network = &Network{
 		Table:    table,
@@ -210,12 +219,12 @@ func resolveInitPath(p string) (string, error) {
 // checkFidelity refuses a plan that the sandbox would enforce less strictly
 // than written, unless the user accepted that (--best-effort). An
 // approximate allow only permits less than written, so it passes.
-func checkFidelity(ds ir.Diagnostics, bestEffort bool) error {
+func checkFidelity(ds ir.Diagnostics, bestEffort bool) ([]string, error) {
 	var weaker []string
 	for _, d := range ds {
 		switch {
 		case d.Severity == ir.SevError:
-			return &SetupError{Layer: "plan", Cause: d.String()}
+			return nil, &SetupError{Layer: "plan", Cause: d.String()}
 		case d.Severity != ir.SevNote || d.Fidelity == ir.Exact || d.Fidelity == "":
 		case d.Fidelity == ir.Approximate && strings.HasPrefix(d.Rule, string(ir.Allow)+" "):
 		default:
@@ -223,9 +232,9 @@ func checkFidelity(ds ir.Diagnostics, bestEffort bool) error {
 		}
 	}
 	if len(weaker) == 0 || bestEffort {
-		return nil
+		return weaker, nil
 	}
-	return &SetupError{
+	return nil, &SetupError{
 		Layer: "plan",
 		Cause: "the sandbox would enforce these rules less strictly than written:\n" + strings.Join(weaker, "\n"),
 		Fix:   "change the rules, or accept the weaker enforcement with --best-effort (fence compile shows every fidelity note)",

@@ -60,7 +60,10 @@ var DefaultCommands = [][]string{
 	{"shutdown"}, {"reboot"}, {"halt"}, {"poweroff"},
 	{"insmod"}, {"rmmod"}, {"modprobe"}, {"kexec"},
 	{"mkfs"}, {"mkfs.*"}, {"fdisk"}, {"parted"}, {"dd", "if="},
-	{"docker", "run", "--privileged"}, {"docker", "run", "-v", "/:/"},
+	// "/:*" rather than the seed's "/:/": any bind of the host's root, wherever
+	// it is mounted ("-v /:/host", "-v /:/:ro"). The runtime rewrites
+	// --volume, --mount and unclean sources ("//", "/.") to this form.
+	{"docker", "run", "--privileged"}, {"docker", "run", "-v", "/:*"},
 	{"chroot"}, {"unshare"}, {"nsenter"},
 }
 

@@ -183,9 +183,9 @@ func covers(d, a ir.Rule) bool {
 	case ir.CapEnv:
 		return d.Cap == ir.CapEnv && !ir.HasGlob(a.Name) && ir.SegmentMatch(d.Name, a.Name)
 	case ir.CapExec:
-		// An allow with fewer words than a matching deny cannot carve an
-		// exception out of it (ir.DecideExec).
-		return d.Cap == ir.CapExec && len(a.Command) < len(d.Command) && ir.CommandMatches(a.Command, d.Command)
+		// An allow whose command line the deny blocks, and which does not
+		// narrow the deny, can never lift it (ir.DecideExec).
+		return d.Cap == ir.CapExec && ir.CommandMatches(d.Command, a.Command) && !ir.Narrows(a, d)
 	}
 	return false
 }

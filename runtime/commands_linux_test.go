@@ -21,6 +21,19 @@ func TestDeniedCommandNeverStarts(t *testing.T) {
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Errorf("part of a denied command line ran: %v", err)
 	}
+	// Nested shells, wrappers and git's global options are seen too.
+	for _, argv := range [][]string{
+		{"bash", "-c", "sh -lc 'touch " + marker + "; env A=1 timeout 5 git -C . push'"},
+		{"sh", "-c", "touch " + marker + " && echo \"$(nice -n 1 /usr/bin/git --no-pager push)\""},
+	} {
+		r := run(t, p, testOptions(t), argv...)
+		if r.code != ExitSetup || !errors.As(r.err, &se) || se.Layer != "command" {
+			t.Fatalf("%q: want a command SetupError and exit %d, got %s", argv, ExitSetup, r)
+		}
+		if _, err := os.Stat(marker); !os.IsNotExist(err) {
+			t.Errorf("%q: part of a denied command line ran: %v", argv, err)
+		}
+	}
 	// The same plan runs an allowed command.
 	if r := run(t, p, testOptions(t), "sh", "-c", "touch "+marker); r.err != nil || r.code != 0 {
 		t.Fatalf("allowed command: %s", r)

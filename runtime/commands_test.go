@@ -27,16 +27,34 @@ func TestCommandLines(t *testing.T) {
 		want []string
 	}{
 		{[]string{"git", "push"}, []string{"git push"}},
-		{[]string{"env", "-i", "A=1", "git", "push"}, []string{"git push"}},
+		{[]string{"env", "-i", "A=1", "git", "push"}, []string{"env -i A=1 git push", "git push"}},
 		{[]string{"/bin/sh", "-c", "echo a && git push origin; ls | wc -l"}, []string{"/bin/sh -c echo a && git push origin; ls | wc -l", "echo a", "git push origin", "ls", "wc -l"}},
-		{[]string{"bash", "-lc", "X=1 command exec nohup git push & true"}, []string{"bash -lc X=1 command exec nohup git push & true", "git push", "true"}},
-		{[]string{"sh", "-c", "echo $(git push) `git push`"}, []string{"sh -c echo $(git push) `git push`", "echo", "git push", "git push"}},
+		{[]string{"bash", "-lc", "X=1 command exec nohup git push & true"}, []string{"bash -lc X=1 command exec nohup git push & true", "command exec nohup git push", "exec nohup git push", "nohup git push", "git push", "true"}},
+		{[]string{"sh", "-c", "echo $(git push) `git status`"}, []string{"sh -c echo $(git push) `git status`", "git push", "git status", "echo  "}},
 		{[]string{"sh", "script.sh", "-c", "git push"}, []string{"sh script.sh -c git push"}},
 		{[]string{"python3", "-c", "git push"}, []string{"python3 -c git push"}},
+		// Quotes: separators inside them do not split, words lose their quotes.
+		{[]string{"sh", "-c", `echo 'a; git push' "b && c" d\;e`}, []string{`sh -c echo 'a; git push' "b && c" d\;e`, "echo a; git push b && c d;e"}},
+		// Substitutions inside double quotes still run.
+		{[]string{"sh", "-c", `echo "x $(git push) y"`}, []string{`sh -c echo "x $(git push) y"`, "git push", "echo x  y"}},
+		// Nested shells, redirections, subshells, reserved words, comments.
+		{[]string{"bash", "-c", `sh -lc 'git push' 2>&1 >/dev/null`}, []string{`bash -c sh -lc 'git push' 2>&1 >/dev/null`, "sh -lc git push", "git push"}},
+		{[]string{"sh", "-c", "if true; then (cd x && git push); fi # git reset"}, []string{"sh -c if true; then (cd x && git push); fi # git reset", "true", "cd x", "git push"}},
+		// Wrappers with their options.
+		{[]string{"timeout", "-s", "KILL", "5s", "nice", "-n", "5", "git", "push"}, []string{"timeout -s KILL 5s nice -n 5 git push", "nice -n 5 git push", "git push"}},
+		{[]string{"env", "-u", "X", "-S", "git push", "origin"}, []string{"env -u X -S git push origin", "git push origin"}},
+		{[]string{"find", ".", "-exec", "git", "push", ";"}, []string{"find . -exec git push ;", "git push"}},
+		// Global options of git and docker are normalized away.
+		{[]string{"git", "-C", "dir", "-c", "k=v", "--git-dir=x", "--no-pager", "push"}, []string{"git push"}},
+		{[]string{"docker", "-H", "unix:///x", "container", "run", "--volume=//:/host", "--mount", "type=bind,src=/,dst=/y", "img"}, []string{"docker run -v /:/host -v /:/y img"}},
 	}
 	for _, c := range cases {
 		var got []string
-		for _, words := range commandLines(c.argv) {
+		lines, ok := commandLines(c.argv)
+		if !ok {
+			t.Errorf("%q: too deep", c.argv)
+		}
+		for _, words := range lines {
 			got = append(got, strings.Join(words, " "))
 		}
 		if !slices.Equal(got, c.want) {
@@ -45,32 +63,178 @@ func TestCommandLines(t *testing.T) {
 	}
 }
 
+// defaultCommands mirrors compiler.DefaultCommands (runtime may not import
+// compiler); TestCheckCommandsDefaults decides the forms of issue 4 with it.
+var defaultCommands = [][]string{
+	{"shutdown"}, {"reboot"}, {"halt"}, {"poweroff"},
+	{"insmod"}, {"rmmod"}, {"modprobe"}, {"kexec"},
+	{"mkfs"}, {"mkfs.*"}, {"fdisk"}, {"parted"}, {"dd", "if="},
+	{"docker", "run", "--privileged"}, {"docker", "run", "-v", "/:*"},
+	{"chroot"}, {"unshare"}, {"nsenter"},
+}
+
 func TestCheckCommands(t *testing.T) {
-	p := execPlan([]string{"deny", "git", "push"}, []string{"allow", "git", "push", "origin", "docs"}, []string{"deny", "shutdown"})
-	for _, argv := range [][]string{
+	rules := [][]string{{"deny", "git", "push"}, {"allow", "git", "push", "origin", "docs"}}
+	for _, words := range defaultCommands {
+		rules = append(rules, append([]string{"deny"}, words...))
+	}
+	p := execPlan(rules...)
+	blocked := [][]string{
 		{"git", "push"},
 		{"/usr/bin/git", "push", "origin", "main"},
+		{"./git", "push"},
+		{"../bin/git", "push"},
 		{"sh", "-c", "make && git push"},
 		{"bash", "-lc", "true; env FOO=1 git push"},
 		{"sh", "-c", "sleep 1 & shutdown -h now"},
-	} {
+		{"sh", "-c", "a || git push"},
+		{"sh", "-c", "ls | git push"},
+		{"sh", "-c", "ls |& git push"},
+		{"sh", "-c", "true\ngit push"},
+		// nested shells and quoting
+		{"bash", "-c", "sh -lc 'git push'"},
+		{"bash", "-c", `sh -c "bash -c 'git push'"`},
+		{"sh", "-c", `"git" 'push'`},
+		{"sh", "-c", `g\it push`},
+		{"sh", "-c", `$'\x67it' push`},
+		{"sh", "-c", `echo "$(git push)"`},
+		{"sh", "-c", "echo `git push`"},
+		{"sh", "-c", "cat <(git push)"},
+		{"sh", "-c", "eval 'git push'"},
+		{"sh", "-c", "if true; then git push; fi"},
+		{"sh", "-c", "{ git push; }"},
+		{"sh", "-c", ">/dev/null git push"},
+		{"sh", "-c", "echo 'unterminated; git push"},
+		{"bash", "-o", "pipefail", "-c", "git push"},
+		{"bash", "--norc", "-e", "-c", "git push"},
+		{"zsh", "-c", "git push"},
+		{"fish", "--command=git push"},
+		{"su", "-c", "git push", "root"},
+		{"watch", "-n", "1", "git", "push"},
+		{"find", ".", "-execdir", "git", "push", "+"},
+		// wrappers
+		{"env", "git", "push"},
+		{"env", "-i", "-u", "HOME", "--chdir=/tmp", "A=1", "git", "push"},
+		{"env", "-S", "git push"},
+		{"command", "-p", "git", "push"},
+		{"exec", "-a", "name", "git", "push"},
+		{"nohup", "git", "push"},
+		{"nice", "-n", "10", "git", "push"},
+		{"nice", "-10", "git", "push"},
+		{"time", "-p", "git", "push"},
+		{"timeout", "5", "git", "push"},
+		{"timeout", "--signal=KILL", "-k", "1", "5m", "git", "push"},
+		{"stdbuf", "-o", "L", "-eL", "git", "push"},
+		{"xargs", "-n", "1", "-I{}", "git", "push"},
+		{"sudo", "-u", "root", "-E", "git", "push"},
+		{"sudo", "--", "git", "push"},
+		{"doas", "-u", "root", "git", "push"},
+		{"sudo", "env", "A=1", "nice", "/usr/bin/git", "push"},
+		{"busybox", "sh", "-c", "git push"},
+		// git global options
+		{"git", "-C", "dir", "push"},
+		{"git", "-c", "k=v", "push"},
+		{"git", "--git-dir=x", "push"},
+		{"git", "--git-dir", "x", "--work-tree", "y", "push"},
+		{"git", "--work-tree=y", "--namespace", "n", "push"},
+		{"git", "-P", "push"},
+		{"git", "--no-pager", "push", "-f"},
+		{"sh", "-c", "cd x && git -C y push"},
+		// the defaults
+		{"docker", "run", "--privileged", "img"},
+		{"docker", "run", "--rm", "--privileged", "img"},
+		{"docker", "run", "--privileged=true", "img"},
+		{"docker", "-H", "tcp://x", "run", "--rm", "--privileged", "img"},
+		{"docker", "container", "run", "--privileged", "img"},
+		{"docker", "run", "-v", "/:/", "img"},
+		{"docker", "run", "-it", "-v", "/:/host", "img"},
+		{"docker", "run", "--volume=/:/x", "img"},
+		{"docker", "run", "--volume", "/:/x:ro", "img"},
+		{"docker", "run", "-v/:/x", "img"},
+		{"docker", "run", "-itv", "/:/x", "img"},
+		{"docker", "run", "-v", "//:/x", "img"},
+		{"docker", "run", "--mount", "type=bind,source=/,target=/host", "img"},
+		{"mkfs", "/dev/sda1"},
+		{"mkfs.ext4", "/dev/sda1"},
+		{"/sbin/mkfs.xfs", "-f", "/dev/sda1"},
+		{"dd", "if=/dev/zero", "of=/dev/sda"},
+		{"dd", "bs=1M", "if=/dev/sda", "of=x"},
+		{"shutdown", "-h", "now"}, {"reboot"}, {"halt"}, {"poweroff"},
+		{"insmod", "x.ko"}, {"rmmod", "x"}, {"modprobe", "x"}, {"kexec", "-l", "k"},
+		{"chroot", "/x"}, {"unshare", "-r"}, {"nsenter", "-t", "1"},
+		{"fdisk", "/dev/sda"}, {"parted", "/dev/sda"},
+		{"sudo", "shutdown", "-r", "now"},
+		{"sh", "-c", "sudo -n /sbin/reboot"},
+	}
+	for _, argv := range blocked {
 		e := checkCommands(p, argv)
 		if e == nil {
 			t.Errorf("%q allowed", argv)
 			continue
 		}
-		if e.Layer != "command" || !strings.Contains(e.Cause, "p.hcl:") || !strings.Contains(e.Fix, "--allow 'exec ") {
+		if e.Layer != "command" || !strings.Contains(e.Cause, "deny exec") || !strings.Contains(e.Cause, "advisory") || !strings.Contains(e.Fix, "--allow 'exec ") {
 			t.Errorf("%q: unhelpful error %v", argv, e)
 		}
 	}
-	for _, argv := range [][]string{
+	allowed := [][]string{
 		{"git", "status"},
 		{"git", "push", "origin", "docs"},
+		{"git", "-C", "dir", "push", "origin", "docs"},
+		{"git", "commit", "-m", "push"},
+		{"git", "-C", "push", "status"},
 		{"sh", "-c", "git pull && make"},
 		{"echo", "git push"},
-	} {
+		{"sh", "-c", "echo 'git push; shutdown'"},
+		{"sh", "-c", `echo "git push && reboot" # reboot`},
+		{"sh", "-c", `printf '%s\n' "a|b" > out.txt 2>&1`},
+		{"bash", "-c", `sh -c "echo 'git push'"`},
+		{"sh", "script.sh", "-c", "git push"},
+		{"env", "A=1", "ls"},
+		{"timeout", "5", "git", "status"},
+		{"sudo", "-u", "root", "git", "pull"},
+		{"docker", "run", "--rm", "img"},
+		{"docker", "run", "-v", "/tmp:/tmp", "img"},
+		{"docker", "run", "--mount", "type=bind,source=/srv,target=/srv", "img"},
+		{"docker", "ps", "--privileged"},
+		{"docker", "build", "-v", "/:/"},
+		{"dd", "of=x"},
+		{"mkdir", "x"},
+		{"fdisk-helper"},
+		{"sh", "-c", "echo shutdown"},
+		{"nsenter-docs"},
+	}
+	for _, argv := range allowed {
 		if e := checkCommands(p, argv); e != nil {
 			t.Errorf("%q denied: %v", argv, e)
 		}
 	}
+}
+
+// Shells nested deeper than maxDepth are refused rather than left unchecked.
+func TestCheckCommandsDepth(t *testing.T) {
+	p := execPlan([]string{"deny", "git", "push"})
+	s := "git status"
+	for range maxDepth + 2 {
+		s = "sh -c " + shellQuote(s)
+	}
+	e := checkCommands(p, []string{"sh", "-c", s})
+	if e == nil || !strings.Contains(e.Cause, "too deep") {
+		t.Fatalf("deep nesting: %v", e)
+	}
+	s = "git push"
+	for range maxDepth - 1 {
+		s = "sh -c " + shellQuote(s)
+	}
+	if e := checkCommands(p, []string{"sh", "-c", s}); e == nil || !strings.Contains(e.Cause, "`git push`") {
+		t.Fatalf("nesting within the limit: %v", e)
+	}
+}
+
+func FuzzCommandLines(f *testing.F) {
+	for _, s := range []string{"a && b", `sh -c "x $(y 'z')"`, "$'\\x", "`a", "a <(b) >&2 &>x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		commandLines([]string{"sh", "-c", s}) // must not panic or loop
+	})
 }

@@ -31,4 +31,11 @@
 // path); and a system call through a non-native ABI (int 0x80, x32) kills
 // the process. Everything else is allowed. Issue 4 extends it into a full
 // targets/seccomp target lowered from the plan.
+//
+// Command rules (exec deny/allow and command.useDefaults) are advisory:
+// before anything starts, run decides every command line it can see in argv
+// (wrappers, shell -c strings and their chains, nested shells, git and
+// docker global options; commands.go lists the forms) with
+// ir.Plan.DecideExec. A program can always exec a command line fence never
+// sees, so these rules are a guard against mistakes, not a wall.
 package runtime

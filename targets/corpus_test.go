@@ -27,6 +27,7 @@ import (
 	"github.com/fence-policy/fence/lang"
 	"github.com/fence-policy/fence/profiles"
 	"github.com/fence-policy/fence/targets/bwrap"
+	"github.com/fence-policy/fence/targets/landlock"
 	"github.com/fence-policy/fence/targets/proxy"
 	"github.com/fence-policy/fence/targets/seatbelt"
 )
@@ -54,6 +55,7 @@ type target struct {
 
 var corpusTargets = []target{
 	{"bwrap", "out/bwrap.args", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return bwrap.Lower(p) }},
+	{"landlock", "out/landlock", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return landlock.Lower(p) }},
 	{"proxy", "out/proxy.table", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return proxy.Lower(p) }},
 	{"seatbelt", "out/seatbelt.sb", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return seatbelt.Lower(p) }},
 }

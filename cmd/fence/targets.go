@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/targets/bwrap"
+	"github.com/fence-policy/fence/targets/landlock"
 	"github.com/fence-policy/fence/targets/proxy"
 	"github.com/fence-policy/fence/targets/seatbelt"
 )
@@ -19,6 +20,7 @@ type target struct {
 var targets = []target{
 	{"ir", func(p *ir.Plan) (any, ir.Diagnostics) { return p, nil }},
 	{"bwrap", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(bwrap.Lower(p)) }},
+	{"landlock", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(landlock.Lower(p)) }},
 	{"proxy", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(proxy.Lower(p)) }},
 	{"seatbelt", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(seatbelt.Lower(p)) }},
 }

@@ -175,6 +175,73 @@ func TestDecideExec(t *testing.T) {
 	}
 }
 
+func TestCommandMatches(t *testing.T) {
+	cases := []struct {
+		rule, argv  string
+		deny, allow bool // CommandMatches, CommandPrefixMatches
+	}{
+		{"git push", "git push", true, true},
+		{"git push", "/usr/bin/git push -f", true, true},
+		{"git push", "./git push", true, true},
+		{"/usr/bin/git push", "git push", false, false},
+		{"git push", "git commit -m push", false, false}, // subcommand in place
+		{"git push origin docs", "git push -f origin docs", true, false},
+		{"git push origin docs", "git push origin docs -f", true, true},
+		{"docker run --privileged", "docker run --rm --privileged img", true, false},
+		{"docker run --privileged", "docker run --privileged=true img", true, false},
+		{"docker run --privileged", "docker ps --privileged", false, false},
+		{"docker run -v /:*", "docker run -it -v /:/host img", true, false},
+		{"docker run -v /:*", "docker run -v /:/ img", true, true},
+		{"docker run -v /:*", "docker run -itv /:/x img", true, false},
+		{"docker run -v /:*", "docker run -v/:/x img", true, false},
+		{"docker run -v /:*", "docker run -v /tmp:/tmp img", false, false},
+		{"dd if=", "dd bs=1M if=/dev/sda", true, false},
+		{"dd if=", "dd of=x", false, false},
+		{"rm -r", "rm -fr x", true, false},
+		{"rm -rf", "rm -f -r x", false, false}, // a cluster rule needs one cluster
+		{"mkfs.*", "mkfs.ext4 /dev/x", true, true},
+		{"mkfs.*", "mkfs", false, false},
+		{"x --long", "x --longer", false, false},
+		{"", "x", false, false},
+		{"x", "", false, false},
+	}
+	for _, c := range cases {
+		words, argv := strings.Fields(c.rule), strings.Fields(c.argv)
+		if got := CommandMatches(words, argv); got != c.deny {
+			t.Errorf("CommandMatches(%q, %q) = %v", c.rule, c.argv, got)
+		}
+		if got := CommandPrefixMatches(words, argv); got != c.allow {
+			t.Errorf("CommandPrefixMatches(%q, %q) = %v", c.rule, c.argv, got)
+		}
+	}
+}
+
+// Allows match by prefix so that an exception with as many words as a deny
+// cannot lift it by matching loosely.
+func TestDecideExecTolerantDenyStrictAllow(t *testing.T) {
+	p := rules(
+		Rule{Effect: Deny, Cap: CapExec, Command: []string{"docker", "run", "--privileged"}},
+		Rule{Effect: Allow, Cap: CapExec, Command: []string{"docker", "run", "--rm"}},
+		Rule{Effect: Allow, Cap: CapExec, Command: []string{"docker", "run", "--privileged", "safe-img"}},
+	)
+	cases := map[string]bool{
+		// An allow lifts a deny only when it narrows it: "docker run --rm"
+		// does not spell out --privileged, so it lifts nothing.
+		"docker run --rm --privileged img":         false,
+		"docker run -it --privileged img":          false,
+		"docker run --privileged safe-img":         true,
+		"docker run --privileged --rm safe-img":    false,
+		"docker run --rm img":                      true,
+		"docker --host x run --privileged img":     true, // global options: the runtime normalizes them first
+		"docker run --privileged safe-img --rm -x": true,
+	}
+	for argv, want := range cases {
+		if got := p.DecideExec(strings.Fields(argv)).Allowed; got != want {
+			t.Errorf("%q allowed=%v, want %v", argv, got, want)
+		}
+	}
+}
+
 func TestRuleStringAndOrigin(t *testing.T) {
 	r := Rule{Effect: Allow, Cap: CapNet, Host: &HostPattern{Kind: HostPrefix, Prefix: netip.MustParsePrefix("::1/128"), Ports: []PortRange{{8080, 8080}}}}
 	if r.String() != "allow net [::1]:8080" {

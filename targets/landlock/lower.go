@@ -1,0 +1,493 @@
+package landlock
+
+import (
+	"cmp"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/fence-policy/fence/compiler/ir"
+)
+
+// Target is the target name used in diagnostics.
+const Target = "landlock"
+
+// Diagnostic codes of this target.
+const (
+	// CodeGlob: a glob rule; Landlock grants whole trees, not patterns.
+	CodeGlob = "landlock-glob"
+	// CodeDenyUnderAllow: a deny below an allowed directory, lowered by
+	// granting the siblings (stricter for writes, listings leak for reads).
+	CodeDenyUnderAllow = "landlock-deny-under-allow"
+	// CodeABIFeature: which Landlock ABI a feature of the ruleset needs
+	// (Fidelity Exact: informational at compile time).
+	CodeABIFeature = "landlock-abi-feature"
+	// CodeABIDrop: ForABI dropped a feature the detected ABI lacks.
+	CodeABIDrop = "landlock-abi-drop"
+	// CodeInternal: the lowering disagrees with the plan (a bug).
+	CodeInternal = "landlock-internal"
+)
+
+// Placeholders of port rules whose port the runtime chooses.
+const (
+	HTTPProxyPortPlaceholder  = "{{http_proxy_port}}"
+	SOCKSProxyPortPlaceholder = "{{socks_proxy_port}}"
+)
+
+// Op says how a path line becomes path-beneath rules.
+type Op int
+
+const (
+	// OpBeneath is one rule on Path ("fs" in the text form).
+	OpBeneath Op = iota
+	// OpChildren is one rule on each existing child of Path whose name is
+	// not in Except ("fs-children"); Resolve lists the directory.
+	OpChildren
+	// OpDevice is one rule on a device file fence always lets the command
+	// use (/dev/null, /dev/tty, …), outside the plan ("device").
+	OpDevice
+)
+
+func (o Op) keyword() string {
+	switch o {
+	case OpChildren:
+		return "fs-children"
+	case OpDevice:
+		return "device"
+	}
+	return "fs"
+}
+
+// MarshalText renders the keyword of the text form.
+func (o Op) MarshalText() ([]byte, error) { return []byte(o.keyword()), nil }
+
+// PathRule is one line of the ruleset's file-system part.
+type PathRule struct {
+	Op     Op       `json:"op"`
+	Path   string   `json:"path"`
+	Access Access   `json:"access"`
+	Except []string `json:"except,omitempty"` // OpChildren: names with lines of their own, sorted
+}
+
+// PortRule allows one TCP port for bind or connect (ABI 4).
+type PortRule struct {
+	Access NetAccess `json:"access"`
+	// Port is the port, or 0 when Placeholder names a port the runtime
+	// chooses.
+	Port        int    `json:"port,omitempty"`
+	Placeholder string `json:"placeholder,omitempty"`
+	// Why is the rule text or setting the port comes from.
+	Why string `json:"why"`
+}
+
+// Ruleset is the lowered Landlock ruleset description. Resolve turns it into
+// the concrete rules the runtime adds. It keeps the plan's glob-free
+// decisions for Resolve's cross-check, so the plan must not change afterwards.
+type Ruleset struct {
+	HandledFS  Access     `json:"handled_fs"`
+	HandledNet NetAccess  `json:"handled_net,omitempty"`
+	Paths      []PathRule `json:"paths"`
+	Ports      []PortRule `json:"ports,omitempty"`
+
+	dec *ir.PathIndex
+	// denyWrites are the plan's deny-write rules, named when truncate is
+	// dropped.
+	denyWrites []ir.Rule
+}
+
+// devices are the device files every command may read and write (a shell
+// redirects to /dev/null, ssh asks for a password on /dev/tty), as the
+// mount layer's --dev gives them. The terminal devices need ioctl_dev.
+var devices = []string{"/dev/full", "/dev/null", "/dev/random", "/dev/tty", "/dev/urandom", "/dev/zero"}
+
+// deviceRights are what a device line grants: open for reading and writing,
+// and the terminal ioctls (tcsetattr, window size) on /dev/tty and ptys.
+const deviceRights = ReadFile | WriteFile | Truncate | IoctlDev
+
+// ptyDevices are added when the plan allows pseudo-terminals.
+var ptyDevices = []string{"/dev/ptmx", "/dev/pts"}
+
+// class is one capability's rights: full on a granted tree, spine on the
+// directories above a denied path inside an allowed region.
+type class struct {
+	cap   ir.Cap
+	full  Access
+	spine Access
+}
+
+var classes = []class{
+	{ir.CapRead, readAll, ReadDir},
+	{ir.CapWrite, writeAll, 0},
+}
+
+type lineKey struct {
+	op     Op
+	path   string
+	except string
+}
+
+type lowerer struct {
+	dec   *ir.PathIndex
+	nodes []string // sorted paths of the glob-free read/write rules, and "/"
+	lines map[lineKey]*PathRule
+	// split[c][ruleKey] are the directories whose whole tree could not be
+	// granted because of that deny rule.
+	split map[ir.Cap]map[string][]string
+}
+
+func ruleKey(r ir.Rule) string { return r.String() + "\x00" + r.Origin.String() }
+
+// Lower lowers a plan. The diagnostics are fidelity notes (one per rule that
+// Landlock cannot express exactly, one per ABI-dependent feature) and, should
+// the lowering ever disagree with the plan, an error.
+func Lower(p *ir.Plan) (*Ruleset, ir.Diagnostics) {
+	// Decisions come from the plan without its glob rules: those cannot be
+	// expressed as trees and are reported instead (their effect on a node
+	// would otherwise leak into a whole tree).
+	plain := &ir.Plan{}
+	var globs []int
+	for i, r := range p.Rules {
+		if (r.Cap == ir.CapRead || r.Cap == ir.CapWrite) && r.Path != nil {
+			if r.Path.HasGlob() {
+				globs = append(globs, i)
+				continue
+			}
+			plain.Rules = append(plain.Rules, r)
+		}
+	}
+	l := &lowerer{
+		dec:   ir.NewPathIndex(plain),
+		lines: map[lineKey]*PathRule{},
+		split: map[ir.Cap]map[string][]string{ir.CapRead: {}, ir.CapWrite: {}},
+	}
+	set := map[string]bool{"/": true}
+	for _, r := range plain.Rules {
+		set[r.Path.Pattern] = true
+	}
+	for n := range set {
+		l.nodes = append(l.nodes, n)
+	}
+	slices.Sort(l.nodes)
+	for _, c := range classes {
+		l.walk(c, "/", false)
+	}
+
+	rs := &Ruleset{HandledFS: allFS, dec: l.dec}
+	for _, r := range plain.Rules {
+		if r.Cap == ir.CapWrite && r.Effect == ir.Deny {
+			rs.denyWrites = append(rs.denyWrites, r)
+		}
+	}
+	devs := slices.Clone(devices)
+	if p.AllowPty {
+		devs = append(devs, ptyDevices...)
+	}
+	for _, d := range devs {
+		if l.dec.Allowed(ir.CapRead, d) {
+			l.add(OpDevice, d, deviceRights, nil)
+		}
+	}
+	for _, pr := range l.lines {
+		rs.Paths = append(rs.Paths, *pr)
+	}
+	slices.SortFunc(rs.Paths, comparePathRules)
+
+	rs.lowerNet(p)
+
+	notes := make([]*ir.Diagnostic, len(p.Rules))
+	for i, r := range p.Rules {
+		if n := l.splitNote(r); n != nil {
+			notes[i] = n
+		}
+	}
+	for _, i := range globs {
+		notes[i] = l.globNote(p.Rules[i])
+	}
+	var diags ir.Diagnostics
+	for _, n := range notes {
+		if n != nil {
+			diags = append(diags, *n)
+		}
+	}
+	for _, msg := range rs.crossCheckStatic() {
+		diags = append(diags, ir.Diagnostic{Severity: ir.SevError, Code: CodeInternal, Target: Target,
+			Summary: "landlock lowering disagrees with the plan: " + msg})
+	}
+	return rs, diags
+}
+
+func comparePathRules(a, b PathRule) int {
+	return cmp.Or(
+		cmp.Compare(a.Path, b.Path),
+		cmp.Compare(a.Op, b.Op),
+		slices.Compare(a.Except, b.Except),
+	)
+}
+
+func (l *lowerer) add(op Op, p string, a Access, except []string) {
+	k := lineKey{op, p, strings.Join(except, "\x00")}
+	if pr, ok := l.lines[k]; ok {
+		pr.Access |= a
+		return
+	}
+	l.lines[k] = &PathRule{Op: op, Path: p, Access: a, Except: except}
+}
+
+// below returns the rule paths strictly below x, in order.
+func (l *lowerer) below(x string) []string {
+	var out []string
+	for _, n := range l.nodes {
+		if n != x && ir.Within(n, x) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// topmost keeps the paths with no ancestor among them.
+func topmost(ps []string) []string {
+	var out []string
+	for _, p := range ps {
+		if !slices.ContainsFunc(out, func(q string) bool { return ir.Within(p, q) }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// childToward is the name of x's child on the way to the descendant y.
+func childToward(x, y string) string {
+	rest := strings.TrimPrefix(y, x)
+	rest = strings.TrimPrefix(rest, "/")
+	name, _, _ := strings.Cut(rest, "/")
+	return name
+}
+
+// walk grants class c on the tree at x. The plan's decision is constant
+// between rule paths, so a tree is granted whole unless a rule path below
+// it is denied; then x's children are granted one by one (a runtime
+// listing), except those leading to the denied paths, which are walked in
+// turn. Below a denied x only the allowed rule paths are granted.
+//
+// spineHeld says that an ancestor already holds the spine rights, which x
+// inherits.
+func (l *lowerer) walk(c class, x string, spineHeld bool) {
+	below := l.below(x)
+	if !l.dec.Allowed(c.cap, x) {
+		for _, y := range topmost(below) {
+			l.walk(c, y, spineHeld)
+		}
+		return
+	}
+	var denied []string
+	for _, y := range below {
+		if !l.dec.Allowed(c.cap, y) {
+			denied = append(denied, y)
+		}
+	}
+	if len(denied) == 0 {
+		l.add(OpBeneath, x, c.full, nil)
+		return
+	}
+	if c.spine != 0 && !spineHeld {
+		l.add(OpBeneath, x, c.spine, nil)
+	}
+	except := map[string]bool{}
+	for _, y := range denied {
+		except[childToward(x, y)] = true
+		for _, r := range l.dec.DecidePath(c.cap, y).Rules {
+			k := ruleKey(r)
+			if !slices.Contains(l.split[c.cap][k], x) {
+				l.split[c.cap][k] = append(l.split[c.cap][k], x)
+			}
+		}
+	}
+	names := make([]string, 0, len(except))
+	for n := range except {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	l.add(OpChildren, x, c.full, names)
+	for _, n := range names {
+		l.walk(c, path.Join(x, n), spineHeld || c.spine != 0)
+	}
+}
+
+// splitNote is the note about a deny rule that sits below an allowed tree.
+func (l *lowerer) splitNote(r ir.Rule) *ir.Diagnostic {
+	if r.Effect != ir.Deny || r.Path == nil || r.Path.HasGlob() {
+		return nil
+	}
+	k := ruleKey(r)
+	rd, wr := l.split[ir.CapRead][k], l.split[ir.CapWrite][k]
+	if len(rd) == 0 && len(wr) == 0 {
+		return nil
+	}
+	var parts []string
+	var detail []string
+	if len(wr) > 0 {
+		parts = append(parts, "write is granted on the siblings instead, so nothing can be created, removed or renamed directly in "+strings.Join(wr, ", ")+" (stricter than written)")
+		detail = append(detail, "Landlock rights are inherited by a whole tree and cannot be taken back below it. "+
+			"Existing entries of those directories are listed when the sandbox starts and granted one by one; "+
+			"creating or removing an entry needs a right on the directory itself, which would also reach the denied path.")
+	}
+	if len(rd) > 0 {
+		parts = append(parts, "read is granted on the siblings instead, and read_dir on "+strings.Join(rd, ", ")+", so names below the denied path stay listable (contents are not readable)")
+		detail = append(detail, "Listing a directory needs read_dir on it, and read_dir is inherited by the denied subtree; "+
+			"withholding it would make the parent directories (often / and the home directory) unlistable.")
+	}
+	d := ir.Note(Target, r, CodeDenyUnderAllow, ir.Approximate,
+		"Landlock cannot deny below an allowed directory; for "+r.String()+" "+strings.Join(parts, "; "),
+		strings.Join(detail, "\n"))
+	return &d
+}
+
+// fullyDecided reports whether every path at or below base has decision want
+// for c in the glob-free plan.
+func (l *lowerer) fullyDecided(c ir.Cap, base string, want bool) bool {
+	if l.dec.Allowed(c, base) != want {
+		return false
+	}
+	for _, y := range l.below(base) {
+		if l.dec.Allowed(c, y) != want {
+			return false
+		}
+	}
+	return true
+}
+
+// globNote is the note about a glob rule, or nil when the glob's whole region
+// is decided the same way already.
+func (l *lowerer) globNote(r ir.Rule) *ir.Diagnostic {
+	base := r.Path.Base()
+	var d ir.Diagnostic
+	switch {
+	case r.Effect == ir.Deny && r.Cap == ir.CapRead:
+		if l.fullyDecided(ir.CapRead, base, false) {
+			return nil
+		}
+		d = ir.Note(Target, r, CodeGlob, ir.NotEnforced,
+			"Landlock cannot express the glob in "+r.String()+"; it is not enforced by this layer",
+			"Landlock grants rights on whole directory trees, not on patterns; matching paths stay readable (and writable where the plan allows writing around them). The mount layer masks the matches that exist when the sandbox starts.")
+	case r.Effect == ir.Deny && r.Cap == ir.CapWrite:
+		if l.fullyDecided(ir.CapWrite, base, false) {
+			return nil
+		}
+		d = ir.Note(Target, r, CodeGlob, ir.NotEnforced,
+			"Landlock cannot express the glob in "+r.String()+"; it is not enforced by this layer",
+			"Landlock grants rights on whole directory trees, not on patterns; matching paths inside a writable tree stay writable. The mount layer binds the matches that exist when the sandbox starts read-only.")
+	case r.Effect == ir.Allow && r.Cap == ir.CapWrite:
+		if l.fullyDecided(ir.CapWrite, base, true) || l.fullyDecided(ir.CapWrite, base, false) && l.deniedByRule(base) {
+			return nil
+		}
+		d = ir.Note(Target, r, CodeGlob, ir.Approximate,
+			"Landlock cannot express the glob in "+r.String()+"; matching paths are not made writable (stricter than written)",
+			"")
+	default:
+		return nil // an allow read changes nothing: reads are allowed unless denied
+	}
+	return &d
+}
+
+func (l *lowerer) deniedByRule(p string) bool {
+	d := l.dec.DecidePath(ir.CapWrite, p)
+	return !d.Allowed && !d.Default
+}
+
+// lowerNet handles TCP bind and connect unless the plan lets the command
+// bind, or connect to, any local port: Landlock restricts ports, not
+// addresses, so "any local port" can only be left unhandled.
+func (rs *Ruleset) lowerNet(p *ir.Plan) {
+	if !p.Network.AllowLocalBinding {
+		rs.HandledNet |= BindTCP
+		for _, e := range p.Expose {
+			rs.Ports = append(rs.Ports, PortRule{Access: BindTCP, Port: e.Port, Why: fmt.Sprintf("expose %d", e.Port)})
+		}
+	}
+	if !p.Network.AllowLocalOutbound {
+		rs.HandledNet |= ConnectTCP
+		proxy := func(port int, ph, why string) {
+			pr := PortRule{Access: ConnectTCP, Port: port, Why: why}
+			if port == 0 {
+				pr.Placeholder = ph
+			}
+			rs.Ports = append(rs.Ports, pr)
+		}
+		proxy(p.Network.HTTPProxyPort, HTTPProxyPortPlaceholder, "http proxy")
+		proxy(p.Network.SOCKSProxyPort, SOCKSProxyPortPlaceholder, "socks proxy")
+	}
+	slices.SortFunc(rs.Ports, func(a, b PortRule) int {
+		return cmp.Or(cmp.Compare(a.Access, b.Access), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Placeholder, b.Placeholder))
+	})
+	rs.Ports = slices.CompactFunc(rs.Ports, func(a, b PortRule) bool {
+		return a.Access == b.Access && a.Port == b.Port && a.Placeholder == b.Placeholder
+	})
+}
+
+// feature is an ABI-dependent part of a ruleset.
+type feature struct {
+	abi     int
+	name    string
+	used    func(*Ruleset) bool
+	without string // what happens on an older ABI
+	fid     ir.Fidelity
+}
+
+var features = []feature{
+	{2, "refer (moving and linking files between directories)", func(r *Ruleset) bool { return r.HandledFS&Refer != 0 },
+		"every rename or hard link across directories is refused (EXDEV), even inside writable trees (stricter than written)", ir.Approximate},
+	{3, "truncate", func(r *Ruleset) bool { return r.HandledFS&Truncate != 0 },
+		"truncate(2) and open with O_TRUNC are not restricted, so files the plan keeps read-only can be emptied", ir.NotEnforced},
+	{netABI, "TCP bind and connect ports", func(r *Ruleset) bool { return r.HandledNet != 0 },
+		"TCP bind and connect are not restricted by Landlock (the network namespace and proxies still are)", ir.NotEnforced},
+	{5, "ioctl_dev (ioctl on device files)", func(r *Ruleset) bool { return r.HandledFS&IoctlDev != 0 },
+		"ioctl on device files is not restricted; the plan has no ioctl rules, so no rule is weakened", ir.Exact},
+}
+
+// FeatureNotes say which Landlock ABI each feature of the ruleset needs
+// (informational, Fidelity Exact). Lower does not return them — they would
+// repeat on every compile — ForABI reports what an older ABI actually drops;
+// a fidelity report for a given machine can list them.
+func (rs *Ruleset) FeatureNotes() ir.Diagnostics {
+	var out ir.Diagnostics
+	for _, f := range features {
+		if !f.used(rs) {
+			continue
+		}
+		out = append(out, ir.Diagnostic{
+			Severity: ir.SevNote, Code: CodeABIFeature, Target: Target, Fidelity: ir.Exact,
+			Summary: fmt.Sprintf("Landlock %s needs ABI %d (Linux %s)", f.name, f.abi, kernelFor[f.abi]),
+			Detail:  "With an older ABI: " + f.without + ".",
+		})
+	}
+	return out
+}
+
+// kernelFor is the first Linux release of each ABI.
+var kernelFor = map[int]string{1: "5.13", 2: "5.19", 3: "6.2", 4: "6.7", 5: "6.10", 6: "6.12"}
+
+// crossCheckStatic checks each line against the plan's glob-free decisions.
+func (rs *Ruleset) crossCheckStatic() []string {
+	var out []string
+	for _, pr := range rs.Paths {
+		if pr.Op == OpBeneath {
+			if msg := rs.check(pr.Path, pr.Access); msg != "" {
+				out = append(out, msg)
+			}
+		}
+	}
+	return out
+}
+
+// check reports a grant of content rights on p that the plan does not allow
+// (read_dir alone is the documented listing approximation).
+func (rs *Ruleset) check(p string, a Access) string {
+	if a&readContent != 0 && !rs.dec.Allowed(ir.CapRead, p) {
+		return "read granted on " + p
+	}
+	if a&writeAll != 0 && !rs.dec.Allowed(ir.CapWrite, p) {
+		return "write granted on " + p
+	}
+	return ""
+}

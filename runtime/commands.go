@@ -723,7 +723,7 @@ func checkCommands(plan *ir.Plan, argv []string) *SetupError {
 		return &SetupError{
 			Layer: "command",
 			Cause: "the command " + quoteCommand(words) + " is denied by " + strings.Join(rules, " and ") + " (command rules are advisory)",
-			Fix:   "this is the policy's decision; to allow it, add a narrower exception such as --allow 'exec " + strings.Join(words, " ") + "' (an allow with at least as many words as the deny)",
+			Fix:   "this is the policy's decision; to allow it, add a narrower exception such as --allow 'exec " + strings.Join(words, " ") + "' (an allow lifts a deny only when it spells out all of the deny's words)",
 		}
 	}
 	return nil

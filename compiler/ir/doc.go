@@ -24,7 +24,10 @@
 //     not example.com itself; ports restrict, no port means any port;
 //   - unix socket connections are denied by default;
 //   - environment variables pass by default, deny rules remove them;
-//   - commands run by default; a deny rule blocks a command prefix, and an
-//     allow rule at least as specific (as many words or more) carves an
-//     exception out of it, as the seed's `command.allow` did.
+//   - commands run by default; a deny rule blocks matching command lines
+//     (its later words may appear anywhere among the arguments, options
+//     included), and an allow rule that narrows it — starts with all of the
+//     deny's words — carves an exception out of it, as the seed's
+//     `command.allow` did ("allow exec git push origin docs" lifts "deny exec
+//     git push"; "allow exec git" lifts nothing). Command rules are advisory.
 package ir

@@ -20,17 +20,20 @@
 // are refused unless the plan allows that address or local outbound traffic,
 // or the user pinned the name with --resolve.
 //
-// Before it starts the command, the init installs a minimal seccomp filter
-// on all its threads (seccomp_linux.go), which the command and every
-// descendant inherit. It closes what bwrap cannot: ioctl TIOCSTI and
-// TIOCLINUX fail with EPERM (without --new-session the command shares the
-// user's terminal and could type into the user's shell); unless the plan
-// allows unix sockets, socket(AF_UNIX), datagram socketpairs and
-// io_uring_setup fail with EPERM (host sockets such as docker.sock are
-// visible through the read-only root, and connect() cannot be filtered by
-// path); and a system call through a non-native ABI (int 0x80, x32) kills
-// the process. Everything else is allowed. Issue 4 extends it into a full
-// targets/seccomp target lowered from the plan.
+// Before it starts the command, the init installs the targets/seccomp
+// filter on all its threads (seccomp_linux.go), which the command and every
+// descendant inherit. It closes what bwrap cannot: ptrace and
+// process_vm_*, the mount system calls, unshare/setns and namespace clones,
+// the keyrings, bpf, perf_event_open, userfaultfd, kexec and module
+// loading, io_uring, and ioctl TIOCSTI/TIOCLINUX fail with EPERM (without
+// --new-session the command shares the user's terminal and could type into
+// the user's shell); clone3 fails with ENOSYS so that libc falls back to
+// clone, whose flags the filter reads; unless the plan allows unix
+// sockets, socket(AF_UNIX) and datagram socketpairs fail with EPERM (host
+// sockets such as docker.sock are visible through the read-only root, and
+// connect() cannot be filtered by path); and a system call through a
+// non-native ABI (int 0x80, x32) kills the process. Everything else is
+// allowed.
 //
 // Command rules (exec deny/allow and command.useDefaults) are advisory:
 // before anything starts, run decides every command line it can see in argv

@@ -63,14 +63,14 @@ func (c initConfig) args() []string {
 // process group, forwards signals, reaps orphans, and returns the
 // command's exit status (128+N for signal N).
 //
-// The seccomp filter (seccomp_linux.go) goes on every thread of the init
-// after its listeners are up and before the command starts, so the command
-// and all its descendants inherit it: ioctl TIOCSTI and TIOCLINUX fail
-// with EPERM (the command shares the user's terminal), AF_UNIX sockets
-// (and datagram socketpairs and io_uring) fail with EPERM unless -unix
-// says the plan allows unix sockets, and a system call through a
-// non-native ABI (int 0x80, x32) kills the process. Issue 4 replaces it
-// with the full targets/seccomp target lowered from the plan.
+// The seccomp filter (targets/seccomp, installed by seccomp_linux.go) goes
+// on every thread of the init after its listeners are up and before the
+// command starts, so the command and all its descendants inherit it: the
+// system calls that reach past the sandbox's namespaces (ptrace, mount,
+// unshare and namespace clones, keyrings, bpf, module loading, io_uring,
+// ioctl TIOCSTI/TIOCLINUX, …) fail with EPERM, AF_UNIX sockets too unless
+// -unix says the plan allows unix sockets, and a system call through a
+// non-native ABI (int 0x80, x32) kills the process.
 //
 // With -cleanup it is instead the watchdog that removes the sandbox's mount
 // points from the host when fence dies without cleaning up (see
@@ -163,13 +163,9 @@ func (in *sandboxInit) run() int {
 	// it denies) and before the command, which inherits it; the init's
 	// own threads take it too (TSYNC), so it also covers the descriptors
 	// the init creates later (the exposed ports' TCP sockets).
-	arch, err := nativeSeccompArch()
-	var filter *seccompProgram
+	filter, err := nativeSeccompFilter(seccompProgram(in.cfg.UnixAllowed))
 	if err == nil {
-		filter, err = buildSeccompFilter(arch, in.cfg.UnixAllowed)
-	}
-	if err == nil {
-		err = filter.install()
+		err = installSeccomp(filter)
 	}
 	if err != nil {
 		return in.fail("cannot install the seccomp filter: %v", err)

@@ -144,11 +144,12 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	if f, ok := opts.Stdin.(*os.File); ok && isForegroundTerminal(f) {
 		s.tty = f
 	}
-	// The init's seccomp filter (seccomp_linux.go) denies AF_UNIX sockets
+	// The init's seccomp filter (targets/seccomp) denies AF_UNIX sockets
 	// unless a rule allows some unix socket; it exists for amd64 and arm64
-	// only, and a sandbox without it would leave TIOCSTI and unix sockets
-	// open, so other architectures are refused here, before bwrap starts.
-	if _, err := nativeSeccompArch(); err != nil {
+	// only, and a sandbox without it would leave TIOCSTI, ptrace, mount and
+	// unix sockets open, so other architectures are refused here, before
+	// bwrap starts.
+	if _, err := nativeSeccompFilter(seccompProgram(false)); err != nil {
 		return nil, &SetupError{Layer: "seccomp", Cause: err.Error(), Fix: "run fence on amd64 or arm64"}
 	}
 	cfg := initConfig{HTTPPort: httpPort, SOCKSPort: socksPort, TTY: s.tty != nil, UnixAllowed: planAllowsUnix(plan), Argv: argv}

@@ -370,8 +370,10 @@ func TestEscapes(t *testing.T) {
 		{"mount over a mask", fmt.Sprintf(`mount -t tmpfs none %s`, secretDir), "permission denied|must be superuser"},
 		{"write core_pattern", `echo '|/bin/sh -c "touch /fence-escape"' > /proc/sys/kernel/core_pattern`, "read-only file system"},
 		{"remount /proc/sys read-write", `mount -o remount,rw /proc/sys && echo x > /proc/sys/kernel/core_pattern`, "mount: /proc/sys: permission denied|mount: /proc/sys: must be superuser"},
-		// --disable-userns sets the sandbox's user.max_user_namespaces to 0.
-		{"new user namespace", `unshare -U -r true`, "unshare failed: no space left on device"},
+		// The seccomp filter refuses unshare with EPERM; behind it,
+		// --disable-userns sets the sandbox's user.max_user_namespaces to 0
+		// (ENOSPC).
+		{"new user namespace", `unshare -U -r true`, "unshare failed: operation not permitted"},
 		{"new mount namespace", `unshare -m true`, "unshare failed: operation not permitted"},
 		{"capabilities", `grep '^Cap[EPBIA][a-z]*:' /proc/self/status | grep -v '[[:space:]]0*$'; exit 1`, ""},
 		{"read the hidden file through /proc", fmt.Sprintf(`cat /proc/1/root%s/key`, secretDir), "no such file"},

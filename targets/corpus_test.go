@@ -30,6 +30,7 @@ import (
 	"github.com/fence-policy/fence/targets/landlock"
 	"github.com/fence-policy/fence/targets/proxy"
 	"github.com/fence-policy/fence/targets/seatbelt"
+	"github.com/fence-policy/fence/targets/seccomp"
 )
 
 // The corpus compiles in a fixed pretend host: nothing here depends on the
@@ -58,6 +59,7 @@ var corpusTargets = []target{
 	{"landlock", "out/landlock", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return landlock.Lower(p) }},
 	{"proxy", "out/proxy.table", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return proxy.Lower(p) }},
 	{"seatbelt", "out/seatbelt.sb", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return seatbelt.Lower(p) }},
+	{"seccomp", "out/seccomp", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return seccomp.Lower(p) }},
 }
 
 // corpusCase is one parsed testdata/compile/*.txtar archive.

@@ -17,7 +17,7 @@ func compileCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "compile",
 		Usage:     "compile policies into the plan and the targets' artifacts",
-		UsageText: "fence compile [-p POLICY]… [-t ir|bwrap|landlock|proxy|seatbelt|all] [--format text|json] [FILE]",
+		UsageText: "fence compile [-p POLICY]… [-t ir|bwrap|landlock|proxy|seatbelt|seccomp|all] [--format text|json] [FILE]",
 		Description: `Loads each -p policy and then FILE, layers them left to right, compiles
 them into fence's plan (the IR) and lowers it for the chosen target. The
 output is what the sandbox would enforce; nothing is run. Diagnostics,

@@ -6,6 +6,7 @@ import (
 	"github.com/fence-policy/fence/targets/landlock"
 	"github.com/fence-policy/fence/targets/proxy"
 	"github.com/fence-policy/fence/targets/seatbelt"
+	"github.com/fence-policy/fence/targets/seccomp"
 )
 
 // target is one output of `fence compile -t`. lower returns the value to
@@ -23,6 +24,7 @@ var targets = []target{
 	{"landlock", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(landlock.Lower(p)) }},
 	{"proxy", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(proxy.Lower(p)) }},
 	{"seatbelt", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(seatbelt.Lower(p)) }},
+	{"seccomp", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(seccomp.Lower(p)) }},
 }
 
 // artifact turns a target's typed result into the table's, keeping a nil

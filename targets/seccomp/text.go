@@ -1,0 +1,68 @@
+package seccomp
+
+import (
+	"fmt"
+	"strings"
+)
+
+// MarshalText is the amd64 listing (see Listing): the golden form.
+func (p *Program) MarshalText() ([]byte, error) {
+	s, err := p.Listing("amd64")
+	return []byte(s), err
+}
+
+// Listing renders the program for arch one instruction per line, as the
+// kernel sees it (jump offsets resolved to absolute targets), each with a
+// comment saying why, after a header line.
+func (p *Program) Listing(arch string) (string, error) {
+	insns, comments, err := p.assemble(arch)
+	if err != nil {
+		return "", err
+	}
+	unixSockets, namespaces := "denied", "denied"
+	if p.AllowUnix {
+		unixSockets = "allowed"
+	}
+	if p.AllowNamespaces {
+		namespaces = "allowed"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "; fence seccomp filter for %s, %d instructions; unix sockets %s, namespaces %s\n",
+		arches[arch].name, len(insns), unixSockets, namespaces)
+	for i, in := range insns {
+		var s string
+		switch in.Code {
+		case OpLdAbsW:
+			s = fmt.Sprintf("ld   [%d]", in.K)
+		case OpJeqK, OpJsetK:
+			op := "jeq "
+			if in.Code == OpJsetK {
+				op = "jset"
+			}
+			s = fmt.Sprintf("%s #%#x, %d, %d", op, in.K, i+1+int(in.Jt), i+1+int(in.Jf))
+		case OpAndK:
+			s = fmt.Sprintf("and  #%#x", in.K)
+		case OpRetK:
+			s = "ret  " + RetName(in.K)
+		default:
+			s = fmt.Sprintf("op %#x k %#x jt %d jf %d", in.Code, in.K, in.Jt, in.Jf)
+		}
+		fmt.Fprintf(&b, "%3d  %-32s ; %s\n", i, s, comments[i])
+	}
+	return b.String(), nil
+}
+
+// RetName names a filter's return value.
+func RetName(k uint32) string {
+	switch k {
+	case RetAllow:
+		return "ALLOW"
+	case RetEPERM:
+		return "ERRNO(EPERM)"
+	case RetENOSYS:
+		return "ERRNO(ENOSYS)"
+	case RetKillProcess:
+		return "KILL_PROCESS"
+	}
+	return fmt.Sprintf("#%#x", k)
+}

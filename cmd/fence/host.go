@@ -106,9 +106,17 @@ type compiled struct {
 // returns an exit error when there is any error, so callers only handle the
 // plan.
 func compileRefs(stderr io.Writer, refs []string) (*compiled, error) {
+	c, _, err := compileLayers(stderr, refs, nil)
+	return c, err
+}
+
+// compileLayers is compileRefs with an optional last layer that extra builds
+// with the same loader (fence run's --allow, --deny and --expose); a nil or
+// empty extra layer is left out. It also returns the layers compiled.
+func compileLayers(stderr io.Writer, refs []string, extra func(*lang.Loader) (*lang.Policy, ir.Diagnostics)) (*compiled, []*lang.Policy, error) {
 	env, err := hostEnv()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(refs) == 0 {
 		refs = []string{defaultPolicy(env.Home)}
@@ -116,24 +124,33 @@ func compileRefs(stderr io.Writer, refs []string) (*compiled, error) {
 	l := newLoader(env)
 	layers, ds, err := loadLayers(l, refs, env)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var last *lang.Policy
+	if extra != nil {
+		var eds ir.Diagnostics
+		last, eds = extra(l)
+		ds = append(ds, eds...)
 	}
 	// Compile even after load errors, as long as every layer loaded at all:
 	// the user then sees the compiler's problems too in one run. The plan
 	// is not used when there is any error.
 	var plan *ir.Plan
 	if len(layers) == len(refs) {
+		if last != nil && (len(last.Rules) > 0 || len(last.Expose) > 0) {
+			layers = append(layers, last)
+		}
 		var cds ir.Diagnostics
 		plan, cds = compiler.Compile(env, layers...)
 		ds = append(ds, cds...)
 	}
 	if err := writeDiagnostics(stderr, ds, l); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ds.HasErrors() || plan == nil {
-		return nil, silentExit(exitUsage)
+		return nil, nil, silentExit(exitUsage)
 	}
-	return &compiled{plan: plan, env: env, loader: l}, nil
+	return &compiled{plan: plan, env: env, loader: l}, layers, nil
 }
 
 // writeDiagnostics renders diagnostics with the loader's sources.

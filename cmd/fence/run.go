@@ -242,39 +242,17 @@ func parsePins(name string, values []string) (map[string][]netip.Addr, error) {
 // create), so two sandboxes never share it and nothing written there
 // reaches the disk.
 func compileForRun(stderr io.Writer, refs, allow, deny []string, ports []int) (*runPlan, error) {
-	env, err := hostEnv()
-	if err != nil {
-		return nil, err
-	}
-	if len(refs) == 0 {
-		refs = []string{defaultPolicy(env.Home)}
-	}
-	l := newLoader(env)
-	layers, ds, err := loadLayers(l, refs, env)
-	if err != nil {
-		return nil, err
-	}
-	flags, fds := l.FlagRules(allow, deny)
-	ds = append(ds, compiler.FromHCL(fds)...)
-	for i, p := range ports {
-		flags.Expose = append(flags.Expose, lang.Int{Value: p, Range: flagRange(fmt.Sprintf("--expose #%d", i+1), strconv.Itoa(p))})
-	}
-	var plan *ir.Plan
-	if len(layers) == len(refs) {
-		if len(flags.Rules) > 0 || len(flags.Expose) > 0 {
-			layers = append(layers, flags)
+	c, layers, err := compileLayers(stderr, refs, func(l *lang.Loader) (*lang.Policy, ir.Diagnostics) {
+		flags, fds := l.FlagRules(allow, deny)
+		for i, p := range ports {
+			flags.Expose = append(flags.Expose, lang.Int{Value: p, Range: flagRange(fmt.Sprintf("--expose #%d", i+1), strconv.Itoa(p))})
 		}
-		var cds ir.Diagnostics
-		plan, cds = compiler.Compile(env, layers...)
-		ds = append(ds, cds...)
-	}
-	if err := writeDiagnostics(stderr, ds, l); err != nil {
+		return flags, compiler.FromHCL(fds)
+	})
+	if err != nil {
 		return nil, err
 	}
-	if ds.HasErrors() || plan == nil {
-		return nil, silentExit(exitUsage)
-	}
-	return &runPlan{compiled{plan: plan, env: env, loader: l}, layers}, nil
+	return &runPlan{*c, layers}, nil
 }
 
 // runPlan is a compiled plan with the layers it came from, for -d.

@@ -9,11 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/internal/plantest"
 )
 
 // deadlock is the guard every wait in these tests uses: generous, never an
@@ -26,55 +26,10 @@ const deadlock = 60 * time.Second
 // temp dir's write rule.
 func testPlan(t testing.TB, cwd string, rules ...string) *ir.Plan {
 	t.Helper()
-	p := &ir.Plan{
-		Version: ir.Version,
-		Context: ir.Context{Home: cwd, Cwd: cwd, TempDir: "/tmp/fence-" + fmt.Sprint(os.Getuid())},
-	}
-	rules = append(rules, "allow write "+p.Context.TempDir)
-	for _, s := range rules {
-		f := strings.Fields(s)
-		if len(f) < 3 {
-			t.Fatalf("bad rule %q", s)
-		}
-		r := ir.Rule{Effect: ir.Effect(f[0]), Cap: ir.Cap(f[1]), Origin: ir.Origin{Field: "test"}}
-		obj := strings.Join(f[2:], " ")
-		switch r.Cap {
-		case ir.CapRead, ir.CapWrite:
-			r.Path = ir.NewPathPattern(obj)
-		case ir.CapUnix:
-			if obj != "*" {
-				r.Path = ir.NewPathPattern(obj)
-			}
-		case ir.CapNet:
-			r.Host = hostPattern(t, obj)
-		case ir.CapEnv:
-			r.Name = obj
-		case ir.CapExec:
-			r.Command = f[2:]
-		default:
-			t.Fatalf("bad rule %q", s)
-		}
-		p.Rules = append(p.Rules, r)
-	}
-	ir.SortRules(p.Rules)
-	return p
+	ctx := ir.Context{Home: cwd, Cwd: cwd, TempDir: "/tmp/fence-" + fmt.Sprint(os.Getuid())}
+	return plantest.Plan(t, ctx, append(rules, "allow write "+ctx.TempDir)...)
 }
 
-func hostPattern(t testing.TB, s string) *ir.HostPattern {
-	if s == "*" {
-		return &ir.HostPattern{Kind: ir.HostAny}
-	}
-	if pfx, err := netip.ParsePrefix(s); err == nil {
-		return &ir.HostPattern{Kind: ir.HostPrefix, Prefix: pfx}
-	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		return &ir.HostPattern{Kind: ir.HostPrefix, Prefix: netip.PrefixFrom(a, a.BitLen())}
-	}
-	if rest, ok := strings.CutPrefix(s, "*."); ok {
-		return &ir.HostPattern{Kind: ir.HostSubdomains, Name: rest}
-	}
-	return &ir.HostPattern{Kind: ir.HostExact, Name: s}
-}
 
 // result is what a sandboxed command did.
 type result struct {

@@ -8,44 +8,16 @@ import (
 	"testing"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/internal/plantest"
 )
 
 // testContext is the host context of every test plan.
 var testContext = ir.Context{Home: "/home/u", Cwd: "/home/u/proj", TempDir: "/tmp/fence-1"}
 
-// mkPlan builds a plan from one-line rules ("deny read /home/u/.ssh"); each
-// rule's origin is line i+1 of t.hcl. Only path and unix rules need objects
-// here; other capabilities keep their object in Name.
+// mkPlan builds a plan in testContext from one-line rules (plantest.Plan).
 func mkPlan(t testing.TB, rules ...string) *ir.Plan {
 	t.Helper()
-	p := &ir.Plan{Version: ir.Version, Context: testContext}
-	for i, s := range rules {
-		f := strings.SplitN(s, " ", 3)
-		if len(f) != 3 {
-			t.Fatalf("bad rule %q", s)
-		}
-		r := ir.Rule{Effect: ir.Effect(f[0]), Cap: ir.Cap(f[1]), Origin: ir.Origin{
-			Span:  ir.Span{File: "t.hcl", Start: ir.Pos{Line: i + 1, Column: 1}},
-			Field: "rules",
-		}}
-		switch r.Cap {
-		case ir.CapRead, ir.CapWrite:
-			r.Path = ir.NewPathPattern(f[2])
-		case ir.CapUnix:
-			if f[2] != "*" {
-				r.Path = ir.NewPathPattern(f[2])
-			}
-		case ir.CapExec:
-			r.Command = strings.Fields(f[2])
-		case ir.CapNet:
-			r.Host = &ir.HostPattern{Kind: ir.HostExact, Name: f[2]}
-		default:
-			r.Name = f[2]
-		}
-		p.Rules = append(p.Rules, r)
-	}
-	ir.SortRules(p.Rules)
-	return p
+	return plantest.Plan(t, testContext, rules...)
 }
 
 func text(t testing.TB, a *Args) string {

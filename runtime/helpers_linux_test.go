@@ -30,7 +30,6 @@ func testPlan(t testing.TB, cwd string, rules ...string) *ir.Plan {
 	return plantest.Plan(t, ctx, append(rules, "allow write "+ctx.TempDir)...)
 }
 
-
 // result is what a sandboxed command did.
 type result struct {
 	code           int

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -70,20 +71,7 @@ func TestSignalsForwarded(t *testing.T) {
 	} {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			cmd := fixtureCmd(t, p, "sh", "-c", tc.script)
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd.Stderr = os.Stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			line, _ := bufio.NewReader(out).ReadString('\n')
-			if line != "ready\n" {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("command did not start: %q", line)
-			}
+			startReady(t, cmd)
 			cmd.Process.Signal(tc.sig)
 			cmd.Wait()
 			if got := cmd.ProcessState.ExitCode(); got != tc.want {
@@ -567,19 +555,7 @@ func TestFenceKilled(t *testing.T) {
 	p := testPlan(t, dir, "allow write "+writable, "deny write "+filepath.Join(writable, ".git/hooks"), "deny read "+filepath.Join(writable, ".env"))
 	token := fmt.Sprintf("fence-killed-%d", os.Getpid())
 	cmd := fixtureCmd(t, p, "sh", "-c", `sleep 1000 & echo ready; while :; do sleep 1; done`, token)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	if line != "ready\n" {
-		cmd.Process.Kill()
-		t.Fatalf("command did not start: %q", line)
-	}
+	startReady(t, cmd)
 	if ents, _ := os.ReadDir(writable); len(ents) == 0 {
 		t.Fatal("test premise: bwrap created no mount point")
 	}
@@ -622,5 +598,25 @@ func TestNamespaces(t *testing.T) {
 	// bwrap's pid 1, the init, sh, ls and grep: nothing of the host.
 	if n, _ := strconv.Atoi(lines[len(kinds)]); n < 3 || n > 6 {
 		t.Errorf("the sandbox sees %d processes", n)
+	}
+}
+
+// startReady starts a fixture whose command prints "ready" once it is set up
+// (its traps installed, its children started) and waits for that line.
+func startReady(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("command did not start: %q", line)
 	}
 }

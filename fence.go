@@ -414,6 +414,10 @@ func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// ErrHome is HostEnv's error when HOME is unset or not absolute: a problem
+// of the caller's environment, which the CLI reports as a usage error.
+var ErrHome = errors.New("fence: HOME must be set to an absolute path")
+
 // HostEnv describes this process to the compiler, as the CLI does: HOME,
 // the working directory, the environment, and the sandbox's private temp
 // dir $TMPDIR/fence-UID (the runtime mounts a fresh tmpfs there for each
@@ -422,7 +426,7 @@ func ShellQuote(s string) string {
 func HostEnv() (compiler.Env, error) {
 	home, err := os.UserHomeDir()
 	if err != nil || !filepath.IsAbs(home) {
-		return compiler.Env{}, errors.New("fence: HOME must be set to an absolute path")
+		return compiler.Env{}, ErrHome
 	}
 	cwd, err := os.Getwd()
 	if err != nil {

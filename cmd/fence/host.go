@@ -24,7 +24,7 @@ import (
 // path, and `fence run` has the runtime mount a fresh tmpfs there.
 func hostEnv() (compiler.Env, error) {
 	env, err := fence.HostEnv()
-	if err != nil && strings.Contains(err.Error(), "HOME") {
+	if errors.Is(err, fence.ErrHome) {
 		return env, usageErrorf("%v", strings.TrimPrefix(err.Error(), "fence: "))
 	}
 	return env, err

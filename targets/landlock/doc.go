@@ -33,31 +33,42 @@
 //
 //   - an allowed tree with no denied rule path below it is one rule
 //     ("fs PATH RIGHTS");
-//   - an allowed tree with a denied rule path below it is granted child by
-//     child ("fs-children DIR RIGHTS except NAME…"): Resolve lists DIR and
+//   - for read, an allowed tree that is not writable, with a denied rule
+//     path below it, is granted child by child ("fs-children DIR RIGHTS except NAME…"): Resolve lists DIR and
 //     grants every existing entry except the named ones, which lead to the
 //     denied path and are walked in turn; listing the host is a run-time
 //     fact, as with targets/bwrap's glob expansion;
 //   - below a denied rule path only the allowed rule paths are granted.
 //
-// The directories on the way from an allowed tree to a denied path (the
-// "spine") cannot hold the rights themselves, which is where Landlock falls
-// short, and this package chooses, per capability:
+// Landlock is the second file-system layer: bwrap's mounts come first and
+// express "deny below an allowed directory" exactly (a read-only bind or a
+// mask, with the directories on the way pinned against renames). Where
+// Landlock cannot, it is left to them:
 //
-//   - write: the spine gets no write right. Creating, removing or renaming an
-//     entry needs the right on the directory that holds it, and that right
-//     would reach the denied path (mv .git x; mkdir .git/hooks). So no new
-//     entry can be made directly in a spine directory — e.g. in the working
-//     directory when it holds a protected path — which is stricter than the
-//     plan, and also what blocks creating a denied path that does not exist
-//     yet. Each such deny rule gets one Approximate note
-//     (CodeDenyUnderAllow).
-//   - read: the spine gets read_dir (a line "fs DIR read_dir"), because
-//     withholding it would make "/" and the home directory unlistable. It is
-//     inherited by the denied path, so names below it stay listable, though
-//     no content is readable: an Approximate note per rule says so. Reads are
-//     allowed by default in the plan, so read rights are granted on "/"
-//     unless some read is denied, and then on its siblings.
+//   - write: an allowed tree is always granted whole, even with denied rule
+//     paths below it. Granting child by child would take away the right to
+//     create entries in the directories on the way ("the spine"), because
+//     creating, removing or renaming an entry needs a right on the directory
+//     that holds it, and that right would reach the denied path too — so
+//     `npm install` could not create package-lock.json in a working
+//     directory that holds a protected .git/hooks. Each deny below a
+//     granted tree gets one NotEnforced note (CodeDenyUnderAllow) naming the
+//     tree: this layer does not enforce it; the runtime's fidelity check
+//     combines the layers and finds the mount layer enforcing it.
+//   - read: an allowed tree is granted whole when it is writable (an entry
+//     the command creates there must stay readable), with the same note.
+//     Otherwise it is granted child by child: the spine gets read_dir (a
+//     line "fs DIR read_dir"), because withholding it would make "/" and the
+//     home directory unlistable. It is inherited by the denied path, so
+//     names below it stay listable, though no content is readable: an
+//     Approximate note per rule says so. A spine directory is not writable,
+//     so no entry appears in it after the listing. Reads are allowed by
+//     default in the plan, so read rights are granted on "/" unless some
+//     read is denied, and then on its siblings.
+//
+// What Landlock adds is the outer boundary, enforced even if a mount were
+// missing or relaxed: nothing outside the plan's writable trees can be
+// written, and a denied read outside writable trees cannot be read.
 //
 // Resolve skips symlinks found in a listing (a grant on one would land on its
 // target; the runtime must open listed entries with O_NOFOLLOW) and rules on

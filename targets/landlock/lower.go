@@ -134,6 +134,9 @@ type lowerer struct {
 	// split[c][ruleKey] are the directories whose whole tree could not be
 	// granted because of that deny rule.
 	split map[ir.Cap]map[string][]string
+	// left[c][ruleKey] are the granted trees that hold a path that deny
+	// rule denies: this layer does not enforce it there.
+	left map[ir.Cap]map[string][]string
 }
 
 func ruleKey(r ir.Rule) string { return r.String() + "\x00" + r.Origin.String() }
@@ -160,6 +163,7 @@ func Lower(p *ir.Plan) (*Ruleset, ir.Diagnostics) {
 		dec:   ir.NewPathIndex(plain),
 		lines: map[lineKey]*PathRule{},
 		split: map[ir.Cap]map[string][]string{ir.CapRead: {}, ir.CapWrite: {}},
+		left:  map[ir.Cap]map[string][]string{ir.CapRead: {}, ir.CapWrite: {}},
 	}
 	set := map[string]bool{"/": true}
 	for _, r := range plain.Rules {
@@ -286,8 +290,22 @@ func (l *lowerer) walk(c class, x string, spineHeld bool) {
 			denied = append(denied, y)
 		}
 	}
-	if len(denied) == 0 {
+	// A tree with nothing denied below is one rule. So is a tree below
+	// which something is denied where granting child by child would break
+	// the plan's allows: for write always (the spine directories would lose
+	// the right to create entries), for read when x is writable (an entry
+	// the command creates there later would be unreadable). Those denies
+	// are left to the mount layer, and reported.
+	if len(denied) == 0 || c.cap == ir.CapWrite || l.dec.Allowed(ir.CapWrite, x) {
 		l.add(OpBeneath, x, c.full, nil)
+		for _, y := range denied {
+			for _, r := range l.dec.DecidePath(c.cap, y).Rules {
+				k := ruleKey(r)
+				if !slices.Contains(l.left[c.cap][k], x) {
+					l.left[c.cap][k] = append(l.left[c.cap][k], x)
+				}
+			}
+		}
 		return
 	}
 	if c.spine != 0 && !spineHeld {
@@ -314,32 +332,36 @@ func (l *lowerer) walk(c class, x string, spineHeld bool) {
 	}
 }
 
-// splitNote is the note about a deny rule that sits below an allowed tree.
+// splitNote is the note about a deny rule that sits below an allowed tree:
+// NotEnforced by this layer where the tree was granted whole (the mount
+// layer enforces it), Approximate where read was granted child by child.
 func (l *lowerer) splitNote(r ir.Rule) *ir.Diagnostic {
 	if r.Effect != ir.Deny || r.Path == nil || r.Path.HasGlob() {
 		return nil
 	}
 	k := ruleKey(r)
-	rd, wr := l.split[ir.CapRead][k], l.split[ir.CapWrite][k]
-	if len(rd) == 0 && len(wr) == 0 {
+	if trees := append(slices.Clone(l.left[ir.CapWrite][k]), l.left[ir.CapRead][k]...); len(trees) > 0 {
+		slices.Sort(trees)
+		trees = slices.Compact(trees)
+		d := ir.Note(Target, r, CodeDenyUnderAllow, ir.NotEnforced,
+			"Landlock cannot deny below an allowed directory; "+r.String()+" is left to the mount layer (this layer grants the whole tree "+strings.Join(trees, ", ")+")",
+			"Landlock rights are inherited by a whole tree and cannot be taken back below it. Granting the tree's entries one by one instead "+
+				"would keep the command from creating new files in "+strings.Join(trees, ", ")+" (creating an entry needs a right on the directory, "+
+				"which would also reach the denied path), or from reading the files it creates there. The read-only bind or mask of the mount layer "+
+				"enforces the rule, and pins the directories on the way so that they cannot be renamed.")
+		return &d
+	}
+	rd := l.split[ir.CapRead][k]
+	if len(rd) == 0 {
 		return nil
 	}
-	var parts []string
-	var detail []string
-	if len(wr) > 0 {
-		parts = append(parts, "write is granted on the siblings instead, so nothing can be created, removed or renamed directly in "+strings.Join(wr, ", ")+" (stricter than written)")
-		detail = append(detail, "Landlock rights are inherited by a whole tree and cannot be taken back below it. "+
-			"Existing entries of those directories are listed when the sandbox starts and granted one by one; "+
-			"creating or removing an entry needs a right on the directory itself, which would also reach the denied path.")
-	}
-	if len(rd) > 0 {
-		parts = append(parts, "read is granted on the siblings instead, and read_dir on "+strings.Join(rd, ", ")+", so names below the denied path stay listable (contents are not readable)")
-		detail = append(detail, "Listing a directory needs read_dir on it, and read_dir is inherited by the denied subtree; "+
-			"withholding it would make the parent directories (often / and the home directory) unlistable.")
-	}
 	d := ir.Note(Target, r, CodeDenyUnderAllow, ir.Approximate,
-		"Landlock cannot deny below an allowed directory; for "+r.String()+" "+strings.Join(parts, "; "),
-		strings.Join(detail, "\n"))
+		"Landlock cannot deny below an allowed directory; for "+r.String()+" read is granted on the siblings instead, and read_dir on "+
+			strings.Join(rd, ", ")+", so names below the denied path stay listable (contents are not readable)",
+		"Listing a directory needs read_dir on it, and read_dir is inherited by the denied subtree; "+
+			"withholding it would make the parent directories (often / and the home directory) unlistable. "+
+			"Existing entries of those directories are listed when the sandbox starts and granted one by one; "+
+			"the command cannot create entries there (they are not writable), so it never misses one of its own.")
 	return &d
 }
 

@@ -87,41 +87,54 @@ func TestDenyReadBelowAllowedRootUsesSiblings(t *testing.T) {
 	}
 }
 
-func TestDenyWriteBelowAllowIsStricter(t *testing.T) {
+func TestDenyWriteBelowAllowIsLeftToTheMountLayer(t *testing.T) {
 	rs, diags := lower(t, mkPlan(t, "allow write /home/u/proj", "deny write /home/u/proj/.git/hooks"))
 	got := rs.String()
+	if !strings.Contains(got, "fs /home/u/proj "+wr+"\n") {
+		t.Errorf("the project tree is not granted whole (new files in it could not be created):\n%s", got)
+	}
+	if strings.Contains(got, "fs-children") {
+		t.Errorf("write granted child by child:\n%s", got)
+	}
+	d := find(t, diags, "deny write /home/u/proj/.git/hooks")
+	if d.Code != CodeDenyUnderAllow || d.Fidelity != ir.NotEnforced || !strings.Contains(d.Summary, "mount layer") ||
+		!strings.Contains(d.Summary, "/home/u/proj") {
+		t.Errorf("note = %+v", d)
+	}
+}
+
+func TestReadDenyInWritableTreeIsLeftToTheMountLayer(t *testing.T) {
+	rs, diags := lower(t, mkPlan(t, "allow write /home/u/proj", "deny read /home/u/proj/.env", "deny read /home/u/.ssh"))
+	got := rs.String()
 	for _, line := range []string{
-		"fs-children /home/u/proj " + wr + " except .git\n",
-		"fs-children /home/u/proj/.git " + wr + " except hooks\n",
+		"fs-children /home/u execute,read_file,read_dir except .ssh proj\n", // not writable: child by child
+		"fs /home/u/proj execute," + strings.Replace(wr, "write_file,", "write_file,read_file,read_dir,", 1) + "\n",
 	} {
 		if !strings.Contains(got, line) {
 			t.Errorf("missing %q in\n%s", line, got)
 		}
 	}
-	if strings.Contains(got, "fs /home/u/proj ") {
-		t.Errorf("the whole project tree is granted:\n%s", got)
+	if d := find(t, diags, "deny read /home/u/proj/.env"); d.Fidelity != ir.NotEnforced {
+		t.Errorf("note = %+v", d)
 	}
-	d := find(t, diags, "deny write /home/u/proj/.git/hooks")
-	if d.Code != CodeDenyUnderAllow || d.Fidelity != ir.Approximate || !strings.Contains(d.Summary, "stricter") {
+	if d := find(t, diags, "deny read /home/u/.ssh"); d.Fidelity != ir.Approximate {
 		t.Errorf("note = %+v", d)
 	}
 }
 
 func TestWritableRootWithDenies(t *testing.T) {
 	// allow write /home/u/proj/build is dead (deny overrides allow): never granted.
-	rs, _ := lower(t, mkPlan(t, "deny write /home/u/proj", "allow write /home/u/proj/build", "allow write /", "deny read /var/log"))
+	rs, diags := lower(t, mkPlan(t, "deny write /home/u/proj", "allow write /home/u/proj/build", "allow write /", "deny read /var/log"))
 	got := rs.String()
 	if strings.Contains(got, "build") {
 		t.Errorf("dead allow granted:\n%s", got)
 	}
-	for _, line := range []string{
-		"fs-children / " + wr + " except home var\n",
-		"fs-children / execute,read_file,read_dir except var\n",
-		"fs-children /var execute," + strings.Replace(wr, "write_file,", "write_file,read_file,read_dir,", 1) + " except log\n",
-		"fs-children /home/u " + wr + " except proj\n",
-	} {
-		if !strings.Contains(got, line) {
-			t.Errorf("missing %q in\n%s", line, got)
+	if !strings.Contains(got, "fs / execute,"+strings.Replace(wr, "write_file,", "write_file,read_file,read_dir,", 1)+"\n") {
+		t.Errorf("the writable root is not granted whole:\n%s", got)
+	}
+	for _, rule := range []string{"deny write /home/u/proj", "deny read /var/log"} {
+		if d := find(t, diags, rule); d.Fidelity != ir.NotEnforced {
+			t.Errorf("note = %+v", d)
 		}
 	}
 }
@@ -217,14 +230,14 @@ func TestDeniedDeviceIsNotGranted(t *testing.T) {
 }
 
 func TestMarshalTextQuotesAndIsStable(t *testing.T) {
-	p := mkPlan(t, `allow write /home/u/my proj`, `deny write /home/u/my proj/#x`)
+	p := mkPlan(t, `deny read /home/u/my proj/#x`)
 	rs, _ := lower(t, p)
 	got := rs.String()
-	if !strings.Contains(got, `fs-children "/home/u/my proj" `+wr+` except "#x"`) {
+	if !strings.Contains(got, `fs-children "/home/u/my proj" execute,read_file,read_dir except "#x"`) {
 		t.Errorf("quoting:\n%s", got)
 	}
 	for range 5 {
-		rs2, _ := lower(t, mkPlan(t, `deny write /home/u/my proj/#x`, `allow write /home/u/my proj`))
+		rs2, _ := lower(t, mkPlan(t, `deny read /home/u/my proj/#x`, `allow read /home/u/my proj`))
 		if rs2.String() != got {
 			t.Fatalf("not deterministic:\n%s\nvs\n%s", got, rs2)
 		}

@@ -94,6 +94,16 @@
 // Net host rules are the proxy's, unix-socket and env/exec rules other
 // targets'; they produce nothing here.
 //
+// # The private /tmp
+//
+// Unless the plan lets the command write /tmp itself, the Linux runtime
+// mounts a private tmpfs there (targets/bwrap) that is discarded at exit, and
+// a "private /tmp" line grants it read and write: what is written there never
+// reaches the host. Landlock rights are inherited across mounts, so host
+// directories bound below the private /tmp (an allowed tree under /tmp, or
+// the working directory when it lies there) get the grant too; there only
+// the mount layer keeps the plan's denies.
+//
 // # Network
 //
 // Landlock restricts TCP ports, not addresses. Unless the plan allows local

@@ -44,6 +44,10 @@ const (
 	// OpChildren is one rule on each existing child of Path whose name is
 	// not in Except ("fs-children"); Resolve lists the directory.
 	OpChildren
+	// OpPrivate is the sandbox's private /tmp, a tmpfs the Linux runtime
+	// mounts unless the plan lets the command write /tmp itself
+	// (targets/bwrap), and discards at exit ("private").
+	OpPrivate
 	// OpDevice is one rule on a device file fence always lets the command
 	// use (/dev/null, /dev/tty, …), outside the plan ("device").
 	OpDevice
@@ -55,6 +59,8 @@ func (o Op) keyword() string {
 		return "fs-children"
 	case OpDevice:
 		return "device"
+	case OpPrivate:
+		return "private"
 	}
 	return "fs"
 }
@@ -104,6 +110,14 @@ var devices = []string{"/dev/full", "/dev/null", "/dev/random", "/dev/tty", "/de
 // deviceRights are what a device line grants: open for reading and writing,
 // and the terminal ioctls (tcsetattr, window size) on /dev/tty and ptys.
 const deviceRights = ReadFile | WriteFile | Truncate | IoctlDev
+
+// privateTmp is where the Linux runtime mounts the sandbox's own tmpfs
+// when the plan does not let the command write /tmp (targets/bwrap): what is
+// written there never reaches the host, so the command may write it, as
+// programs expect of /tmp. The grant is inherited by the host directories
+// bound below it (an allowed tree, a read-only working directory under
+// /tmp), so there only the mounts keep the plan: doc.go says so.
+const privateTmp = "/tmp"
 
 // ptyDevices are added when the plan allows pseudo-terminals.
 var ptyDevices = []string{"/dev/ptmx", "/dev/pts"}
@@ -191,6 +205,9 @@ func Lower(p *ir.Plan) (*Ruleset, ir.Diagnostics) {
 		if l.dec.Allowed(ir.CapRead, d) {
 			l.add(OpDevice, d, deviceRights, nil)
 		}
+	}
+	if !l.dec.Allowed(ir.CapWrite, privateTmp) && l.dec.Allowed(ir.CapRead, privateTmp) {
+		l.add(OpPrivate, privateTmp, readAll|writeAll, nil)
 	}
 	for _, pr := range l.lines {
 		rs.Paths = append(rs.Paths, *pr)

@@ -18,11 +18,12 @@ const devs = "device /dev/full write_file,read_file,truncate,ioctl_dev\n" +
 	"device /dev/tty write_file,read_file,truncate,ioctl_dev\n" +
 	"device /dev/urandom write_file,read_file,truncate,ioctl_dev\n" +
 	"device /dev/zero write_file,read_file,truncate,ioctl_dev\n"
+const private = "private /tmp execute,write_file,read_file,read_dir,remove_dir,remove_file,make_dir,make_reg,make_sock,make_fifo,make_sym,refer,truncate,ioctl_dev\n"
 const tcp = "tcp connect_tcp {{http_proxy_port}}\ntcp connect_tcp {{socks_proxy_port}}\n"
 
 func TestEmptyPlanReadsEverywhereWritesNowhere(t *testing.T) {
 	rs, diags := lower(t, mkPlan(t))
-	want := "handle-fs " + allRights + "\nhandle-net bind_tcp,connect_tcp\nfs / execute,read_file,read_dir\n" + devs + tcp
+	want := "handle-fs " + allRights + "\nhandle-net bind_tcp,connect_tcp\nfs / execute,read_file,read_dir\n" + devs + private + tcp
 	if diff := cmp.Diff(want, rs.String()); diff != "" {
 		t.Errorf("text (-want +got):\n%s", diff)
 	}
@@ -46,7 +47,7 @@ func TestEmptyPlanReadsEverywhereWritesNowhere(t *testing.T) {
 func TestAllowWriteIsOneTree(t *testing.T) {
 	rs, diags := lower(t, mkPlan(t, "allow write /home/u/proj", "deny write /home/u/.bashrc"))
 	want := "handle-fs " + allRights + "\nhandle-net bind_tcp,connect_tcp\nfs / execute,read_file,read_dir\n" + devs +
-		"fs /home/u/proj " + wr + "\n" + tcp
+		"fs /home/u/proj " + wr + "\n" + private + tcp
 	if diff := cmp.Diff(want, rs.String()); diff != "" {
 		t.Errorf("text (-want +got):\n%s", diff)
 	}
@@ -219,6 +220,22 @@ func TestPtyDevices(t *testing.T) {
 		if !strings.Contains(rs.String(), d) {
 			t.Errorf("missing %q with allow_pty:\n%s", d, rs)
 		}
+	}
+}
+
+func TestPrivateTmp(t *testing.T) {
+	rs, _ := lower(t, mkPlan(t, "allow write /tmp"))
+	if strings.Contains(rs.String(), "private") {
+		t.Errorf("private /tmp granted although the plan lets the command write the host's /tmp:\n%s", rs)
+	}
+	rs, _ = lower(t, mkPlan(t, "deny read /tmp"))
+	if strings.Contains(rs.String(), "private") {
+		t.Errorf("private /tmp granted although the plan denies reading /tmp:\n%s", rs)
+	}
+	rs, _ = lower(t, mkPlan(t, "allow write /home/u/proj"))
+	a := resolve(t, rs, newFS("/tmp/", "/home/u/proj/"))
+	if !a.Allows("/tmp/x", MakeReg|WriteFile) {
+		t.Errorf("the private /tmp is not writable: %+v", a.Paths)
 	}
 }
 

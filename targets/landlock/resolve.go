@@ -74,12 +74,15 @@ func (rs *Ruleset) Resolve(f Facts) (*Applied, error) {
 		return nil, errors.New("landlock: Facts.Stat and Facts.ReadDir must be set")
 	}
 	type grant struct {
-		a               Access
+		a Access
+		// planned is the part of a that comes from the plan's rules,
+		// which must agree with it (device and private lines are
+		// outside the plan).
+		planned         Access
 		noFollow, isDir bool
-		device          bool
 	}
 	grants := map[string]*grant{}
-	put := func(p string, a Access, isDir, noFollow, device bool) {
+	put := func(p string, a Access, isDir, noFollow, outside bool) {
 		if !isDir {
 			a &= FileRights
 		}
@@ -88,12 +91,14 @@ func (rs *Ruleset) Resolve(f Facts) (*Applied, error) {
 		}
 		g, ok := grants[p]
 		if !ok {
-			grants[p] = &grant{a: a, noFollow: noFollow, isDir: isDir, device: device}
-			return
+			g = &grant{isDir: isDir}
+			grants[p] = g
 		}
 		g.a |= a
+		if !outside {
+			g.planned |= a
+		}
 		g.noFollow = g.noFollow || noFollow
-		g.device = g.device && device
 	}
 	for _, pr := range rs.Paths {
 		exists, isDir, err := f.Stat(pr.Path)
@@ -124,16 +129,14 @@ func (rs *Ruleset) Resolve(f Facts) (*Applied, error) {
 			// fs, device, and fs-children of a file (which has no
 			// children, so the file itself is granted: nothing can be
 			// created below it).
-			put(pr.Path, pr.Access, isDir, false, pr.Op == OpDevice)
+			put(pr.Path, pr.Access, isDir, false, pr.Op == OpDevice || pr.Op == OpPrivate)
 		}
 	}
 	out := &Applied{HandledFS: rs.HandledFS, HandledNet: rs.HandledNet}
 	var bad []string
 	for p, g := range grants {
-		if !g.device {
-			if msg := rs.check(p, g.a); msg != "" {
-				bad = append(bad, msg)
-			}
+		if msg := rs.check(p, g.planned); msg != "" {
+			bad = append(bad, msg)
 		}
 		out.Paths = append(out.Paths, PathBeneath{Path: p, Access: g.a & rs.HandledFS, NoFollow: g.noFollow, IsDir: g.isDir})
 	}

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,7 +72,29 @@ func Explain(plan *ir.Plan, env Env, query string) (Answer, error) {
 		a.Object = strings.Join(q.Command.Words, " ")
 		a.Decision = plan.DecideExec(q.Command.Words)
 	}
+	label(&a)
 	return a, nil
+}
+
+// Advisory labels an answer that command rules decided: they are not a wall
+// like the mounts and the network namespace.
+const Advisory = "advisory: fence checks command rules on the command line and on every exec the sandbox sees, but they cannot be airtight"
+
+// ProtectedLabel labels an answer decided by a built-in protection (a
+// protected path or a policy file in use).
+const ProtectedLabel = "protected path: write-denied by every policy, whatever it allows, also before it exists"
+
+// label adds to the reason what kind of rule decided: a protected path, or
+// an advisory command rule (the reference decision's own parenthesis about
+// command rules gives way to the fuller one).
+func label(a *Answer) {
+	switch {
+	case a.Cap == ir.CapExec && len(a.Rules) > 0:
+		reason, _, _ := strings.Cut(a.Reason, " (advisory")
+		a.Reason = reason + " (" + Advisory + ")"
+	case !a.Allowed && slices.ContainsFunc(a.Rules, ir.IsProtected):
+		a.Reason += "; " + ProtectedLabel
+	}
 }
 
 func joinHostPort(host string, port int) string {

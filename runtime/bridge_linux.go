@@ -27,6 +27,7 @@ import (
 //	'K' +fd             an accepted client connection of the SOCKS5 proxy listener
 //	'D' uint32 [+fd]    answer to 'C' with the same id: the connected socket, or no fd on failure
 //	'T'                 the command was stopped (job control; only with a terminal)
+//	'E' json            a violation the init's seccomp supervisor saw (an Event; notify_bridge_linux.go)
 //
 // Host → init:
 //
@@ -46,6 +47,7 @@ const (
 	msgSOCKS   = 'K'
 	msgDialed  = 'D'
 	msgStopped = 'T'
+	msgEvent   = 'E'
 	msgResume  = 'R'
 	msgSignal  = 'G'
 	msgDial    = 'C'
@@ -203,6 +205,8 @@ func (b *hostBridge) loop() {
 			case b.stopped <- struct{}{}:
 			default: // one pending stop is enough
 			}
+		case msgEvent:
+			b.event(payload)
 		case msgFailed:
 			b.mu.Lock()
 			b.failure = string(payload)

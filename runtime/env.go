@@ -62,6 +62,25 @@ type Options struct {
 	// BestEffort runs even when the sandbox would enforce a rule less
 	// strictly than written (the fidelity notes of `fence compile`).
 	BestEffort bool
+	// Monitor reports every denied system call and file access of the
+	// command as an event on Log (fence run -m and -d). It costs a round
+	// trip to the init per file system call, so it is off otherwise;
+	// blocked network requests are reported either way.
+	Monitor bool
+
+	// test weakens layers on purpose, so that a test can show that
+	// another layer holds on its own. Only this package's tests set it.
+	test testHooks
+}
+
+// testHooks are the deliberate weakenings of Options.test.
+type testHooks struct {
+	// relaxMounts makes the root bind writable and drops the masks of
+	// denied directories, leaving the file system to Landlock.
+	relaxMounts bool
+	// noLandlock leaves Landlock out, leaving the file system to the
+	// mounts.
+	noLandlock bool
 }
 
 // SetupError says why fence could not start the command: which layer

@@ -25,7 +25,21 @@ type Event struct {
 	Proto string `json:"proto,omitempty"`
 	Host  string `json:"host,omitempty"`
 	Port  int    `json:"port,omitempty"`
-	Path  string `json:"path,omitempty"`
+	// Access is "read" or "write" for a file event.
+	Access string `json:"access,omitempty"`
+	// Path is the file of a file event (absolute, as the sandbox sees
+	// it), or the program of an exec event.
+	Path string `json:"path,omitempty"`
+	// Command is the command line of an exec event: the one a rule denied
+	// (a wrapped or -c command where one was found).
+	Command []string `json:"command,omitempty"`
+	// Syscall is the system call of a file, exec or syscall event
+	// ("openat", "ptrace", "ioctl TIOCSTI").
+	Syscall string `json:"syscall,omitempty"`
+	// PID and Process name the sandboxed process (its pid inside the
+	// sandbox and its comm) of a file, exec or syscall event.
+	PID     int    `json:"pid,omitempty"`
+	Process string `json:"process,omitempty"`
 	// Rule is the deciding rule's text and Origin where it was written; both
 	// empty when the default decided.
 	Rule   string `json:"rule,omitempty"`
@@ -134,6 +148,9 @@ func marshalLine(v any) []byte {
 //
 //	net deny https example.com:443 (default: network is denied unless a rule allows the host) — allow it with --allow 'net example.com:443'
 //	net allow socks5 allowed.fence.test:8080 (allow net allowed.fence.test at --allow #1:1:1 (--allow): allowed by rule)
+//	file deny write /home/u/.bashrc by sh[12] via openat (deny write /home/u/.bashrc at builtin: denied by rule (deny overrides allow))
+//	syscall deny ptrace by gdb[7] (seccomp ptrace: inspect or steer another process)
+//	exec deny `shutdown -h now` by sh[9] (deny exec shutdown at …: denied by rule (advisory: …))
 //
 // Every field is made printable first: hosts and paths come from the
 // sandboxed program and could otherwise carry terminal escapes or newlines.
@@ -145,11 +162,24 @@ func (e Event) Text() string {
 	if e.Proto != "" {
 		b.WriteString(" " + printable(e.Proto))
 	}
+	if e.Access != "" {
+		b.WriteString(" " + printable(e.Access))
+	}
 	switch {
 	case e.Host != "":
 		b.WriteString(" " + printable(hostPort(e.Host, e.Port)))
+	case len(e.Command) > 0:
+		b.WriteString(" " + printable(quoteCommand(e.Command)))
 	case e.Path != "":
 		b.WriteString(" " + printable(e.Path))
+	case e.Syscall != "":
+		b.WriteString(" " + printable(e.Syscall))
+	}
+	if e.Process != "" || e.PID != 0 {
+		b.WriteString(" by " + printable(e.Process) + "[" + strconv.Itoa(e.PID) + "]")
+	}
+	if e.Syscall != "" && (e.Path != "" || len(e.Command) > 0) {
+		b.WriteString(" via " + printable(e.Syscall))
 	}
 	why := e.Reason
 	if e.Rule != "" {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,15 +15,21 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/targets/landlock"
 )
 
 // Descriptors the init inherits from bwrap (cmd.ExtraFiles on the host).
 const (
 	initCtlFD    = 3 // the sandbox end of the bridge socketpair
 	initStderrFD = 4 // the user's stderr, for the command (bwrap's own stderr is fence's pipe)
+	// initPlanFD is a sealed memfd holding the plan as JSON: the init
+	// lowers it to the Landlock ruleset against the sandbox's own view.
+	initPlanFD = 5
 	// initAliveFD is the write end of the watchdog's pipe, when there is a
 	// watchdog: the sandbox's processes hold it until they are all gone.
-	initAliveFD = 5
+	initAliveFD = 6
 )
 
 // forwardedSignals are the signals fence passes on to the command.
@@ -34,11 +41,15 @@ type initConfig struct {
 	// TTY says that stdin is a terminal: the command's process group is
 	// made its foreground group.
 	TTY bool
-	// UnixAllowed says that the plan allows some unix socket: the seccomp
-	// filter then lets the command create AF_UNIX sockets (see
-	// seccomp_linux.go).
-	UnixAllowed bool
-	Argv        []string
+	// LandlockABI is the ABI the host checked the plan's fidelity
+	// against; 0 when Landlock is unavailable and the user accepted that
+	// with --best-effort. The init refuses to start when the kernel
+	// reports less.
+	LandlockABI int
+	// Monitor (-m, -d) makes the filter notify the init of denied system
+	// calls and file accesses, which it reports as events.
+	Monitor bool
+	Argv    []string
 }
 
 // args renders the init's command line (after `fence __init`).
@@ -50,8 +61,9 @@ func (c initConfig) args() []string {
 	if c.TTY {
 		a = append(a, "-tty")
 	}
-	if c.UnixAllowed {
-		a = append(a, "-unix")
+	a = append(a, "-landlock", strconv.Itoa(c.LandlockABI))
+	if c.Monitor {
+		a = append(a, "-monitor")
 	}
 	return append(append(a, "--"), c.Argv...)
 }
@@ -59,18 +71,23 @@ func (c initConfig) args() []string {
 // InitMain is the hidden `fence __init ARGS…` command. Run starts it inside
 // bwrap as the sandbox's init: it listens on 127.0.0.1 for the proxies,
 // hands every accepted connection to the host side, connects exposed ports,
-// installs the seccomp filter on itself, starts the command in its own
-// process group, forwards signals, reaps orphans, and returns the
-// command's exit status (128+N for signal N).
+// starts the command in its own process group under Landlock and seccomp,
+// serves the filter's notifications, forwards signals, reaps orphans, and
+// returns the command's exit status (128+N for signal N).
 //
-// The seccomp filter (targets/seccomp, installed by seccomp_linux.go) goes
-// on every thread of the init after its listeners are up and before the
-// command starts, so the command and all its descendants inherit it: the
-// system calls that reach past the sandbox's namespaces (ptrace, mount,
-// unshare and namespace clones, keyrings, bpf, module loading, io_uring,
-// ioctl TIOCSTI/TIOCLINUX, …) fail with EPERM, AF_UNIX sockets too unless
-// -unix says the plan allows unix sockets, and a system call through a
-// non-native ABI (int 0x80, x32) kills the process.
+// It reads the plan from the memfd on initPlanFD and lowers it twice: to
+// the Landlock ruleset (landlock_linux.go), resolved against the mounts
+// bwrap made, and to the seccomp filter (seccomp_linux.go). Both go on the
+// one thread that forks the command, after the listeners are up, so the
+// command and all its descendants inherit them: writes outside the plan's
+// writable trees fail with EACCES whatever the mounts say, and the system
+// calls that reach past the sandbox's namespaces (ptrace, mount, unshare
+// and namespace clones, keyrings, bpf, module loading, io_uring, ioctl
+// TIOCSTI/TIOCLINUX, …) fail with EPERM, AF_UNIX sockets too unless the
+// plan allows unix sockets, and a system call through a non-native ABI
+// (int 0x80, x32) kills the process. The init itself stays unrestricted:
+// it is not dumpable, and Landlock keeps the command from ptracing or
+// (from ABI 6) signalling anything outside its domain.
 //
 // With -cleanup it is instead the watchdog that removes the sandbox's mount
 // points from the host when fence dies without cleaning up (see
@@ -79,12 +96,16 @@ func InitMain(args []string) int {
 	if len(args) > 0 && args[0] == "-cleanup" {
 		return cleanupMain(args[1:])
 	}
+	if len(args) > 0 && args[0] == "-exec" {
+		return shimMain(args[1:])
+	}
 	fs := flag.NewFlagSet("fence __init", flag.ContinueOnError)
 	var cfg initConfig
 	fs.IntVar(&cfg.HTTPPort, "http", DefaultHTTPProxyPort, "in-sandbox HTTP proxy port")
 	fs.IntVar(&cfg.SOCKSPort, "socks", DefaultSOCKSProxyPort, "in-sandbox SOCKS5 proxy port")
 	fs.BoolVar(&cfg.TTY, "tty", false, "stdin is a terminal")
-	fs.BoolVar(&cfg.UnixAllowed, "unix", false, "let the command create AF_UNIX sockets")
+	fs.IntVar(&cfg.LandlockABI, "landlock", 0, "the Landlock ABI the host checked (0: none)")
+	fs.BoolVar(&cfg.Monitor, "monitor", false, "report denied system calls and file accesses")
 	if err := fs.Parse(args); err != nil {
 		return ExitSetup
 	}
@@ -94,7 +115,7 @@ func InitMain(args []string) int {
 		return ExitSetup
 	}
 	// Both inherited descriptors must not reach the command.
-	for _, fd := range []int{initCtlFD, initStderrFD} {
+	for _, fd := range []int{initCtlFD, initStderrFD, initPlanFD} {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
 			fmt.Fprintf(os.Stderr, "fence __init: descriptor %d was not inherited; run the sandbox with fence run\n", fd)
 			return ExitSetup
@@ -108,14 +129,24 @@ func InitMain(args []string) int {
 		return ExitSetup
 	}
 	in := &sandboxInit{cfg: cfg, ch: ch, stderr: os.NewFile(initStderrFD, "stderr")}
+	planFile := os.NewFile(initPlanFD, "plan")
+	err = readPlan(planFile, &in.plan)
+	planFile.Close()
+	if err != nil {
+		return in.fail("cannot read the plan: %v", err)
+	}
 	return in.run()
 }
 
 // sandboxInit is the state of the in-sandbox init.
 type sandboxInit struct {
 	cfg    initConfig
+	plan   ir.Plan
 	ch     *channel
 	stderr *os.File
+	// landlock is the resolved ruleset for the command's thread, nil when
+	// Landlock is unavailable (accepted with --best-effort).
+	landlock *landlock.Applied
 
 	mu      sync.Mutex
 	pgid    int              // the command's process group, 0 before it starts
@@ -159,17 +190,24 @@ func (in *sandboxInit) run() int {
 		}
 		go in.acceptLoop(ln, l.typ)
 	}
-	// The filter comes after the listeners (the init itself needs nothing
-	// it denies) and before the command, which inherits it; the init's
-	// own threads take it too (TSYNC), so it also covers the descriptors
-	// the init creates later (the exposed ports' TCP sockets).
-	filter, err := nativeSeccompFilter(seccompProgram(in.cfg.UnixAllowed))
-	if err == nil {
-		err = installSeccomp(filter)
+	// The Landlock ruleset is resolved against the sandbox's mounts, now
+	// that bwrap has made them, and applied in start.
+	if in.cfg.LandlockABI > 0 {
+		abi, err := LandlockABI()
+		if err == nil && abi < in.cfg.LandlockABI {
+			err = fmt.Errorf("the kernel reports ABI %d, the host checked the plan against ABI %d", abi, in.cfg.LandlockABI)
+		}
+		if err == nil {
+			in.landlock, err = landlockRuleset(&in.plan, in.cfg.LandlockABI, in.cfg.HTTPPort, in.cfg.SOCKSPort)
+		}
+		if err != nil {
+			return in.fail("Landlock: %v", err)
+		}
 	}
-	if err != nil {
-		return in.fail("cannot install the seccomp filter: %v", err)
-	}
+	// The command's seccomp filter (seccomp_linux.go) and Landlock domain go
+	// on the one thread that starts it (start): the init itself stays
+	// unfiltered, so that it can serve the filter's notifications without
+	// ever waiting on itself.
 	go in.control()
 	go func() {
 		for s := range sigs {
@@ -201,17 +239,28 @@ func (in *sandboxInit) start() (int, int) {
 		fmt.Fprintf(in.stderr, "fence: %s: %v\n", argv[0], unwrapExecErr(err))
 		return 0, code
 	}
+	// The exec shim (shim_linux.go) applies Landlock and the seccomp
+	// filter to itself and becomes the command; the supervisor serves the
+	// filter's listener from here.
+	prog := commandFilterProgram(&in.plan, in.cfg.Monitor)
 	in.mu.Lock()
-	defer in.mu.Unlock()
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Env:   os.Environ(),
-		Files: []uintptr{0, 1, in.stderr.Fd()},
-		Sys: &syscall.SysProcAttr{
-			Setpgid:    true,
-			Foreground: in.cfg.TTY,
-			Ctty:       0,
-		},
-	})
+	pid, listener, err := startShim(&shimConfig{Landlock: in.landlock, ABI: in.cfg.LandlockABI, Seccomp: programFields(*prog)},
+		path, argv, os.Environ(), []uintptr{0, 1, in.stderr.Fd()},
+		&syscall.SysProcAttr{Setpgid: true, Foreground: in.cfg.TTY, Ctty: 0})
+	if pid > 0 {
+		in.pgid = pid
+	}
+	in.mu.Unlock()
+	if err == nil && listener >= 0 {
+		_, err = serveNotify(listener, &in.plan, prog, eventSender(in.ch))
+	}
+	if err != nil && pid > 0 {
+		// A shim that could not restrict itself exits on its own; one
+		// whose supervisor could not start must not run the command.
+		syscall.Kill(pid, syscall.SIGKILL)
+		in.fail("%v", err)
+		return 0, ExitSetup
+	}
 	if err != nil {
 		code := exitCannotExec
 		if errors.Is(err, syscall.ENOENT) {
@@ -220,7 +269,8 @@ func (in *sandboxInit) start() (int, int) {
 		fmt.Fprintf(in.stderr, "fence: %s: %v\n", argv[0], err)
 		return 0, code
 	}
-	in.pgid = pid
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	for _, s := range in.pending {
 		syscall.Kill(-pid, s)
 	}
@@ -416,4 +466,12 @@ func cleanupMain(paths []string) int {
 	}
 	removeCreated(paths)
 	return 0
+}
+
+// readPlan reads the plan the host wrote into the memfd.
+func readPlan(f *os.File, p *ir.Plan) error {
+	if _, err := f.Seek(0, 0); err != nil {
+		return err
+	}
+	return json.NewDecoder(f).Decode(p)
 }

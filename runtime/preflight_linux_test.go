@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/fence-policy/fence/compiler/ir"
 )
 
 // fakeSysctls makes sysctlFile describe another kernel for one test.
@@ -108,29 +106,6 @@ func TestSupported(t *testing.T) {
 	var se *SetupError
 	if !errors.As(err, &se) || !strings.Contains(se.Fix, "apt-get install bubblewrap") {
 		t.Fatalf("without bwrap: %v", err)
-	}
-}
-
-func TestCheckFidelity(t *testing.T) {
-	note := func(rule string, f ir.Fidelity) ir.Diagnostic {
-		return ir.Diagnostic{Severity: ir.SevNote, Code: "x", Summary: "about " + rule, Fidelity: f, Rule: rule}
-	}
-	weaker := ir.Diagnostics{note("deny read /a/**/.env", ir.Approximate)}
-	if _, err := checkFidelity(weaker, false); err == nil || !strings.Contains(err.Error(), "--best-effort") {
-		t.Errorf("approximate deny: %v", err)
-	}
-	if w, err := checkFidelity(weaker, true); err != nil || len(w) != 1 || !strings.Contains(w[0], "about deny read /a/**/.env") {
-		t.Errorf("best effort must run and list what is weaker: %q %v", w, err)
-	}
-	if _, err := checkFidelity(ir.Diagnostics{note("allow unix /run/x.sock", ir.NotEnforced)}, false); err == nil {
-		t.Error("a rule that is not enforced at all must be refused")
-	}
-	if w, err := checkFidelity(ir.Diagnostics{note("allow write /a/*/b", ir.Approximate)}, false); err != nil || len(w) != 0 {
-		t.Errorf("an approximate allow is stricter than written: %q %v", w, err)
-	}
-	bad := ir.Diagnostics{{Severity: ir.SevError, Summary: "internal"}}
-	if _, err := checkFidelity(bad, true); err == nil {
-		t.Error("errors stop a run even with --best-effort")
 	}
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/targets/bwrap"
 	"github.com/fence-policy/fence/targets/proxy"
+	"github.com/fence-policy/fence/targets/seccomp"
 )
 
 // Run runs argv in a sandbox built from plan and returns the command's exit
@@ -56,6 +58,7 @@ type sandbox struct {
 	initPath  string
 	network   *Network
 	exposed   []exposedListener
+	planFile  *os.File // the plan for the init (initPlanFD)
 }
 
 type exposedListener struct {
@@ -68,6 +71,9 @@ func (s *sandbox) release() {
 	for _, e := range s.exposed {
 		e.ln.Close()
 	}
+	if s.planFile != nil {
+		s.planFile.Close()
+	}
 }
 
 // prepare does everything that can fail before bwrap starts.
@@ -77,6 +83,11 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	}
 	if plan == nil {
 		return nil, &SetupError{Layer: "plan", Cause: "no plan"}
+	}
+	// Every git repository below a writable root gets the protected paths
+	// the compiler gives the working directory (runtime/protected_linux.go).
+	if plan, err = withNestedRepos(plan); err != nil {
+		return nil, err
 	}
 	if e := checkCommands(plan, argv); e != nil {
 		return nil, e
@@ -99,11 +110,22 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	}
 	s.initPath = initPath
 
-	args, bdiags := bwrap.Lower(plan)
-	table, pdiags := proxy.Lower(plan)
-	weaker, err := checkFidelity(append(bdiags, pdiags...), opts.BestEffort)
+	args, _ := bwrap.Lower(plan)  // its notes and errors: checkPlanFidelity
+	table, _ := proxy.Lower(plan) // likewise
+	machine := hostMachine(s.bwrapPath)
+	weaker, err := checkPlanFidelity(plan, machine, opts.BestEffort)
 	if err != nil {
 		return nil, err
+	}
+	if links := symlinkedDenies(plan); len(links) > 0 {
+		if !opts.BestEffort {
+			return nil, &SetupError{
+				Layer: "plan",
+				Cause: "the sandbox would enforce these rules less strictly than written:\n" + strings.Join(links, "\n"),
+				Fix:   "allow writing a narrower directory than the one that holds the link, replace the link by the file it points to, or accept the weaker enforcement with --best-effort",
+			}
+		}
+		weaker = append(weaker, links...)
 	}
 	if len(weaker) > 0 {
 		// --best-effort: run, but never silently weaker than written.
@@ -149,10 +171,20 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	// only, and a sandbox without it would leave TIOCSTI, ptrace, mount and
 	// unix sockets open, so other architectures are refused here, before
 	// bwrap starts.
-	if _, err := nativeSeccompFilter(seccompProgram(false)); err != nil {
+	if _, err := nativeSeccompFilter(&seccomp.Program{}); err != nil {
 		return nil, &SetupError{Layer: "seccomp", Cause: err.Error(), Fix: "run fence on amd64 or arm64"}
 	}
-	cfg := initConfig{HTTPPort: httpPort, SOCKSPort: socksPort, TTY: s.tty != nil, UnixAllowed: planAllowsUnix(plan), Argv: argv}
+	// checkPlanFidelity refused a machine without Landlock unless the user
+	// accepted that; the init then applies none (ABI 0).
+	abi := machine.LandlockABI
+	if s.planFile, err = planMemfd(plan); err != nil {
+		return nil, &SetupError{Layer: "plan", Cause: "cannot hand the plan to the sandbox: " + err.Error()}
+	}
+	if opts.test.noLandlock {
+		abi = 0
+	}
+	cfg := initConfig{HTTPPort: httpPort, SOCKSPort: socksPort, TTY: s.tty != nil,
+		LandlockABI: abi, Monitor: opts.Monitor, Argv: argv}
 	inv, err := args.Render(bwrap.Facts{
 		Init:         append([]string{initPath, "__init"}, cfg.args()...),
 		RuntimeBinds: []string{initPath},
@@ -183,6 +215,9 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	}
 	if s.argv, err = insertMounts(inv.Argv, extra, 1, plan.Context.Cwd != "", len(cfg.args())+2); err != nil {
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
+	}
+	if opts.test.relaxMounts {
+		s.argv = relaxMounts(s.argv)
 	}
 	if opts.Log.Wants(DecisionAllow) { // -d: formatting the argv is not free
 		words := make([]string, len(s.argv))
@@ -215,31 +250,6 @@ func resolveInitPath(p string) (string, error) {
 		return "", &SetupError{Layer: "init", Cause: "the init binary: " + err.Error()}
 	}
 	return p, nil
-}
-
-// checkFidelity refuses a plan that the sandbox would enforce less strictly
-// than written, unless the user accepted that (--best-effort). An
-// approximate allow only permits less than written, so it passes.
-func checkFidelity(ds ir.Diagnostics, bestEffort bool) ([]string, error) {
-	var weaker []string
-	for _, d := range ds {
-		switch {
-		case d.Severity == ir.SevError:
-			return nil, &SetupError{Layer: "plan", Cause: d.String()}
-		case d.Severity != ir.SevNote || d.Fidelity == ir.Exact || d.Fidelity == "":
-		case d.Fidelity == ir.Approximate && strings.HasPrefix(d.Rule, string(ir.Allow)+" "):
-		default:
-			weaker = append(weaker, d.String())
-		}
-	}
-	if len(weaker) == 0 || bestEffort {
-		return weaker, nil
-	}
-	return nil, &SetupError{
-		Layer: "plan",
-		Cause: "the sandbox would enforce these rules less strictly than written:\n" + strings.Join(weaker, "\n"),
-		Fix:   "change the rules, or accept the weaker enforcement with --best-effort (fence compile shows every fidelity note)",
-	}
 }
 
 // checkPorts rejects port combinations that cannot work: the in-sandbox
@@ -506,7 +516,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		Stdin:      s.opts.Stdin,
 		Stdout:     s.opts.Stdout,
 		Stderr:     &bwrapErr,
-		ExtraFiles: []*os.File{sandboxEnd, stderr}, // fds 3 and 4 in the init (5: aliveW)
+		ExtraFiles: []*os.File{sandboxEnd, stderr, s.planFile}, // fds 3, 4 and 5 in the init (6: aliveW)
 		// Its own process group: a signal to fence's group (Ctrl-C
 		// without a terminal handover) reaches fence, which forwards it,
 		// instead of killing bwrap and losing the status; and a
@@ -579,6 +589,11 @@ loop:
 	stopStderr()
 
 	code, gotExit, failure := b.status()
+	if failure != "" && ctxErr == nil {
+		// Setup failed inside the sandbox, before or while the command
+		// was being started (the exec shim): fence's failure, not its.
+		return ExitSetup, &SetupError{Layer: "init", Cause: failure}
+	}
 	select {
 	case <-b.started:
 	default:
@@ -685,4 +700,54 @@ func setForeground(fd, pgid int) {
 	}
 	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pgid)
+}
+
+// planMemfd writes the plan into a sealed memfd for the init: no size limit
+// as on the command line, and nothing in the sandbox can change it.
+func planMemfd(plan *ir.Plan) (*os.File, error) {
+	data, err := json.Marshal(plan)
+	if err != nil {
+		return nil, err
+	}
+	return sealedMemfd("fence-plan", data)
+}
+
+// sealedMemfd is a memfd holding data, sealed against any change, read
+// from offset 0 by whoever inherits it.
+func sealedMemfd(name string, data []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	if _, err := f.Write(data); err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sealing %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// relaxMounts is Options.test.relaxMounts: a writable root, and no masks
+// over denied directories.
+func relaxMounts(argv []string) []string {
+	var out []string
+	for i := 0; i < len(argv); i++ {
+		switch {
+		case i+2 < len(argv) && argv[i] == "--ro-bind" && argv[i+1] == "/" && argv[i+2] == "/":
+			out = append(out, "--bind", "/", "/")
+			i += 2
+		case i+3 < len(argv) && argv[i] == "--tmpfs" && argv[i+2] == "--remount-ro" && argv[i+1] == argv[i+3]:
+			i += 3
+		default:
+			out = append(out, argv[i])
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,33 +13,26 @@ import (
 	"github.com/fence-policy/fence/targets/seccomp"
 )
 
-// The in-sandbox init installs the seccomp filter of targets/seccomp on
-// itself right before it starts the command, so the command and every
+// The in-sandbox init puts the seccomp filter of targets/seccomp on the one
+// thread that starts the command (startFiltered), so the command and every
 // descendant inherit it (a filter cannot be removed, and no_new_privs keeps
-// setuid binaries from shedding it). The target's package comment says
-// what it refuses and why; in short: a system call through a non-native
-// ABI (int 0x80, x32) kills the process; ptrace, process_vm_*, the mount
-// system calls, unshare/setns and namespace clones, the keyrings, bpf,
-// perf_event_open, userfaultfd, kexec, module loading, io_uring and ioctl
-// TIOCSTI/TIOCLINUX fail with EPERM; clone3 fails with ENOSYS (libc falls
-// back to clone, whose flags the filter reads); socket(AF_UNIX) and
-// datagram AF_UNIX socketpairs fail with EPERM unless the plan allows
-// unix sockets.
+// setuid binaries from shedding it), while the init itself stays
+// unfiltered and can serve the filter's notifications (notify_linux.go).
+// The target's package comment says what it refuses and why; in short: a
+// system call through a non-native ABI (int 0x80, x32) kills the process;
+// ptrace, process_vm_*, the mount system calls, unshare/setns and namespace
+// clones, the keyrings, bpf, perf_event_open, userfaultfd, kexec, module
+// loading, io_uring and ioctl TIOCSTI/TIOCLINUX fail with EPERM; clone3
+// fails with ENOSYS (libc falls back to clone, whose flags the filter
+// reads); socket(AF_UNIX) and datagram AF_UNIX socketpairs fail with EPERM
+// unless the plan allows unix sockets. With a listener (Monitor for -m,
+// Exec for command rules in every process) some of these go to the
+// supervisor instead, which reports them and answers for the kernel.
 //
-// The filter is lowered on the host (planAllowsUnix: the plan's only input
-// to it) and assembled by the init for the architecture it runs on: the
-// init's -unix flag carries Program.AllowUnix across.
-//
-// bwrap has built the sandbox (mounts, namespaces) before the init runs, so
-// denying mount and unshare costs the command nothing; the init itself and
-// the Go runtime keep running under the filter (TSYNC), and after
-// installing it they only accept connections, start the command (a clone
-// without namespace flags), forward signals and reap.
-
-// seccompProgram lowers what the filter depends on.
-func seccompProgram(unixAllowed bool) *seccomp.Program {
-	return &seccomp.Program{AllowUnix: unixAllowed}
-}
+// The init lowers the filter from the plan it receives and assembles it
+// for the architecture it runs on. bwrap has built the sandbox (mounts,
+// namespaces) before the init runs, so denying mount and unshare costs the
+// command nothing.
 
 // planAllowsUnix reports whether the filter must let the command create
 // AF_UNIX sockets: whenever any rule allows a unix socket (seccomp.Lower).
@@ -61,28 +55,78 @@ func nativeSeccompFilter(prog *seccomp.Program) ([]unix.SockFilter, error) {
 	return out, nil
 }
 
-// install sets no_new_privs (required to install a filter without
-// CAP_SYS_ADMIN; bwrap has usually set it already) and installs the filter
-// on every thread of this process (TSYNC): the Go runtime's threads, and
-// so everything the init starts afterwards.
-func installSeccomp(insns []unix.SockFilter) error {
+// commandFilterProgram is the filter the init installs for the command of
+// a run: the plan's choices (Lower), Exec when the plan has command rules
+// to check in every process the command starts, and Monitor when the user
+// asked for violation events (-m or -d). Monitor must come from those
+// flags, not from Logger.Wants: without them the CLI still collects
+// denials for its summary, and a run without -m must cost nothing.
+func commandFilterProgram(plan *ir.Plan, monitor bool) *seccomp.Program {
+	prog, _ := seccomp.Lower(plan)
+	prog.Monitor = monitor
+	prog.Exec = planHasExecDenials(plan)
+	return prog
+}
+
+// planHasExecDenials reports whether some command rule denies: only then
+// is there anything to check at each exec.
+func planHasExecDenials(plan *ir.Plan) bool {
+	for _, r := range plan.Rules {
+		if r.Cap == ir.CapExec && r.Effect == ir.Deny {
+			return true
+		}
+	}
+	return false
+}
+
+// installCommandFilter installs prog on the calling thread only (no
+// TSYNC), after setting no_new_privs on it (per thread too; setting it
+// again is harmless). The caller must have locked its goroutine to the OS
+// thread, and must never unlock it: the thread carries the filter, and
+// whatever it starts inherits it, while the rest of the process (the
+// supervisor) stays unfiltered and can serve the notifications without
+// ever waiting on itself.
+//
+// When the program needs a supervisor it is installed with
+// SECCOMP_FILTER_FLAG_NEW_LISTENER and the listener descriptor (close-on-
+// exec, so the command never holds it) is returned; else listener is -1.
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19) is asked for too:
+// once the supervisor has received a notification, only a fatal signal
+// interrupts the waiting call, so a program that gets signals all the time
+// (Go's preemption) is not made to restart its call again and again. An
+// older kernel refuses the flag with EINVAL; the filter is installed
+// without it.
+func installCommandFilter(prog *seccomp.Program) (listener int, err error) {
+	insns, err := nativeSeccompFilter(prog)
+	if err != nil {
+		return -1, err
+	}
 	if len(insns) == 0 || len(insns) > unix.BPF_MAXINSNS {
-		return errors.New("seccomp: program length out of range")
+		return -1, errors.New("seccomp: program length out of range")
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
+		return -1, fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 	}
-	prog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
-	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
-		unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog)))
+	fprog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
+	install := func(flags uintptr) (uintptr, syscall.Errno) {
+		r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&fprog)))
+		return r, errno
+	}
+	if !prog.NeedsListener() {
+		_, errno := install(0)
+		goruntime.KeepAlive(insns)
+		if errno != 0 {
+			return -1, fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %w", errno)
+		}
+		return -1, nil
+	}
+	r, errno := install(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
+	if errno == unix.EINVAL {
+		r, errno = install(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER)
+	}
 	goruntime.KeepAlive(insns)
 	if errno != 0 {
-		return fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %w", errno)
+		return -1, fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER): %w", errno)
 	}
-	if r != 0 {
-		// With TSYNC a positive result is a thread that could not be
-		// synchronized: the filter is on no thread.
-		return fmt.Errorf("seccomp: thread %d could not take the filter", r)
-	}
-	return nil
+	return int(r), nil
 }

@@ -32,13 +32,24 @@ Examples:
    fence compile -p npm                      # the plan, as a readable listing
    fence compile -t bwrap ./policy.hcl       # the bubblewrap arguments
    fence compile -t ir --format json ~/.fence.json
-   fence compile -p default -p npm -t all`,
+   fence compile -p default -p npm -t all
+   fence compile -t fidelity ./policy.hcl    # what this machine enforces
+   fence compile -t fidelity --landlock-abi 2 --format json ./policy.hcl
+
+-t fidelity does not print an artifact: it lists every rule with how
+exactly this machine enforces it — exact, approximate (stricter or weaker
+than written), not enforced, or advisory — with the reasons (an old
+Landlock ABI, a glob matched only against the paths that exist when the
+sandbox starts, …). fence run refuses to start when a rule would be weaker
+than written, or Landlock is missing, unless --best-effort. The report
+depends on the machine, so -t all leaves it out.`,
 		OnUsageError: onUsageError,
 		Flags: []cli.Flag{
 			policyFlag(),
 			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Value: "ir",
-				Usage: "what to print: " + strings.Join(targetNames(), ", ") + ", or all"},
+				Usage: "what to print: " + strings.Join(targetNames(), ", ") + ", or all; or " + fidelityTarget + ": how exactly this machine enforces each rule"},
 			formatFlag(),
+			landlockABIFlag(),
 		},
 		Action: compileAction,
 	}
@@ -73,8 +84,16 @@ func compileAction(c *cli.Context) error {
 	name := c.String("target")
 	var chosen []target
 	switch {
+	case c.IsSet("landlock-abi") && name != fidelityTarget:
+		return usageErrorf("fence compile: --landlock-abi applies to -t %s only", fidelityTarget)
 	case name == "all":
 		chosen = targets
+	case name == fidelityTarget:
+		t, err := fidelityTargetFor(c)
+		if err != nil {
+			return err
+		}
+		chosen = []target{t}
 	default:
 		i := slices.IndexFunc(targets, func(t target) bool { return t.name == name })
 		if i < 0 {

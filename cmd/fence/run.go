@@ -173,6 +173,7 @@ func execute(c *cli.Context, s runSpec) error {
 		Pins:       pins,
 		Log:        log,
 		BestEffort: s.bestEffort,
+		Monitor:    s.monitor || s.debug,
 	})
 	if err != nil {
 		// The error names the layer, the cause and the fix.

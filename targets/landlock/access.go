@@ -109,6 +109,14 @@ func (a Access) String() string {
 // MarshalText renders String, so JSON shows names rather than bits.
 func (a Access) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
+// UnmarshalText reads MarshalText's form back (the runtime hands a
+// resolved ruleset across a process boundary as JSON).
+func (a *Access) UnmarshalText(b []byte) error {
+	v, err := ParseAccess(string(b))
+	*a = v
+	return err
+}
+
 // ParseAccess reads String's form back.
 func ParseAccess(s string) (Access, error) {
 	if s == "-" {
@@ -151,3 +159,22 @@ func (a NetAccess) String() string {
 
 // MarshalText renders String.
 func (a NetAccess) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText reads MarshalText's form back.
+func (a *NetAccess) UnmarshalText(b []byte) error {
+	*a = 0
+	if string(b) == "-" {
+		return nil
+	}
+	for n := range strings.SplitSeq(string(b), ",") {
+		switch n {
+		case "bind_tcp":
+			*a |= BindTCP
+		case "connect_tcp":
+			*a |= ConnectTCP
+		default:
+			return errors.New("landlock: unknown network right " + n)
+		}
+	}
+	return nil
+}

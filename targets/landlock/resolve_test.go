@@ -1,6 +1,7 @@
 package landlock
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -135,5 +136,21 @@ func TestAccessNamesRoundTrip(t *testing.T) {
 	}
 	if FSForABI(1)&(Refer|Truncate|IoctlDev) != 0 || FSForABI(5) != allFS {
 		t.Errorf("FSForABI wrong: %s / %s", FSForABI(1), FSForABI(5))
+	}
+}
+
+func TestAppliedJSONRoundTrip(t *testing.T) {
+	rs, _ := lower(t, mkPlan(t, "allow write /home/u/proj", "deny read /home/u/.ssh"))
+	a := resolve(t, rs, newFS("/home/u/proj/", "/home/u/.ssh/id", "/home/u/notes"))
+	data, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Applied
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a, &back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
 }

@@ -23,6 +23,7 @@ const x32SyscallBit uint32 = 0x40000000
 const (
 	RetKillProcess uint32 = 0x80000000
 	RetErrno       uint32 = 0x00050000
+	RetUserNotif   uint32 = 0x7fc00000
 	RetAllow       uint32 = 0x7fff0000
 
 	ErrnoEPERM  uint32 = 1
@@ -94,7 +95,7 @@ var arches = map[string]archInfo{
 		"ptrace": 101, "pivot_root": 155, "mount": 165, "umount2": 166,
 		"init_module": 175, "delete_module": 176,
 		"kexec_load": 246, "add_key": 248, "request_key": 249, "keyctl": 250,
-		"unshare": 272, "perf_event_open": 298, "setns": 308,
+		"unshare": 272, "perf_event_open": 298, "open_by_handle_at": 304, "setns": 308,
 		"process_vm_readv": 310, "process_vm_writev": 311, "finit_module": 313,
 		"kexec_file_load": 320, "bpf": 321, "userfaultfd": 323,
 		"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
@@ -107,7 +108,7 @@ var arches = map[string]archInfo{
 		"ptrace": 117, "pivot_root": 41, "mount": 40, "umount2": 39,
 		"init_module": 105, "delete_module": 106,
 		"kexec_load": 104, "add_key": 217, "request_key": 218, "keyctl": 219,
-		"unshare": 97, "perf_event_open": 241, "setns": 268,
+		"unshare": 97, "perf_event_open": 241, "open_by_handle_at": 265, "setns": 268,
 		"process_vm_readv": 270, "process_vm_writev": 271, "finit_module": 273,
 		"kexec_file_load": 294, "bpf": 280, "userfaultfd": 282,
 		"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
@@ -115,6 +116,48 @@ var arches = map[string]archInfo{
 		"fsmount": 432, "fspick": 433, "clone3": 435, "mount_setattr": 442,
 		"open_tree_attr": 467,
 	}},
+}
+
+// notifyArch is the system calls that only Monitor and Exec programs name,
+// kept apart from arches because the legacy path calls (open, mkdir, …)
+// exist on amd64 only: arm64 has just the *at forms.
+var notifyArch = map[string]map[string]uint32{
+	"amd64": {
+		"open": 2, "creat": 85, "openat": 257, "openat2": 437,
+		"mkdir": 83, "mkdirat": 258, "mknod": 133, "mknodat": 259,
+		"unlink": 87, "unlinkat": 263, "rmdir": 84,
+		"rename": 82, "renameat": 264, "renameat2": 316,
+		"link": 86, "linkat": 265, "symlink": 88, "symlinkat": 266,
+		"truncate": 76, "chmod": 90, "fchmodat": 268, "fchmodat2": 452,
+		"chown": 92, "lchown": 94, "fchownat": 260,
+		"utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
+		"execve": 59, "execveat": 322,
+	},
+	"arm64": {
+		"openat": 56, "openat2": 437,
+		"mkdirat": 34, "mknodat": 33, "unlinkat": 35,
+		"renameat": 38, "renameat2": 276,
+		"linkat": 37, "symlinkat": 36,
+		"truncate": 45, "fchmodat": 53, "fchmodat2": 452, "fchownat": 54,
+		"utimensat": 88,
+		"execve":    221, "execveat": 281,
+	},
+}
+
+// NotifyNumbers returns a copy of the table of the system calls that a
+// Monitor or Exec program hands to the supervisor on arch: the file system
+// calls of FileCalls that exist there, execve and execveat (nil for an
+// unsupported architecture).
+func NotifyNumbers(arch string) map[string]uint32 {
+	t, ok := notifyArch[arch]
+	if !ok {
+		return nil
+	}
+	out := make(map[string]uint32, len(t))
+	for k, v := range t {
+		out[k] = v
+	}
+	return out
 }
 
 // Arches lists the supported architectures by GOARCH name.

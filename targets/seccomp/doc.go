@@ -1,7 +1,7 @@
 // Package seccomp lowers an *ir.Plan into the classic-BPF seccomp filter
-// that the runtime's in-sandbox init installs on itself (with TSYNC) right
-// before it starts the command, so that the command and every descendant
-// inherit it. The filter is the third wall, under bwrap's namespaces and
+// that the runtime's in-sandbox init installs right before it starts the
+// command (on the thread that starts it), so that the command and every
+// descendant inherit it. The filter is the third wall, under bwrap's namespaces and
 // Landlock: it refuses the system calls a sandboxed program could use to
 // get out of them or to reach the host's kernel attack surface.
 //
@@ -28,8 +28,11 @@
 //     unshare and setns, and clone with any CLONE_NEW* flag (a nested user
 //     namespace gives back CAP_SYS_ADMIN over fresh mount namespaces);
 //     keyctl, add_key and request_key (the kernel keyrings are not
-//     namespaced); bpf, perf_event_open and userfaultfd (kernel attack
-//     surface a command has no business with); kexec_load,
+//     namespaced); open_by_handle_at (it opens a file by its handle,
+//     around every mount; the kernel also wants a capability the sandbox
+//     does not have, and this keeps it so); bpf, perf_event_open and
+//     userfaultfd (kernel attack surface a command has no business with);
+//     kexec_load,
 //     kexec_file_load, init_module, finit_module and delete_module;
 //     io_uring_setup, io_uring_enter and io_uring_register (io_uring runs
 //     operations, socket creation included, without the system calls this
@@ -48,6 +51,46 @@
 // Everything else is allowed. The plan has no setting for nested sandboxes
 // yet, so clone's and unshare's namespace flags are always refused
 // (Program.AllowNamespaces exists for when it has).
+//
+// # Supervised modes: Monitor and Exec
+//
+// Two choices of the run, not of the plan (Lower never sets them, and a
+// program without them is the plain filter instruction for instruction,
+// so -m costs nothing when it is off), make the filter hand calls to a
+// supervisor in the init with SECCOMP_RET_USER_NOTIF; NeedsListener says
+// whether a program needs one, and Explain says, for a notified call, why
+// (it mirrors the instructions; the tests check that they agree).
+//
+//   - Monitor (fence run -m or -d): every denial above is notified instead
+//     of failing in the filter, so the supervisor reports it (with its
+//     Class and why) and answers EPERM itself; ENOSYS for clone3 stays in
+//     the filter (it is no denial: libc falls back), and so does the kill
+//     for another ABI. Monitor also notifies the file system calls of
+//     FileCalls, so that the supervisor can report (and refuse) denied
+//     reads and writes: every call that opens a path (open, openat,
+//     openat2, creat — read or write, by the open flags), creates an entry
+//     (mkdir*, mknod*, symlink*, link*), removes one (unlink*, rmdir),
+//     renames one (rename*), or changes a file's size or metadata
+//     (truncate, chmod/fchmodat/fchmodat2, chown/lchown/fchownat, utime,
+//     utimes, futimesat, utimensat). That is every way to read a denied
+//     file's content or change a denied path by name. Left out on
+//     purpose: calls that only look (stat, access, readlink, getdents:
+//     the sandbox shows denied paths empty, and a report per stat would
+//     bury the real ones), calls on descriptors (read, write, ftruncate,
+//     fchmod: the path was decided when the descriptor was opened), and
+//     extended attributes (not file content).
+//   - Exec: execve and execveat are notified, so that the supervisor checks
+//     the command line of every program the command starts (scripts'
+//     children too) against the plan's command rules. The runtime sets it
+//     when the plan has deny exec rules. Command rules stay advisory: the
+//     kernel reads the arguments again after the supervisor's answer.
+//
+// The supervisor never grants: a call it does not refuse continues into
+// the kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE), where the mounts and
+// Landlock decide as before. A nested filter with its own listener cannot
+// be installed under a program with one (the kernel allows one listener
+// per chain), so programs that supervise themselves with seccomp (some
+// container runtimes) fail to do so under -m or with command rules.
 //
 // Arguments are compared on their low 32 bits: every argument the filter
 // inspects is an int or unsigned int to the kernel (clone's flags are

@@ -24,7 +24,24 @@ type Program struct {
 	// alone (nested sandboxes). The plan has no such setting yet, so Lower
 	// never sets it.
 	AllowNamespaces bool `json:"allowNamespaces"`
+	// Monitor (fence run -m or -d) hands the denied system calls to the
+	// supervisor (SECCOMP_RET_USER_NOTIF) instead of failing them in the
+	// filter, so that each is reported before it fails with EPERM, and
+	// hands it the file system calls of FileCalls too, so that it reports
+	// (and refuses) denied reads and writes. A call through another ABI
+	// still kills. Lower never sets it: it is a choice of the run, not of
+	// the plan, and without it none of this is in the program.
+	Monitor bool `json:"monitor,omitempty"`
+	// Exec hands execve and execveat to the supervisor, which checks the
+	// command line of every program the command starts against the plan's
+	// command rules. Set by the runtime when the plan has deny exec rules.
+	Exec bool `json:"exec,omitempty"`
 }
+
+// NeedsListener reports whether the program returns SECCOMP_RET_USER_NOTIF
+// for some call, so it must be installed with a listener and served by a
+// supervisor (a notified call without one fails with ENOSYS).
+func (p *Program) NeedsListener() bool { return p.Monitor || p.Exec }
 
 // Lower computes the filter's choices from the plan. It reports nothing:
 // every rule the filter depends on is exact here, and what it cannot do
@@ -49,42 +66,45 @@ type Instruction struct {
 // denied is a system call refused with EPERM whatever its arguments.
 type denied struct {
 	name, why string
+	// class groups the calls for events ("mount", "keyrings", …).
+	class string
 	// namespaces marks the calls AllowNamespaces lets through.
 	namespaces bool
 }
 
 // deniedCalls in the order the filter tests them.
 var deniedCalls = []denied{
-	{name: "ptrace", why: "inspect or steer another process"},
-	{name: "process_vm_readv", why: "read another process's memory"},
-	{name: "process_vm_writev", why: "write another process's memory"},
-	{name: "mount", why: "change the sandbox's mounts"},
-	{name: "umount2", why: "uncover what a mount hides"},
-	{name: "pivot_root", why: "change the root"},
-	{name: "open_tree", why: "new mount API"},
-	{name: "move_mount", why: "new mount API"},
-	{name: "fsopen", why: "new mount API"},
-	{name: "fsconfig", why: "new mount API"},
-	{name: "fsmount", why: "new mount API"},
-	{name: "fspick", why: "new mount API"},
-	{name: "mount_setattr", why: "new mount API; remount read-write"},
-	{name: "open_tree_attr", why: "new mount API"},
-	{name: "unshare", why: "new namespaces", namespaces: true},
-	{name: "setns", why: "enter another namespace", namespaces: true},
-	{name: "keyctl", why: "kernel keyrings are not namespaced"},
-	{name: "add_key", why: "kernel keyrings are not namespaced"},
-	{name: "request_key", why: "kernel keyrings are not namespaced"},
-	{name: "bpf", why: "kernel attack surface"},
-	{name: "perf_event_open", why: "kernel attack surface"},
-	{name: "userfaultfd", why: "kernel exploit primitive"},
-	{name: "kexec_load", why: "replace the kernel"},
-	{name: "kexec_file_load", why: "replace the kernel"},
-	{name: "init_module", why: "load a kernel module"},
-	{name: "finit_module", why: "load a kernel module"},
-	{name: "delete_module", why: "unload a kernel module"},
-	{name: "io_uring_setup", why: "io_uring bypasses this filter"},
-	{name: "io_uring_enter", why: "io_uring bypasses this filter"},
-	{name: "io_uring_register", why: "io_uring bypasses this filter"},
+	{name: "ptrace", class: "ptrace", why: "inspect or steer another process"},
+	{name: "process_vm_readv", class: "ptrace", why: "read another process's memory"},
+	{name: "process_vm_writev", class: "ptrace", why: "write another process's memory"},
+	{name: "mount", class: "mount", why: "change the sandbox's mounts"},
+	{name: "umount2", class: "mount", why: "uncover what a mount hides"},
+	{name: "pivot_root", class: "mount", why: "change the root"},
+	{name: "open_tree", class: "mount", why: "new mount API"},
+	{name: "move_mount", class: "mount", why: "new mount API"},
+	{name: "fsopen", class: "mount", why: "new mount API"},
+	{name: "fsconfig", class: "mount", why: "new mount API"},
+	{name: "fsmount", class: "mount", why: "new mount API"},
+	{name: "fspick", class: "mount", why: "new mount API"},
+	{name: "mount_setattr", class: "mount", why: "new mount API; remount read-write"},
+	{name: "open_tree_attr", class: "mount", why: "new mount API"},
+	{name: "unshare", class: "namespaces", why: "new namespaces", namespaces: true},
+	{name: "setns", class: "namespaces", why: "enter another namespace", namespaces: true},
+	{name: "keyctl", class: "keyrings", why: "kernel keyrings are not namespaced"},
+	{name: "add_key", class: "keyrings", why: "kernel keyrings are not namespaced"},
+	{name: "request_key", class: "keyrings", why: "kernel keyrings are not namespaced"},
+	{name: "open_by_handle_at", class: "kernel", why: "open files by handle, around the mounts (the \"shocker\" escape)"},
+	{name: "bpf", class: "kernel", why: "kernel attack surface"},
+	{name: "perf_event_open", class: "kernel", why: "kernel attack surface"},
+	{name: "userfaultfd", class: "kernel", why: "kernel exploit primitive"},
+	{name: "kexec_load", class: "kexec", why: "replace the kernel"},
+	{name: "kexec_file_load", class: "kexec", why: "replace the kernel"},
+	{name: "init_module", class: "modules", why: "load a kernel module"},
+	{name: "finit_module", class: "modules", why: "load a kernel module"},
+	{name: "delete_module", class: "modules", why: "unload a kernel module"},
+	{name: "io_uring_setup", class: "io_uring", why: "io_uring bypasses this filter"},
+	{name: "io_uring_enter", class: "io_uring", why: "io_uring bypasses this filter"},
+	{name: "io_uring_register", class: "io_uring", why: "io_uring bypasses this filter"},
 }
 
 // Instructions assembles the program for arch (a GOARCH name: amd64 or
@@ -95,11 +115,22 @@ func (p *Program) Instructions(arch string) ([]Instruction, error) {
 }
 
 // assemble returns the instructions and one comment per instruction.
+//
+// A plain program (no Monitor, no Exec) is the same instruction for
+// instruction as before those modes existed: the compile corpus's golden
+// listings pin it.
 func (p *Program) assemble(arch string) ([]Instruction, []string, error) {
 	ai, ok := arches[arch]
 	if !ok {
 		return nil, nil, fmt.Errorf("fence's seccomp filter supports %s, not %s", strings.Join(Arches(), " and "), arch)
 	}
+	// Under Monitor every denial goes to the supervisor, which reports it
+	// and answers EPERM itself.
+	deny, denyName := RetEPERM, "EPERM"
+	if p.Monitor {
+		deny, denyName = RetUserNotif, "notify (reported, then EPERM)"
+	}
+	nr := notifyArch[arch]
 	a := &asm{labels: map[string]int{}}
 	a.emit(OpLdAbsW, DataArch, "", "", "A = arch")
 	a.emit(OpJeqK, ai.audit, "", "kill", "native "+ai.name+" ABI? else kill")
@@ -122,27 +153,39 @@ func (p *Program) assemble(arch string) ([]Instruction, []string, error) {
 		if d.namespaces && p.AllowNamespaces {
 			continue
 		}
-		a.emit(OpJeqK, ai.nr[d.name], "eperm", "", d.name+": EPERM ("+d.why+")")
+		a.emit(OpJeqK, ai.nr[d.name], "eperm", "", d.name+": "+denyName+" ("+d.why+")")
+	}
+	if p.Exec {
+		for _, name := range []string{"execve", "execveat"} {
+			a.emit(OpJeqK, nr[name], "notify", "", name+": notify (the supervisor checks the command rules)")
+		}
+	}
+	if p.Monitor {
+		for _, c := range fileCalls {
+			if n, ok := nr[c.Name]; ok {
+				a.emit(OpJeqK, n, "notify", "", c.Name+": notify (the supervisor reports denied paths)")
+			}
+		}
 	}
 	a.emit(OpRetK, RetAllow, "", "", "anything else: allow")
 
 	a.label("ioctl")
 	a.emit(OpLdAbsW, DataArgLow(1), "", "", "A = low 32 bits of the request (the kernel ignores the rest)")
-	a.emit(OpJeqK, TIOCSTI, "eperm", "", "TIOCSTI: EPERM (push input into the terminal)")
-	a.emit(OpJeqK, TIOCLINUX, "eperm", "", "TIOCLINUX: EPERM (paste into the console)")
+	a.emit(OpJeqK, TIOCSTI, "eperm", "", "TIOCSTI: "+denyName+" (push input into the terminal)")
+	a.emit(OpJeqK, TIOCLINUX, "eperm", "", "TIOCLINUX: "+denyName+" (paste into the console)")
 	a.emit(OpRetK, RetAllow, "", "", "other ioctl: allow")
 
 	if !p.AllowNamespaces {
 		a.label("clone")
 		a.emit(OpLdAbsW, DataArgLow(0), "", "", "A = low 32 bits of the flags (the kernel ignores the rest)")
-		a.emit(OpJsetK, CloneNewNamespaces, "eperm", "", "any CLONE_NEW* flag: EPERM")
+		a.emit(OpJsetK, CloneNewNamespaces, "eperm", "", "any CLONE_NEW* flag: "+denyName)
 		a.emit(OpRetK, RetAllow, "", "", "thread, fork or vfork: allow")
 	}
 
 	if !p.AllowUnix {
 		a.label("socket")
 		a.emit(OpLdAbsW, DataArgLow(0), "", "", "A = domain (an int)")
-		a.emit(OpJeqK, AFUnix, "eperm", "", "AF_UNIX: EPERM")
+		a.emit(OpJeqK, AFUnix, "eperm", "", "AF_UNIX: "+denyName)
 		a.emit(OpRetK, RetAllow, "", "", "other domain: allow")
 
 		a.label("socketpair")
@@ -152,13 +195,21 @@ func (p *Program) assemble(arch string) ([]Instruction, []string, error) {
 		a.emit(OpAndK, SockTypeMask, "", "", "A &= SOCK_TYPE_MASK (drop SOCK_CLOEXEC, SOCK_NONBLOCK)")
 		a.emit(OpJeqK, SockStream, "allow", "", "SOCK_STREAM pair: allow (connect gives EISCONN)")
 		a.emit(OpJeqK, SockSeqpacket, "allow", "", "SOCK_SEQPACKET pair: allow (connect gives EISCONN)")
-		a.emit(OpRetK, RetEPERM, "", "", "datagram pair (can sendto any path): EPERM")
+		a.emit(OpRetK, deny, "", "", "datagram pair (can sendto any path): "+denyName)
 	}
 
 	a.label("allow")
 	a.emit(OpRetK, RetAllow, "", "", "allow")
 	a.label("eperm")
-	a.emit(OpRetK, RetEPERM, "", "", "fail with EPERM")
+	if p.Monitor {
+		a.emit(OpRetK, RetUserNotif, "", "", "denied: the supervisor reports it and answers EPERM")
+	} else {
+		a.emit(OpRetK, RetEPERM, "", "", "fail with EPERM")
+	}
+	if p.NeedsListener() {
+		a.label("notify")
+		a.emit(OpRetK, RetUserNotif, "", "", "ask the supervisor")
+	}
 	a.label("enosys")
 	a.emit(OpRetK, RetENOSYS, "", "", "fail with ENOSYS")
 	a.label("kill")

@@ -27,8 +27,17 @@ func (p *Program) Listing(arch string) (string, error) {
 		namespaces = "allowed"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "; fence seccomp filter for %s, %d instructions; unix sockets %s, namespaces %s\n",
+	fmt.Fprintf(&b, "; fence seccomp filter for %s, %d instructions; unix sockets %s, namespaces %s",
 		arches[arch].name, len(insns), unixSockets, namespaces)
+	// The modes are named only when on, so a plain program's header is
+	// what it was before they existed.
+	if p.Monitor {
+		b.WriteString("; monitor: denials and file system calls go to the supervisor")
+	}
+	if p.Exec {
+		b.WriteString("; exec: the supervisor checks command rules")
+	}
+	b.WriteString("\n")
 	for i, in := range insns {
 		var s string
 		switch in.Code {
@@ -63,6 +72,8 @@ func RetName(k uint32) string {
 		return "ERRNO(ENOSYS)"
 	case RetKillProcess:
 		return "KILL_PROCESS"
+	case RetUserNotif:
+		return "USER_NOTIF"
 	}
 	return fmt.Sprintf("#%#x", k)
 }

@@ -1,0 +1,165 @@
+package ir
+
+import (
+	"path"
+	"slices"
+)
+
+// Protected paths are write-denied in every plan (DESIGN §2): files that a
+// shell, git, an editor or an agent executes or trusts later, outside the
+// sandbox. A policy cannot allow writing them; only allow_git_config lifts
+// the protection of .git/config. The lists live here, in the leaf package,
+// because two parties add them: the compiler (home directory, working
+// directory, writable roots, policy files) and the runtime (every git
+// repository it finds below a writable root when the sandbox starts, which
+// only the host can know).
+
+// Protected is one protected path, relative to the directory it belongs to
+// (the home directory or the top of a work tree), with the reason it is
+// protected.
+type Protected struct {
+	Rel string // slash-separated, relative, clean
+	Why string
+}
+
+// gitConfigRel is the entry that allow_git_config lifts.
+const gitConfigRel = ".git/config"
+
+var homeProtected = []Protected{
+	{".bashrc", "shell start-up file"},
+	{".bash_profile", "shell start-up file"},
+	{".bash_login", "shell start-up file"},
+	{".bash_logout", "shell start-up file"},
+	{".profile", "shell start-up file"},
+	{".zshrc", "shell start-up file"},
+	{".zprofile", "shell start-up file"},
+	{".zshenv", "shell start-up file"},
+	{".zlogin", "shell start-up file"},
+	{".zlogout", "shell start-up file"},
+	{".config/fish", "shell start-up files"},
+	{".config/nushell", "shell start-up files"},
+	{".inputrc", "shell start-up file"},
+	{".gitconfig", "git configuration (aliases and hooks run commands)"},
+	{".config/git", "git configuration (aliases and hooks run commands)"},
+	{".ssh", "ssh keys and configuration (authorized_keys, ProxyCommand)"},
+	{".config/systemd", "user services started at login"},
+	{".config/autostart", "programs started at login"},
+	{".config/fence", "fence's own policies"},
+	{".fence.json", "fence's own settings"},
+}
+
+var repoProtected = []Protected{
+	{".git/hooks", "git hooks run on the next git command"},
+	{gitConfigRel, "git configuration (core.fsmonitor, aliases run commands)"},
+	{".gitmodules", "submodule configuration"},
+	{".envrc", "direnv runs it on entering the directory"},
+	{".vscode", "editor configuration (tasks run commands)"},
+	{".idea", "editor configuration"},
+	{".claude", "agent configuration"},
+	{".codex", "agent configuration"},
+	{".cursor", "agent configuration"},
+	{".mcp.json", "agent tool configuration"},
+}
+
+// HomeProtectedPaths lists the protected paths relative to the home
+// directory (a copy; the order is the documented one).
+func HomeProtectedPaths() []Protected { return slices.Clone(homeProtected) }
+
+// RepoProtectedPaths lists the protected paths relative to the working
+// directory, every writable root and every git work tree found below one
+// (a copy, .git/config included).
+func RepoProtectedPaths() []Protected { return slices.Clone(repoProtected) }
+
+// HomeProtected returns the deny-write rules of the home directory's list
+// for home (absolute, clean); nil when home is "".
+func HomeProtected(home string) []Rule {
+	if home == "" {
+		return nil
+	}
+	out := make([]Rule, 0, len(homeProtected))
+	for _, p := range homeProtected {
+		out = append(out, protectedRule(path.Join(home, p.Rel), BuiltinProtected, p.Why))
+	}
+	return out
+}
+
+// RepoProtected returns the deny-write rules of the repository list for the
+// directory dir (absolute, clean): the top of a work tree, a writable root
+// or the working directory. allowGitConfig leaves .git/config out.
+func RepoProtected(dir string, allowGitConfig bool) []Rule {
+	out := make([]Rule, 0, len(repoProtected))
+	for _, p := range repoProtected {
+		if p.Rel == gitConfigRel && allowGitConfig {
+			continue
+		}
+		out = append(out, protectedRule(path.Join(dir, p.Rel), BuiltinProtected, p.Why))
+	}
+	return out
+}
+
+// GitDirProtected returns the deny-write rules for a git directory that a
+// ".git" file points to (a linked worktree's or an absorbed submodule's,
+// e.g. repo/.git/worktrees/w or repo/.git/modules/m): its hooks, its config
+// and its per-worktree config (unless allowGitConfig lifts both).
+func GitDirProtected(gitDir string, allowGitConfig bool) []Rule {
+	out := []Rule{protectedRule(path.Join(gitDir, "hooks"), BuiltinProtected, "git hooks run on the next git command")}
+	if !allowGitConfig {
+		for _, f := range []string{"config", "config.worktree"} {
+			out = append(out, protectedRule(path.Join(gitDir, f), BuiltinProtected, "git configuration (core.fsmonitor, aliases run commands)"))
+		}
+	}
+	return out
+}
+
+// GitFileProtected returns the deny-write rule for a ".git" file (a
+// "gitdir: …" pointer): rewritten, it would point git at a directory the
+// command filled with hooks.
+func GitFileProtected(file string) Rule {
+	return protectedRule(file, BuiltinProtected, "points git at its repository (gitdir file)")
+}
+
+// HooksPathProtected returns the deny-write rule for a directory that a
+// repository's core.hooksPath names: git runs the hooks found there.
+func HooksPathProtected(dir string) Rule {
+	return protectedRule(dir, BuiltinProtected, "git hooks run on the next git command (core.hooksPath)")
+}
+
+// PolicyFileProtected returns the deny-write rule for a policy file in use.
+func PolicyFileProtected(file string) Rule {
+	return protectedRule(file, BuiltinPolicyFile, "a policy file in use")
+}
+
+func protectedRule(p, builtin, why string) Rule {
+	return Rule{
+		Effect: Deny, Cap: CapWrite, Path: NewPathPattern(path.Clean(p)),
+		Origin: Origin{Builtin: builtin, Field: why},
+	}
+}
+
+// IsProtected reports whether r is one of the built-in write protections
+// (a protected path or a policy file in use).
+func IsProtected(r Rule) bool {
+	return r.Effect == Deny && r.Cap == CapWrite &&
+		(r.Origin.Builtin == BuiltinProtected || r.Origin.Builtin == BuiltinPolicyFile)
+}
+
+// WithRules returns a copy of the plan with extra rules added, each unless
+// the plan (or an earlier extra rule) already holds one with the same key,
+// and the rules sorted canonically. The copy shares everything but its rule
+// list with p, which is left unchanged.
+func (p *Plan) WithRules(extra ...Rule) *Plan {
+	q := *p
+	q.Rules = slices.Clone(p.Rules)
+	seen := make(map[string]bool, len(q.Rules)+len(extra))
+	for _, r := range q.Rules {
+		seen[r.Key()] = true
+	}
+	for _, r := range extra {
+		if k := r.Key(); !seen[k] {
+			seen[k] = true
+			q.Rules = append(q.Rules, r)
+		}
+	}
+	SortRules(q.Rules)
+	return &q
+}

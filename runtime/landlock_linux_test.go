@@ -1,0 +1,167 @@
+package runtime
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// hostDir makes a directory outside /tmp (the sandbox's /tmp is private, so
+// a host path there would be invisible whatever the layers do) that every
+// user may write on the host: only the sandbox's layers stand between the
+// command and it, also when the tests run as an unprivileged user.
+func hostDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("/var/tmp", "fence-landlock-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	if err := os.Chmod(d, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// With the mounts relaxed (a writable root, no masks), Landlock alone keeps
+// the command from writing outside the plan and from reading a denied
+// directory; without Landlock the same relaxed sandbox lets both through,
+// which shows that the relaxation is real.
+func TestLandlockHoldsWithMountsRelaxed(t *testing.T) {
+	cwd := t.TempDir()
+	outside := hostDir(t)
+	secret := filepath.Join(hostDir(t), "secret")
+	if err := os.Mkdir(secret, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(secret, "key"), []byte("TOPSECRET\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan := testPlan(t, cwd, "allow write "+cwd, "deny read "+secret)
+	script := `echo x > ` + outside + `/written; echo "write=$?"; cat ` + secret + `/key; echo "read=$?"; echo y > ` + cwd + `/ok; echo "cwd=$?"`
+
+	relaxed := testOptions(t)
+	relaxed.test.relaxMounts = true
+	relaxed.test.noLandlock = true
+	r := run(t, plan, relaxed, "sh", "-c", script)
+	if r.err != nil || !strings.Contains(r.stdout, "write=0") || !strings.Contains(r.stdout, "TOPSECRET") {
+		t.Fatalf("without Landlock and with relaxed mounts the write and read should pass (else this test shows nothing): %v", r)
+	}
+	os.Remove(filepath.Join(outside, "written"))
+
+	relaxed.test.noLandlock = false
+	r = run(t, plan, relaxed, "sh", "-c", script)
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	if strings.Contains(r.stdout, "write=0") || !strings.Contains(r.stderr, "Permission denied") {
+		t.Errorf("Landlock did not refuse the write outside the plan: %v", r)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "written")); err == nil {
+		t.Errorf("the file outside the plan was written on the host")
+	}
+	if strings.Contains(r.stdout, "TOPSECRET") || strings.Contains(r.stdout, "read=0") {
+		t.Errorf("Landlock did not refuse reading the denied directory: %v", r)
+	}
+	if !strings.Contains(r.stdout, "cwd=0") {
+		t.Errorf("the allowed write failed: %v", r)
+	}
+}
+
+// Landlock stays in force for every process the command starts, and a
+// sandboxed root cannot leave it: the restriction is in the credentials
+// the command inherits, and landlock_restrict_self only ever adds rules.
+func TestLandlockInheritedAndPermanent(t *testing.T) {
+	cwd := t.TempDir()
+	outside := hostDir(t)
+	relaxed := testOptions(t)
+	relaxed.test.relaxMounts = true
+	r := run(t, testPlan(t, cwd, "allow write "+cwd), relaxed, "sh", "-c",
+		`sh -c 'sh -c "echo x > `+outside+`/deep"'; echo "deep=$?"; exec env echo z > `+outside+`/exec; echo "exec=$?"`)
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	if strings.Contains(r.stdout, "deep=0") || strings.Contains(r.stdout, "exec=0") {
+		t.Errorf("a descendant wrote outside the plan: %v", r)
+	}
+	for _, f := range []string{"deep", "exec"} {
+		if _, err := os.Stat(filepath.Join(outside, f)); err == nil {
+			t.Errorf("%s written on the host", f)
+		}
+	}
+}
+
+// Creating new files directly in the working directory works although it
+// holds protected paths (Landlock grants the tree whole; the mounts keep
+// the protected paths read-only), and a script can still write to
+// /dev/stderr and /dev/stdout when they are files outside the sandbox.
+func TestLandlockKeepsCommonWorkflows(t *testing.T) {
+	cwd := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(cwd, ".git", "hooks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plan := testPlan(t, cwd, "allow write "+cwd, "deny write "+filepath.Join(cwd, ".git", "hooks"))
+	out, err := os.CreateTemp(hostDir(t), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	opts := testOptions(t)
+	opts.Stdout = out
+	r := run(t, plan, opts, "sh", "-c", `cd `+cwd+` && echo new > package-lock.json && mkdir node_modules && cat package-lock.json > /dev/stdout && echo hook > .git/hooks/pre-commit`)
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	data, _ := os.ReadFile(out.Name())
+	if string(data) != "new\n" {
+		t.Errorf("stdout file = %q; %v", data, r)
+	}
+	if r.code == 0 {
+		t.Errorf("the protected hook was written: %v", r)
+	}
+	if _, err := os.Stat(filepath.Join(cwd, ".git", "hooks", "pre-commit")); err == nil {
+		t.Errorf("hook on the host")
+	}
+	if _, err := os.Stat(filepath.Join(cwd, "node_modules")); err != nil {
+		t.Errorf("new directory not created in the working directory: %v", err)
+	}
+}
+
+// A protected path that is a symbolic link in a writable directory cannot
+// be kept: the mounts protect where it leads, not the link. fence refuses
+// to start unless --best-effort, and then says so.
+func TestSymlinkedProtectedPathRefused(t *testing.T) {
+	home := t.TempDir()
+	dotfiles := filepath.Join(home, "dotfiles")
+	if err := os.Mkdir(dotfiles, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dotfiles, "bashrc"), []byte("# mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc := filepath.Join(home, ".bashrc")
+	// A relative link, as GNU Stow makes them. (bwrap cannot mount over an
+	// absolute link whose target it resolves in its own staging root; with
+	// --best-effort such a run fails in bwrap, still closed.)
+	if err := os.Symlink("dotfiles/bashrc", rc); err != nil {
+		t.Fatal(err)
+	}
+	plan := testPlan(t, home, "allow write "+home, "deny write "+rc)
+	r := sh(t, plan, "rm "+rc+"; echo evil > "+rc)
+	var se *SetupError
+	if !errors.As(r.err, &se) || !strings.Contains(se.Cause, "symbolic link") || !strings.Contains(se.Fix, "--best-effort") {
+		t.Fatalf("want a refusal naming the link: %v", r)
+	}
+	if fi, err := os.Lstat(rc); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link changed although the sandbox was refused")
+	}
+
+	opts := testOptions(t)
+	opts.BestEffort = true
+	r = run(t, plan, opts, "sh", "-c", "true")
+	if r.err != nil || r.code != 0 || !strings.Contains(r.stderr, "symbolic link") {
+		t.Errorf("--best-effort should run and print the weakened rule: %v", r)
+	}
+}

@@ -1,0 +1,125 @@
+//go:build linux
+
+// End-to-end tests of violation events through Run with Monitor: the init
+// installs the command's filter with a listener and serves it, the events
+// cross the bridge, the host's Logger prints them.
+
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// monitorEvents parses the JSON lines a Logger wrote.
+func monitorEvents(t *testing.T, log string) []Event {
+	t.Helper()
+	var out []Event
+	for _, l := range strings.Split(strings.TrimSpace(log), "\n") {
+		if l == "" {
+			continue
+		}
+		var e Event
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Under -m a sandboxed run reports each kind of violation with its rule:
+// a denied write, a read of a denied path, a denied system call, and a
+// denied command in a child script; as root and as an unprivileged user.
+func TestRunMonitorEvents(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := workDir(t)
+	work, denied, secret, bin := filepath.Join(dir, "work"), filepath.Join(dir, "work", "denied"), filepath.Join(dir, "secret"), filepath.Join(dir, "bin")
+	for _, d := range []string{work, denied, bin} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(secret, []byte("SECRET\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "shutdown"), []byte("#!/bin/sh\necho SHUTDOWN-RAN\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "child.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nshutdown -h now; echo shutdown=$?\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plan := testPlan(t, dir, "allow write "+work, "deny write "+denied, "deny read "+secret, "deny exec shutdown")
+	var log bytes.Buffer
+	opts := testOptions(t)
+	opts.Log = &Logger{W: &log, Monitor: true, Format: "json"}
+	opts.Monitor = true
+	opts.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/nonexistent", "LANG=C"}
+	r := run(t, plan, opts, "sh", "-c", fmt.Sprintf(`echo x > %s/f; echo write=$?
+cat %s; echo read=$?
+%s __seccomp-probe deny >/dev/null
+sh %s`, denied, secret, exe, script))
+	if r.err != nil || strings.Contains(r.stdout, "SHUTDOWN-RAN") || strings.Contains(r.stdout, "SECRET") ||
+		strings.Contains(r.stdout, "write=0") || strings.Contains(r.stdout, "shutdown=0") {
+		t.Fatalf("run: %s", r)
+	}
+	events := monitorEvents(t, log.String())
+	found := map[string]bool{}
+	for _, e := range events {
+		switch {
+		case e.Kind == "file" && e.Access == "write" && e.Path == filepath.Join(denied, "f") && e.Rule == "deny write "+denied:
+			found["write"] = true
+		case e.Kind == "file" && e.Access == "read" && e.Path == secret && e.Rule == "deny read "+secret:
+			found["read"] = true
+		case e.Kind == "syscall" && e.Syscall == "mount" && e.Rule == "seccomp mount":
+			found["syscall"] = true
+		case e.Kind == "exec" && len(e.Command) > 0 && e.Command[0] == "shutdown" && e.Rule == "deny exec shutdown":
+			found["exec"] = true
+		}
+		if e.PID <= 0 || e.Process == "" || e.Decision != DecisionDeny {
+			t.Errorf("event without its process: %+v", e)
+		}
+	}
+	for _, k := range []string{"write", "read", "syscall", "exec"} {
+		if !found[k] {
+			t.Errorf("no %s event in:\n%s\n%s", k, log.String(), r)
+		}
+	}
+}
+
+// Without -m or -d only the command rules are supervised: the file and
+// syscall events do not exist (the filter has no Monitor part), and the
+// denied command is still refused.
+func TestRunWithoutMonitor(t *testing.T) {
+	dir := workDir(t)
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "shutdown"), []byte("#!/bin/sh\necho SHUTDOWN-RAN\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A script file: the host's own check of the command line cannot see
+	// into it, only the supervisor can.
+	script := filepath.Join(dir, "child.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nshutdown -h now\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	opts := testOptions(t)
+	opts.Log = &Logger{W: &log, Format: "json"}
+	opts.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/nonexistent", "LANG=C"}
+	r := run(t, testPlan(t, dir, "deny exec shutdown"), opts, "sh", "-c", "sh "+script+"; echo x > /etc/fence-test; true")
+	if r.err != nil || strings.Contains(r.stdout, "SHUTDOWN-RAN") || log.Len() != 0 {
+		t.Fatalf("run: %s\nlog: %s", r, log.String())
+	}
+}

@@ -1,0 +1,193 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	goruntime "runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fence-policy/fence/targets/landlock"
+	"github.com/fence-policy/fence/targets/seccomp"
+)
+
+// The exec shim puts the command's restrictions on and then becomes the
+// command. The init starts it (`fence __init -exec PATH -- ARGV…`, the
+// init's own binary) as an ordinary child; the shim reads what to apply
+// from a sealed memfd, restricts its one locked thread with Landlock, installs
+// the seccomp filter on that thread (with a listener when the filter has a
+// supervised part), passes the listener to the init over a socketpair,
+// closes its own copy, and execs the command from that thread: the new
+// program keeps the thread's Landlock domain and filter, and nothing else
+// of the shim.
+//
+// Why a separate process rather than the init's own starting thread: the
+// filter notifies the command's first execve, and a Go process that forks
+// with vfork holds a scheduler slot in the forking thread until the child
+// has exec'd, so a stop-the-world in the init at that moment (the runtime
+// has several sources besides the collector) would wait for the slot while
+// the slot waited for the supervisor — a deadlock seen under load. The
+// shim's own exec is not supervised by anyone it could block. It also keeps
+// the listener out of the command: had the command inherited it across a
+// fork, a command whose supervisor died would wait on itself forever.
+
+// shimConfig is what the init hands the shim.
+type shimConfig struct {
+	// Landlock is the resolved ruleset; nil applies none (no Landlock on
+	// this kernel, accepted with --best-effort).
+	Landlock *landlock.Applied `json:"landlock,omitempty"`
+	ABI      int               `json:"abi"`
+	// Seccomp is the program's settings (as its fields: Program's own
+	// text form is the listing).
+	Seccomp programFields `json:"seccomp"`
+}
+
+// programFields is seccomp.Program without its methods, so JSON sees the
+// fields.
+type programFields seccomp.Program
+
+func (p *programFields) program() *seccomp.Program { return (*seccomp.Program)(p) }
+
+// Descriptors the shim inherits besides stdio.
+const (
+	shimCtlFD    = 3 // its end of the socketpair to the init
+	shimConfigFD = 4 // the sealed memfd with the shimConfig
+)
+
+// Messages shim → init.
+const (
+	shimListener = 'L' // the filter's listener, attached
+	shimReady    = 'R' // the filter needs no listener
+	shimFailed   = 'F' // text: what could not be applied; the shim exits
+)
+
+// startShim starts path with argv through the shim and returns its pid
+// (the command's, once it has exec'd) and the filter's listener, or -1.
+// files are the command's descriptors 0–2.
+func startShim(cfg *shimConfig, path string, argv, env []string, files []uintptr, sys *syscall.SysProcAttr) (pid, listener int, err error) {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return 0, -1, err
+	}
+	conf, err := sealedMemfd("fence-shim", data)
+	if err != nil {
+		return 0, -1, err
+	}
+	defer conf.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, -1, fmt.Errorf("socketpair: %w", err)
+	}
+	child := os.NewFile(uintptr(fds[1]), "shim-ctl")
+	ch, err := newChannel(os.NewFile(uintptr(fds[0]), "shim-ctl"))
+	if err != nil {
+		child.Close()
+		return 0, -1, err
+	}
+	defer ch.close()
+	args := append([]string{"fence", "__init", "-exec", path, "--"}, argv...)
+	pid, err = syscall.ForkExec("/proc/self/exe", args, &syscall.ProcAttr{
+		Env:   env,
+		Files: append(files[:3:3], child.Fd(), conf.Fd()),
+		Sys:   sys,
+	})
+	child.Close()
+	if err != nil {
+		return 0, -1, err
+	}
+	typ, payload, f, err := ch.recv()
+	switch {
+	case err != nil:
+		return pid, -1, fmt.Errorf("the exec shim ended before starting the command: %v", err)
+	case typ == shimFailed:
+		return pid, -1, errors.New(string(payload))
+	case typ == shimListener && f != nil && cfg.Seccomp.program().NeedsListener():
+		return pid, int(f.Fd()), nil // f is not closed: the caller owns the descriptor
+	case typ == shimReady && f == nil && !cfg.Seccomp.program().NeedsListener():
+		return pid, -1, nil
+	}
+	if f != nil {
+		f.Close()
+	}
+	return pid, -1, fmt.Errorf("the exec shim sent an unexpected message %q", typ)
+}
+
+// shimMain is `fence __init -exec PATH -- ARGV…`. It returns only when
+// something failed; the status is then the command's, as the shell's.
+func shimMain(args []string) int {
+	if len(args) < 3 || args[1] != "--" {
+		fmt.Fprintln(os.Stderr, "fence __init -exec: internal command that fence runs inside its sandbox")
+		return ExitSetup
+	}
+	path, argv := args[0], args[2:]
+	for _, fd := range []int{shimCtlFD, shimConfigFD} {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "fence __init -exec: run by fence's init only")
+			return ExitSetup
+		}
+		syscall.CloseOnExec(fd)
+	}
+	ch, err := newChannel(os.NewFile(shimCtlFD, "shim-ctl"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fence __init -exec:", err)
+		return ExitSetup
+	}
+	fail := func(format string, a ...any) int {
+		ch.send(shimFailed, []byte(fmt.Sprintf(format, a...)), nil)
+		return ExitSetup
+	}
+	var cfg shimConfig
+	conf := os.NewFile(shimConfigFD, "shim-config")
+	data, err := io.ReadAll(conf)
+	conf.Close()
+	if err == nil {
+		err = json.Unmarshal(data, &cfg)
+	}
+	if err != nil {
+		return fail("cannot read the shim's configuration: %v", err)
+	}
+
+	// Everything from here on happens on this thread, which execs.
+	goruntime.LockOSThread()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fail("prctl(PR_SET_NO_NEW_PRIVS): %v", err)
+	}
+	if cfg.Landlock != nil {
+		stdio := stdioGrants(0, 1, 2)
+		err := applyLandlock(cfg.Landlock, cfg.ABI, stdio)
+		for _, g := range stdio {
+			unix.Close(g.fd)
+		}
+		if err != nil {
+			return fail("Landlock: %v", err)
+		}
+	}
+	listener, err := installCommandFilter(cfg.Seccomp.program())
+	if err != nil {
+		return fail("cannot install the seccomp filter: %v", err)
+	}
+	if listener >= 0 {
+		lf := os.NewFile(uintptr(listener), "seccomp-listener")
+		err = ch.send(shimListener, nil, lf)
+		lf.Close() // the command must not hold it (see the package note)
+	} else {
+		err = ch.send(shimReady, nil, nil)
+	}
+	ch.close()
+	if err != nil {
+		// The init is gone: nothing would serve the filter.
+		return ExitSetup
+	}
+	err = syscall.Exec(path, argv, os.Environ())
+	code := exitCannotExec
+	if errors.Is(err, syscall.ENOENT) {
+		code = exitNotFound
+	}
+	fmt.Fprintf(os.Stderr, "fence: %s: %s\n", argv[0], strings.TrimPrefix(err.Error(), "exec: "))
+	return code
+}

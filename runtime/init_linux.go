@@ -464,7 +464,9 @@ func cleanupMain(paths []string) int {
 			break // EOF: no sandbox process holds the write end any more
 		}
 	}
-	removeCreated(paths)
+	for _, p := range paths {
+		removeUnused(p) // unless another run's sandbox still uses it
+	}
 	return 0
 }
 

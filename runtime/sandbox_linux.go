@@ -54,7 +54,6 @@ type sandbox struct {
 	env       []string
 	tty       *os.File // stdin, when it is a terminal
 	created   []string // host paths bwrap (or Run) creates, removed afterwards
-	mkdirs    []string // directories Run creates before bwrap starts (all in created)
 	initPath  string
 	network   *Network
 	exposed   []exposedListener
@@ -203,7 +202,6 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
 	}
 	s.created = inv.Created
-	s.mkdirs = pinsToCreate(inv.Argv)
 
 	tmp, extra, created, err := tempDirMounts(plan.Context.TempDir, inv.Argv)
 	if err != nil {
@@ -211,7 +209,6 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	}
 	if created != "" {
 		s.created = append(s.created, created)
-		s.mkdirs = append(s.mkdirs, created)
 	}
 	if s.argv, err = insertMounts(inv.Argv, extra, 1, plan.Context.Cwd != "", len(cfg.args())+2); err != nil {
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
@@ -348,8 +345,8 @@ func tempDirMounts(dir string, argv []string) (tmpdir string, extra []string, cr
 // P P" because they do not exist yet: Run creates them on the host first.
 // bwrap resolves every bind source with realpath before it performs any
 // operation, so its own --dir comes too late and it dies with "Can't find
-// source path". They are in Invocation.Created and removed like bwrap's own
-// mount points.
+// source path". Run makes them first; their topmost created directory is in
+// Invocation.Created.
 func pinsToCreate(argv []string) []string {
 	var out []string
 	for i := 0; i+4 < len(argv) && argv[i] != "--"; i++ {
@@ -420,15 +417,6 @@ func isForegroundTerminal(f *os.File) bool {
 	return err == nil && fg == unix.Getpgrp()
 }
 
-// removeCreated removes paths that bwrap or Run created as mount points,
-// each only if it holds nothing but empty directories: whatever else is
-// there was not made by fence and stays.
-func removeCreated(paths []string) {
-	for i := len(paths) - 1; i >= 0; i-- {
-		removeEmptyTree(paths[i])
-	}
-}
-
 func removeEmptyTree(p string) bool {
 	fi, err := os.Lstat(p)
 	if err != nil || !fi.IsDir() {
@@ -462,6 +450,13 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	sandboxEnd := os.NewFile(uintptr(fds[1]), "bridge-sandbox")
 	defer sandboxEnd.Close()
 
+	// Mount points another run made and still uses are shared (see
+	// mountpoints_linux.go): this run holds them too, and removes them if
+	// it ends last.
+	var mps mountPoints
+	defer mps.release()
+	s.created = append(s.created, mps.adopt(mountTargets(s.argv))...)
+
 	// The watchdog, when bwrap will create mount points on the host.
 	var watchdog *exec.Cmd
 	var watchdogPipe, aliveW *os.File
@@ -481,7 +476,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		defer aliveW.Close()
 	}
 	defer func() {
-		removeCreated(s.created)
+		mps.release()
 		if watchdog != nil {
 			watchdogPipe.Write([]byte{'d'})
 			watchdogPipe.Close()
@@ -489,9 +484,12 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		}
 	}()
 
-	// Only now, with the watchdog watching, may anything be created.
-	for _, d := range s.mkdirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	// Only now, with the watchdog watching, may anything be created: every
+	// mount point bwrap would create is made here, marked and held (pins
+	// too, also when deeper than the topmost created directory: bwrap
+	// binds them onto themselves, so they must exist first).
+	for _, d := range append(slices.Clone(s.created), pinsToCreate(s.argv)...) {
+		if err := mps.claim(d); err != nil {
 			hostEnd.Close()
 			return ExitSetup, &SetupError{Layer: "plan", Cause: "cannot create the mount point " + d + ": " + err.Error(),
 				Fix: "make its parent directory writable, or change the rule that needs it"}

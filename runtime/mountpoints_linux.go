@@ -25,99 +25,112 @@ import (
 
 const mountPointXattr = "user.fence.mountpoint"
 
-// mountPoints are the directories a run holds.
+// mountPoints are the directories a run holds. A lock is taken on the
+// topmost marked directory of a tree of mount points (a missing .git made
+// for .git/hooks holds hooks too), and only that directory is ever
+// removed, with everything below it, so every run that uses any part of
+// the tree keeps the whole tree.
 type mountPoints struct {
-	held map[string]*os.File // path → its locked descriptor
+	held map[string]*os.File // topmost marked path → its locked descriptor
 }
 
-// claim creates p (and missing parents) if needed, marks what it created,
-// and takes a shared lock on it that holds while the sandbox lives. A
-// directory removed by another run between creation and locking is made
-// again.
+// claim creates p (and missing parents) if needed, marking what it
+// creates, and holds the tree p belongs to while the sandbox lives.
 func (m *mountPoints) claim(p string) error {
-	if m.held == nil {
-		m.held = map[string]*os.File{}
-	}
-	if _, ok := m.held[p]; ok {
-		return nil
-	}
 	for range 100 {
-		made, err := mkdirMarked(p)
-		if err != nil {
+		if err := mkdirMarked(p); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
+		top := topMarked(p)
+		if top == "" {
+			return nil // the user's own directory: nothing to remove later
 		}
-		if err != nil {
-			return err
-		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
-			f.Close()
-			return err
-		}
-		if sameFile(f, p) {
-			m.held[p] = f
+		if m.hold(top) {
 			return nil
 		}
-		f.Close() // removed (and maybe made again) meanwhile
-		_ = made
+		// Removed by another run between the two steps: make it again.
 	}
 	return errors.New("the mount point " + p + " keeps disappearing")
 }
 
-// mkdirMarked makes p and its missing parents, marking each it made.
-func mkdirMarked(p string) (bool, error) {
-	if fi, err := os.Lstat(p); err == nil {
-		if !fi.IsDir() {
-			return false, errors.New(p + " exists and is not a directory")
-		}
-		return false, nil
-	}
-	if parent := filepath.Dir(p); parent != p {
-		if _, err := mkdirMarked(parent); err != nil {
-			return false, err
-		}
-	}
-	if err := os.Mkdir(p, 0o755); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return false, nil
-		}
-		return false, err
-	}
-	// Best effort: without user xattrs only the maker cleans up.
-	_ = unix.Lsetxattr(p, mountPointXattr, []byte("1"), 0)
-	return true, nil
-}
-
-// adopt shares the directories among paths that another run made (marked,
-// and holding nothing but empty directories): this run then holds them too,
-// and removes them if it ends last. It returns the adopted topmost paths.
+// adopt holds the trees of mount points that another run made among paths
+// (or above them), before this run looks at what exists: that run cannot
+// remove them while this one renders and runs its sandbox. It returns the
+// trees it holds.
 func (m *mountPoints) adopt(paths []string) []string {
 	var out []string
 	for _, p := range paths {
-		top := ""
 		for q := p; ; q = filepath.Dir(q) {
-			if !marked(q) {
+			if _, err := os.Lstat(q); err == nil {
+				if top := topMarked(q); top != "" && m.hold(top) && !slices.Contains(out, top) {
+					out = append(out, top)
+				}
 				break
 			}
-			top = q
 			if filepath.Dir(q) == q {
 				break
 			}
 		}
-		if top == "" || slices.Contains(out, top) {
-			continue
-		}
-		if _, ok := m.held[top]; ok {
-			continue
-		}
-		if m.claim(top) == nil {
-			out = append(out, top)
-		}
 	}
 	return out
+}
+
+// hold takes the shared lock on top, unless it is held already. It reports
+// false when top no longer is what it named.
+func (m *mountPoints) hold(top string) bool {
+	if m.held == nil {
+		m.held = map[string]*os.File{}
+	}
+	if _, ok := m.held[top]; ok {
+		return true
+	}
+	f, err := os.OpenFile(top, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	if unix.Flock(int(f.Fd()), unix.LOCK_SH) != nil || !sameFile(f, top) {
+		f.Close()
+		return false
+	}
+	m.held[top] = f
+	return true
+}
+
+// mkdirMarked makes p and its missing parents, marking each it made.
+func mkdirMarked(p string) error {
+	if fi, err := os.Lstat(p); err == nil {
+		if !fi.IsDir() {
+			return errors.New(p + " exists and is not a directory")
+		}
+		return nil
+	}
+	if parent := filepath.Dir(p); parent != p {
+		if err := mkdirMarked(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(p, 0o755); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	// Best effort: without user xattrs only the maker cleans up.
+	_ = unix.Lsetxattr(p, mountPointXattr, []byte("1"), 0)
+	return nil
+}
+
+// topMarked is the topmost marked directory of the marked chain that ends
+// at p, or "" when p is not marked.
+func topMarked(p string) string {
+	top := ""
+	for q := p; marked(q); q = filepath.Dir(q) {
+		top = q
+		if filepath.Dir(q) == q {
+			break
+		}
+	}
+	return top
 }
 
 func marked(p string) bool {
@@ -126,24 +139,24 @@ func marked(p string) bool {
 	return err == nil && n == 1 && b[0] == '1'
 }
 
-// release removes every held directory that no other run holds, if it still
-// holds nothing but empty directories, and drops the locks.
+// release drops the locks and removes every held tree that no other run
+// holds, if it still holds nothing but empty directories.
 func (m *mountPoints) release() {
-	paths := make([]string, 0, len(m.held))
-	for p := range m.held {
-		paths = append(paths, p)
-	}
-	// Deepest first, so that a parent can go after its children.
-	slices.SortFunc(paths, func(a, b string) int { return len(b) - len(a) })
-	for _, p := range paths {
-		m.held[p].Close()
-		delete(m.held, p)
-		removeUnused(p)
+	for top, f := range m.held {
+		f.Close()
+		delete(m.held, top)
+		removeUnused(top)
 	}
 }
 
-// removeUnused removes p's empty tree if no running sandbox holds it.
+// removeUnused removes the tree p belongs to (from its topmost marked
+// directory; p itself when unmarked, as a file system without xattrs
+// leaves it) if no running sandbox holds it and it holds nothing but empty
+// directories.
 func removeUnused(p string) {
+	if top := topMarked(p); top != "" {
+		p = top
+	}
 	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return
@@ -164,27 +177,4 @@ func sameFile(f *os.File, p string) bool {
 		return false
 	}
 	return a.Dev == b.Dev && a.Ino == b.Ino
-}
-
-// mountTargets are the host paths s.argv mounts over (bwrap's destination
-// arguments), where a concurrent run's mount point may be.
-func mountTargets(argv []string) []string {
-	var out []string
-	for i := 0; i < len(argv); i++ {
-		switch argv[i] {
-		case "--":
-			return out
-		case "--tmpfs", "--dir", "--remount-ro":
-			if i+1 < len(argv) {
-				out = append(out, argv[i+1])
-				i++
-			}
-		case "--bind", "--ro-bind", "--bind-try", "--ro-bind-try", "--dev-bind":
-			if i+2 < len(argv) {
-				out = append(out, argv[i+2])
-				i += 2
-			}
-		}
-	}
-	return out
 }

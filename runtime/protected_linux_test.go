@@ -360,14 +360,7 @@ func TestProtectedRepoPaths(t *testing.T) {
 				for _, top := range []string{cwd, nested} {
 					p := filepath.Join(top, e.Rel)
 					paths[p] = protectedDirs[e.Rel]
-					if !existing {
-						continue
-					}
-					if protectedDirs[e.Rel] {
-						mkTree(t, p, "keep")
-					} else {
-						mkTree(t, filepath.Dir(p), filepath.Base(p))
-					}
+					placeProtected(t, p, protectedDirs[e.Rel], existing)
 				}
 			}
 			checkProtected(t, repoPlan(t, cwd, filepath.Join(dir, "home"), false), dir, paths)
@@ -388,14 +381,7 @@ func TestProtectedHomePaths(t *testing.T) {
 			for _, e := range ir.HomeProtectedPaths() {
 				p := filepath.Join(home, e.Rel)
 				paths[p] = protectedDirs[e.Rel]
-				if !existing {
-					continue
-				}
-				if protectedDirs[e.Rel] {
-					mkTree(t, p, "keep")
-				} else {
-					mkTree(t, filepath.Dir(p), filepath.Base(p))
-				}
+				placeProtected(t, p, protectedDirs[e.Rel], existing)
 			}
 			plan := repoPlan(t, cwd, home, true)
 			checkProtected(t, plan, dir, paths)
@@ -489,4 +475,17 @@ func TestProtectedPolicyFile(t *testing.T) {
 	plan.Inputs = []string{file}
 	plan = plan.WithRules(ir.PolicyFileProtected(file))
 	checkProtected(t, plan, dir, map[string]bool{file: false})
+}
+
+// placeProtected makes the protected path p (a directory with a file in it,
+// or a file) when the case wants it existing.
+func placeProtected(t *testing.T, p string, isDir, existing bool) {
+	t.Helper()
+	switch {
+	case !existing:
+	case isDir:
+		mkTree(t, p, "keep")
+	default:
+		mkTree(t, filepath.Dir(p), filepath.Base(p))
+	}
 }

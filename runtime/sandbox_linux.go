@@ -58,6 +58,7 @@ type sandbox struct {
 	network   *Network
 	exposed   []exposedListener
 	planFile  *os.File // the plan for the init (initPlanFD)
+	mps       mountPoints
 }
 
 type exposedListener struct {
@@ -73,6 +74,7 @@ func (s *sandbox) release() {
 	if s.planFile != nil {
 		s.planFile.Close()
 	}
+	s.mps.release()
 }
 
 // prepare does everything that can fail before bwrap starts.
@@ -184,6 +186,10 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	}
 	cfg := initConfig{HTTPPort: httpPort, SOCKSPort: socksPort, TTY: s.tty != nil,
 		LandlockABI: abi, Monitor: opts.Monitor, Argv: argv}
+	// Mount points another run made and still uses are shared (see
+	// mountpoints_linux.go): this run holds them before it looks at what
+	// exists, and removes them if it ends last.
+	adopted := s.mps.adopt(deniedPaths(plan))
 	inv, err := args.Render(bwrap.Facts{
 		Init:         append([]string{initPath, "__init"}, cfg.args()...),
 		RuntimeBinds: []string{initPath},
@@ -201,7 +207,7 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	if err != nil {
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
 	}
-	s.created = inv.Created
+	s.created = append(inv.Created, adopted...)
 
 	tmp, extra, created, err := tempDirMounts(plan.Context.TempDir, inv.Argv)
 	if err != nil {
@@ -450,13 +456,6 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	sandboxEnd := os.NewFile(uintptr(fds[1]), "bridge-sandbox")
 	defer sandboxEnd.Close()
 
-	// Mount points another run made and still uses are shared (see
-	// mountpoints_linux.go): this run holds them too, and removes them if
-	// it ends last.
-	var mps mountPoints
-	defer mps.release()
-	s.created = append(s.created, mps.adopt(mountTargets(s.argv))...)
-
 	// The watchdog, when bwrap will create mount points on the host.
 	var watchdog *exec.Cmd
 	var watchdogPipe, aliveW *os.File
@@ -476,7 +475,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		defer aliveW.Close()
 	}
 	defer func() {
-		mps.release()
+		s.mps.release()
 		if watchdog != nil {
 			watchdogPipe.Write([]byte{'d'})
 			watchdogPipe.Close()
@@ -489,7 +488,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	// too, also when deeper than the topmost created directory: bwrap
 	// binds them onto themselves, so they must exist first).
 	for _, d := range append(slices.Clone(s.created), pinsToCreate(s.argv)...) {
-		if err := mps.claim(d); err != nil {
+		if err := s.mps.claim(d); err != nil {
 			hostEnd.Close()
 			return ExitSetup, &SetupError{Layer: "plan", Cause: "cannot create the mount point " + d + ": " + err.Error(),
 				Fix: "make its parent directory writable, or change the rule that needs it"}
@@ -745,6 +744,18 @@ func relaxMounts(argv []string) []string {
 			i += 3
 		default:
 			out = append(out, argv[i])
+		}
+	}
+	return out
+}
+
+// deniedPaths are the plan's glob-free denied paths: where mount points over
+// missing paths can be.
+func deniedPaths(plan *ir.Plan) []string {
+	var out []string
+	for _, r := range plan.Rules {
+		if r.Effect == ir.Deny && (r.Cap == ir.CapRead || r.Cap == ir.CapWrite) && r.Path != nil && !r.Path.HasGlob() {
+			out = append(out, r.Path.Pattern)
 		}
 	}
 	return out

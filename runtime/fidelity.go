@@ -104,7 +104,7 @@ func (m Machine) Layers() []ir.Layer {
 		{Target: LayerEnv, Caps: []ir.Cap{ir.CapEnv}, Missing: notLinux,
 			Detail: detail(notLinux, "the runtime builds the command's environment")},
 		{Target: LayerCommands, Caps: []ir.Cap{ir.CapExec}, Advisory: true, Missing: notLinux,
-			Detail: detail(notLinux, "advisory: the command lines fence sees before it starts the command (argv, shell -c strings, wrappers)")},
+			Detail: detail(notLinux, "advisory: the command line fence starts (argv, shell -c strings, wrappers) and every exec in the sandbox")},
 	}
 }
 

@@ -246,7 +246,7 @@ const wantFidelityText = `# fence fidelity: what this machine enforces, rule by 
 # layer seccomp   unix             system call filter for amd64
 # layer proxy     net              empty network namespace; HTTP and SOCKS5 proxies decide every connection
 # layer env       env              the runtime builds the command's environment
-# layer commands  exec             advisory: the command lines fence sees before it starts the command (argv, shell -c strings, wrappers)
+# layer commands  exec             advisory: the command line fence starts (argv, shell -c strings, wrappers) and every exec in the sandbox
 
 weaker        deny read /w/**/.env      t.hcl:2:1 (rules)
     bwrap: [weaker] bwrap cannot express the glob in deny read /w/**/.env; it is matched against paths that exist when the sandbox starts; paths created later are not covered

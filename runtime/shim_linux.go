@@ -107,7 +107,14 @@ func startShim(cfg *shimConfig, path string, argv, env []string, files []uintptr
 	case typ == shimFailed:
 		return pid, -1, errors.New(string(payload))
 	case typ == shimListener && f != nil && cfg.Seccomp.program().NeedsListener():
-		return pid, int(f.Fd()), nil // f is not closed: the caller owns the descriptor
+		// A descriptor of its own for the caller: f's would be closed
+		// by its finalizer once f is collected.
+		defer f.Close()
+		l, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return pid, -1, fmt.Errorf("the seccomp listener: %w", err)
+		}
+		return pid, l, nil
 	case typ == shimReady && f == nil && !cfg.Seccomp.program().NeedsListener():
 		return pid, -1, nil
 	}

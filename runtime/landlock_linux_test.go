@@ -165,3 +165,16 @@ func TestSymlinkedProtectedPathRefused(t *testing.T) {
 		t.Errorf("--best-effort should run and print the weakened rule: %v", r)
 	}
 }
+
+// POSIX shared memory and semaphores live in /dev/shm, which is bwrap's
+// private /dev: the command may use it (Python's multiprocessing needs it),
+// and nothing reaches the host.
+func TestLandlockPrivateDevShm(t *testing.T) {
+	r := sh(t, testPlan(t, workDir(t)), `echo x > /dev/shm/fence-test && cat /dev/shm/fence-test && python3 -c "import multiprocessing as m; m.Lock(); print('lock')"`)
+	if r.err != nil || r.code != 0 || r.stdout != "x\nlock\n" {
+		t.Fatalf("/dev/shm is not usable: %v", r)
+	}
+	if _, err := os.Stat("/dev/shm/fence-test"); err == nil {
+		t.Errorf("the sandbox's /dev/shm reached the host")
+	}
+}

@@ -94,12 +94,13 @@
 // Net host rules are the proxy's, unix-socket and env/exec rules other
 // targets'; they produce nothing here.
 //
-// # The private /tmp
+// # The private /tmp and /dev/shm
 //
 // Unless the plan lets the command write /tmp itself, the Linux runtime
 // mounts a private tmpfs there (targets/bwrap) that is discarded at exit, and
 // a "private /tmp" line grants it read and write: what is written there never
-// reaches the host. Landlock rights are inherited across mounts, so host
+// reaches the host. /dev/shm, in bwrap's private /dev, gets the same line
+// (POSIX shared memory and semaphores). Landlock rights are inherited across mounts, so host
 // directories bound below the private /tmp (an allowed tree under /tmp, or
 // the working directory when it lies there) get the grant too; there only
 // the mount layer keeps the plan's denies.

@@ -111,12 +111,16 @@ var devices = []string{"/dev/full", "/dev/null", "/dev/random", "/dev/tty", "/de
 // and the terminal ioctls (tcsetattr, window size) on /dev/tty and ptys.
 const deviceRights = ReadFile | WriteFile | Truncate | IoctlDev
 
-// privateTmp is where the Linux runtime mounts the sandbox's own tmpfs
-// when the plan does not let the command write /tmp (targets/bwrap): what is
-// written there never reaches the host, so the command may write it, as
-// programs expect of /tmp. The grant is inherited by the host directories
-// bound below it (an allowed tree, a read-only working directory under
+// privateDirs are where the Linux runtime gives the sandbox file systems of
+// its own when the plan does not let the command write them on the host
+// (targets/bwrap): a tmpfs on /tmp, and /dev/shm in bwrap's private /dev
+// (POSIX shared memory and semaphores: Python's multiprocessing, browsers).
+// What is written there never reaches the host, so the command may write
+// it, as programs expect. The grant is inherited by the host directories
+// bound below them (an allowed tree, a read-only working directory under
 // /tmp), so there only the mounts keep the plan: doc.go says so.
+var privateDirs = []string{"/dev/shm", privateTmp}
+
 const privateTmp = "/tmp"
 
 // ptyDevices are added when the plan allows pseudo-terminals.
@@ -206,8 +210,10 @@ func Lower(p *ir.Plan) (*Ruleset, ir.Diagnostics) {
 			l.add(OpDevice, d, deviceRights, nil)
 		}
 	}
-	if !l.dec.Allowed(ir.CapWrite, privateTmp) && l.dec.Allowed(ir.CapRead, privateTmp) {
-		l.add(OpPrivate, privateTmp, readAll|writeAll, nil)
+	for _, d := range privateDirs {
+		if !l.dec.Allowed(ir.CapWrite, d) && l.dec.Allowed(ir.CapRead, d) {
+			l.add(OpPrivate, d, readAll|writeAll, nil)
+		}
 	}
 	for _, pr := range l.lines {
 		rs.Paths = append(rs.Paths, *pr)

@@ -15,6 +15,7 @@ const wr = "write_file,remove_dir,remove_file,make_dir,make_reg,make_sock,make_f
 const devs = "device /dev/full write_file,read_file,truncate,ioctl_dev\n" +
 	"device /dev/null write_file,read_file,truncate,ioctl_dev\n" +
 	"device /dev/random write_file,read_file,truncate,ioctl_dev\n" +
+	"private /dev/shm execute,write_file,read_file,read_dir,remove_dir,remove_file,make_dir,make_reg,make_sock,make_fifo,make_sym,refer,truncate,ioctl_dev\n" +
 	"device /dev/tty write_file,read_file,truncate,ioctl_dev\n" +
 	"device /dev/urandom write_file,read_file,truncate,ioctl_dev\n" +
 	"device /dev/zero write_file,read_file,truncate,ioctl_dev\n"
@@ -225,11 +226,11 @@ func TestPtyDevices(t *testing.T) {
 
 func TestPrivateTmp(t *testing.T) {
 	rs, _ := lower(t, mkPlan(t, "allow write /tmp"))
-	if strings.Contains(rs.String(), "private") {
+	if strings.Contains(rs.String(), "private /tmp") {
 		t.Errorf("private /tmp granted although the plan lets the command write the host's /tmp:\n%s", rs)
 	}
 	rs, _ = lower(t, mkPlan(t, "deny read /tmp"))
-	if strings.Contains(rs.String(), "private") {
+	if strings.Contains(rs.String(), "private /tmp") {
 		t.Errorf("private /tmp granted although the plan denies reading /tmp:\n%s", rs)
 	}
 	rs, _ = lower(t, mkPlan(t, "allow write /home/u/proj"))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 )
@@ -95,6 +96,7 @@ func (ch *channel) send(typ byte, payload []byte, f *os.File) error {
 		oob = syscall.UnixRights(int(f.Fd()))
 	}
 	_, _, err := ch.c.WriteMsgUnix(msg, oob, nil)
+	runtime.KeepAlive(f) // its descriptor must stay open until sent
 	return err
 }
 

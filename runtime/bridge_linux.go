@@ -7,7 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
+	goruntime "runtime"
 	"sync"
 	"syscall"
 )
@@ -96,7 +96,7 @@ func (ch *channel) send(typ byte, payload []byte, f *os.File) error {
 		oob = syscall.UnixRights(int(f.Fd()))
 	}
 	_, _, err := ch.c.WriteMsgUnix(msg, oob, nil)
-	runtime.KeepAlive(f) // its descriptor must stay open until sent
+	goruntime.KeepAlive(f) // its descriptor must stay open until sent
 	return err
 }
 

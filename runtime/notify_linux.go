@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/targets/landlock"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
 
@@ -115,6 +116,7 @@ type notifySupervisor struct {
 	arch     string
 	plan     *ir.Plan
 	paths    *ir.PathIndex
+	private  *landlock.PrivateFS
 	report   func(Event)
 	done     chan struct{}
 	stopOnce sync.Once
@@ -136,7 +138,7 @@ func serveNotify(listener int, plan *ir.Plan, prog *seccomp.Program, report func
 	}
 	s := &notifySupervisor{
 		listener: listener, wake: wake, prog: prog, arch: goruntime.GOARCH,
-		plan: plan, paths: ir.NewPathIndex(plan), report: report, done: make(chan struct{}),
+		plan: plan, paths: ir.NewPathIndex(plan), private: landlock.NewPrivateFS(plan), report: report, done: make(chan struct{}),
 	}
 	go s.serve()
 	return s, nil
@@ -461,8 +463,8 @@ func (s *notifySupervisor) checkFile(n *seccompNotif, c *seccomp.Call) (ev Event
 	}
 	for _, t := range targets {
 		resolved := resolve(t.path, t.follow)
-		if kernelOwned(t.path) || kernelOwned(resolved) {
-			continue
+		if kernelOwned(t.path) || kernelOwned(resolved) || s.private.Contains(resolved) {
+			continue // the sandbox's own file systems: nothing reaches the host
 		}
 		access := want
 		if c.Open && openFlags&(unix.O_CREAT|unix.O_TRUNC|unix.O_ACCMODE) == unix.O_CREAT && openFlags&unix.O_EXCL == 0 {

@@ -123,3 +123,27 @@ func TestRunWithoutMonitor(t *testing.T) {
 		t.Fatalf("run: %s\nlog: %s", r, log.String())
 	}
 }
+
+// Under -m the supervisor leaves the sandbox's own /tmp and /dev/shm to the
+// kernel: writing them is what programs do, and nothing reaches the host.
+// A host directory bound below /tmp is still decided by the plan.
+func TestRunMonitorPrivateFileSystems(t *testing.T) {
+	dir := workDir(t)
+	denied := filepath.Join(dir, "ro")
+	if err := os.Mkdir(denied, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	opts := testOptions(t)
+	opts.Log = &Logger{W: &log, Monitor: true, Format: "json"}
+	opts.Monitor = true
+	r := run(t, testPlan(t, dir, "allow write "+dir, "deny write "+denied), opts, "sh", "-c",
+		`echo a > /tmp/fence-private && echo b > /dev/shm/fence-private && echo ok; echo c > `+denied+`/f; echo "denied=$?"`)
+	if r.err != nil || !strings.Contains(r.stdout, "ok\n") || strings.Contains(r.stdout, "denied=0") {
+		t.Fatalf("run: %s\nlog: %s", r, log.String())
+	}
+	events := monitorEvents(t, log.String())
+	if len(events) != 1 || events[0].Path != filepath.Join(denied, "f") {
+		t.Errorf("want exactly the event for the bound host directory, got:\n%s", log.String())
+	}
+}

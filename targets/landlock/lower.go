@@ -123,6 +123,48 @@ var privateDirs = []string{"/dev/shm", privateTmp}
 
 const privateTmp = "/tmp"
 
+// PrivateFS says which paths lie on the sandbox's own file systems (the
+// private /tmp and /dev/shm of privateDirs, when the plan leaves them
+// private) and not in a host directory bound below them (a rule's path, or
+// the working directory): what the command does there never reaches the
+// host, so the plan's file rules do not speak of it. The runtime's
+// supervisor leaves such paths to the kernel layers.
+type PrivateFS struct {
+	dirs, hostBacked []string
+}
+
+// NewPrivateFS works out the plan's private file systems once.
+func NewPrivateFS(p *ir.Plan) *PrivateFS {
+	d := ir.NewPathIndex(p)
+	out := &PrivateFS{}
+	for _, dir := range privateDirs {
+		if d.Allowed(ir.CapWrite, dir) || !d.Allowed(ir.CapRead, dir) {
+			continue
+		}
+		out.dirs = append(out.dirs, dir)
+		if c := p.Context.Cwd; c != "" && c != dir && ir.Within(c, dir) {
+			out.hostBacked = append(out.hostBacked, c)
+		}
+		for _, r := range p.Rules {
+			if r.Path == nil || r.Cap != ir.CapRead && r.Cap != ir.CapWrite {
+				continue
+			}
+			if b := r.Path.Base(); b != dir && ir.Within(b, dir) {
+				out.hostBacked = append(out.hostBacked, b)
+			}
+		}
+	}
+	return out
+}
+
+// Contains reports whether path is private.
+func (f *PrivateFS) Contains(path string) bool {
+	if !slices.ContainsFunc(f.dirs, func(d string) bool { return ir.Within(path, d) }) {
+		return false
+	}
+	return !slices.ContainsFunc(f.hostBacked, func(b string) bool { return ir.Within(path, b) })
+}
+
 // ptyDevices are added when the plan allows pseudo-terminals.
 var ptyDevices = []string{"/dev/ptmx", "/dev/pts"}
 

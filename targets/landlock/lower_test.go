@@ -272,3 +272,22 @@ func find(t *testing.T, ds ir.Diagnostics, rule string) ir.Diagnostic {
 	t.Fatalf("no diagnostic about %q in %v", rule, codes(ds))
 	return ir.Diagnostic{}
 }
+
+func TestPrivateFS(t *testing.T) {
+	p := mkPlan(t, "allow write /tmp/fence-1", "deny write /tmp/fence-1/ro", "deny read /tmp/*.log")
+	p.Context.Cwd = "/tmp/proj"
+	f := NewPrivateFS(p)
+	for path, want := range map[string]bool{
+		"/tmp": true, "/tmp/x": true, "/tmp/a/b": true, "/dev/shm/sem.x": true, // the sandbox's own
+		"/tmp/fence-1/x": false, "/tmp/fence-1/ro/y": false, // a bound host directory
+		"/tmp/proj/.git/hooks/x": false, // the working directory, bound from the host
+		"/var/tmp/x":             false, "/home/u/x": false,
+	} {
+		if got := f.Contains(path); got != want {
+			t.Errorf("Contains(%s) = %v, want %v", path, got, want)
+		}
+	}
+	if NewPrivateFS(mkPlan(t, "allow write /tmp")).Contains("/tmp/x") {
+		t.Errorf("the host's /tmp, writable by the plan, counted as private")
+	}
+}

@@ -147,6 +147,8 @@ type sandboxInit struct {
 	// landlock is the resolved ruleset for the command's thread, nil when
 	// Landlock is unavailable (accepted with --best-effort).
 	landlock *landlock.Applied
+	// sup serves the command's seccomp listener, when it has one.
+	sup *notifySupervisor
 
 	mu      sync.Mutex
 	pgid    int              // the command's process group, 0 before it starts
@@ -252,7 +254,7 @@ func (in *sandboxInit) start() (int, int) {
 	}
 	in.mu.Unlock()
 	if err == nil && listener >= 0 {
-		_, err = serveNotify(listener, &in.plan, prog, eventSender(in.ch))
+		in.sup, err = serveNotify(listener, &in.plan, prog, eventSender(in.ch))
 	}
 	if err != nil && pid > 0 {
 		// A shim that could not restrict itself exits on its own; one
@@ -288,6 +290,12 @@ func unwrapExecErr(err error) error {
 
 // exit reports the status to the host and returns it.
 func (in *sandboxInit) exit(code int) int {
+	if in.sup != nil {
+		// The supervisor reports a refusal after answering it, so the
+		// command may have exited before the event was sent: let it
+		// finish, so that every event reaches the host before the status.
+		in.sup.stop()
+	}
 	in.ch.send(msgExit, binary.BigEndian.AppendUint32(nil, uint32(int32(code))), nil)
 	return code
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -59,8 +60,15 @@ func landlockRuleset(plan *ir.Plan, abi, httpPort, socksPort int) (*landlock.App
 	})
 }
 
+// landlockReadDir lists a directory for Resolve. A directory the user may
+// not list has no entries granted one by one: its readable children can
+// then not be read in the sandbox (stricter than the plan), rather than the
+// whole run failing.
 func landlockReadDir(dir string) ([]landlock.DirEntry, error) {
 	es, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -178,3 +178,30 @@ func TestLandlockPrivateDevShm(t *testing.T) {
 		t.Errorf("the sandbox's /dev/shm reached the host")
 	}
 }
+
+// A denied path inside a directory the user may enter but not list: the
+// sandbox still starts (as an unprivileged user the listing fails; as root
+// it does not), and the denied file stays unreadable.
+func TestLandlockUnlistableParent(t *testing.T) {
+	dir := hostDir(t)
+	locked := filepath.Join(dir, "locked")
+	if err := os.Mkdir(locked, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"secret", "public"} {
+		if err := os.WriteFile(filepath.Join(locked, f), []byte(f+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(locked, 0o311); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(locked, 0o755) })
+	r := sh(t, testPlan(t, workDir(t), "deny read "+filepath.Join(locked, "secret")), "cat "+filepath.Join(locked, "secret")+"; echo rc=$?")
+	if r.err != nil {
+		t.Fatalf("the sandbox did not start: %v", r)
+	}
+	if strings.Contains(r.stdout, "secret\n") || strings.Contains(r.stdout, "rc=0") {
+		t.Errorf("the denied file was read: %v", r)
+	}
+}

@@ -21,7 +21,8 @@ import (
 const maxEventField = 512
 
 // eventKinds are the kinds an init may send.
-var eventKinds = map[string]bool{"file": true, "exec": true, "syscall": true}
+// ("net" events come from the host's proxies only.)
+var eventKinds = map[string]bool{"file": true, "exec": true, "syscall": true, "socket": true}
 
 // encodeEvent renders e for the bridge, cutting long fields.
 func encodeEvent(e Event) []byte {

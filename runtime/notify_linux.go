@@ -237,6 +237,9 @@ func (s *notifySupervisor) handle(n *seccompNotif) {
 		errno = unix.EACCES
 	case why.Kind == seccomp.NotifyExec:
 		ev, deny = s.checkExec(n, why.Call)
+	case why.Kind == seccomp.NotifyNet:
+		ev, deny = s.checkNet(n, why.Syscall)
+		errno = unix.EACCES
 	}
 	if !deny {
 		s.answer(n.ID, 0, true)

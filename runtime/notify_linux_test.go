@@ -453,6 +453,7 @@ func TestNotifyArchTable(t *testing.T) {
 		"linkat": unix.SYS_LINKAT, "symlinkat": unix.SYS_SYMLINKAT, "truncate": unix.SYS_TRUNCATE,
 		"fchmodat": unix.SYS_FCHMODAT, "fchmodat2": unix.SYS_FCHMODAT2, "fchownat": unix.SYS_FCHOWNAT,
 		"utimensat": unix.SYS_UTIMENSAT, "execve": unix.SYS_EXECVE, "execveat": unix.SYS_EXECVEAT,
+		"bind": unix.SYS_BIND, "connect": unix.SYS_CONNECT,
 	}
 	for name, n := range legacyNotifyNumbers() {
 		want[name] = n

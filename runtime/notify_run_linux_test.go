@@ -147,3 +147,40 @@ func TestRunMonitorPrivateFileSystems(t *testing.T) {
 		t.Errorf("want exactly the event for the bound host directory, got:\n%s", log.String())
 	}
 }
+
+// Under -m a TCP bind or connect that Landlock refuses is reported with
+// what to change; UDP, the proxies' ports and exposed ports are not.
+func TestRunMonitorSocketEvents(t *testing.T) {
+	var log bytes.Buffer
+	opts := testOptions(t)
+	opts.Log = &Logger{W: &log, Monitor: true, Format: "json"}
+	opts.Monitor = true
+	script := `
+import socket
+def attempt(what, f):
+    try:
+        f(); print(what, "ok")
+    except OSError as e:
+        print(what, e.errno)
+attempt("bind", lambda: socket.socket().bind(("127.0.0.1", 8000)))
+attempt("connect", lambda: socket.socket().connect(("10.1.2.3", 443)))
+attempt("proxy", lambda: socket.socket().connect(("127.0.0.1", 3128)))
+attempt("udp", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(("127.0.0.1", 9999)))
+`
+	r := run(t, testPlan(t, workDir(t)), opts, "/usr/bin/python3", "-c", script)
+	want := "bind 13\nconnect 13\nproxy ok\nudp ok\n"
+	if r.err != nil || r.stdout != want {
+		t.Fatalf("want %q: %s", want, r)
+	}
+	events := monitorEvents(t, log.String())
+	var got []string
+	for _, e := range events {
+		got = append(got, e.Kind+" "+e.Proto+" "+hostPort(e.Host, e.Port))
+		if e.Suggest == "" || e.Process != "python3" {
+			t.Errorf("event without its advice or process: %+v", e)
+		}
+	}
+	if strings.Join(got, "\n") != "socket tcp-bind 127.0.0.1:8000\nsocket tcp-connect 10.1.2.3:443" {
+		t.Errorf("events:\n%s", log.String())
+	}
+}

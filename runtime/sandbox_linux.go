@@ -142,13 +142,8 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 		Log:      opts.Log,
 	}
 
-	httpPort, socksPort := plan.Network.HTTPProxyPort, plan.Network.SOCKSProxyPort
-	if httpPort == 0 {
-		httpPort = DefaultHTTPProxyPort
-	}
-	if socksPort == 0 {
-		socksPort = DefaultSOCKSProxyPort
-	}
+	httpPort := orDefault(plan.Network.HTTPProxyPort, DefaultHTTPProxyPort)
+	socksPort := orDefault(plan.Network.SOCKSProxyPort, DefaultSOCKSProxyPort)
 	if err := checkPorts(httpPort, socksPort, plan.Expose); err != nil {
 		return nil, err
 	}

@@ -132,6 +132,7 @@ var notifyArch = map[string]map[string]uint32{
 		"chown": 92, "lchown": 94, "fchownat": 260,
 		"utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
 		"execve": 59, "execveat": 322,
+		"bind": 49, "connect": 42,
 	},
 	"arm64": {
 		"openat": 56, "openat2": 437,
@@ -141,6 +142,7 @@ var notifyArch = map[string]map[string]uint32{
 		"truncate": 45, "fchmodat": 53, "fchmodat2": 452, "fchownat": 54,
 		"utimensat": 88,
 		"execve":    221, "execveat": 281,
+		"bind": 200, "connect": 203,
 	},
 }
 

@@ -166,6 +166,9 @@ func (p *Program) assemble(arch string) ([]Instruction, []string, error) {
 				a.emit(OpJeqK, n, "notify", "", c.Name+": notify (the supervisor reports denied paths)")
 			}
 		}
+		for _, c := range netCalls {
+			a.emit(OpJeqK, nr[c.Name], "notify", "", c.Name+": notify (the supervisor reports refused TCP ports)")
+		}
 	}
 	a.emit(OpRetK, RetAllow, "", "", "anything else: allow")
 

@@ -99,6 +99,15 @@ var execCalls = []Call{
 	{Name: "execveat", Paths: []PathArg{atPath(0, true)}, Flags: NoArg, AtFlags: 4, Argv: 2},
 }
 
+// netCalls are the socket calls a Monitor program notifies: binding and
+// connecting, which Landlock refuses for TCP ports the plan does not allow
+// (targets/landlock), so that the refusal is reported. Both take the
+// address in argument 1 and its length in argument 2.
+var netCalls = []Call{
+	{Name: "bind", Flags: NoArg, AtFlags: NoArg, Argv: NoArg},
+	{Name: "connect", Flags: NoArg, AtFlags: NoArg, Argv: NoArg},
+}
+
 // FileCalls lists the file system calls a Monitor program hands to the
 // supervisor (on amd64; arm64 lacks the legacy ones), in filter order.
 func FileCalls() []Call { return append([]Call(nil), fileCalls...) }
@@ -113,6 +122,8 @@ const (
 	NotifyFile
 	// NotifyExec: execve or execveat (Exec); check the command line.
 	NotifyExec
+	// NotifyNet: bind or connect (Monitor); decide the TCP port.
+	NotifyNet
 )
 
 // Notification is the filter's reason for one notified call.
@@ -181,6 +192,11 @@ func (p *Program) Explain(arch string, nr uint32, args [6]uint64) (n Notificatio
 		for i := range fileCalls {
 			if n, has := nrs[fileCalls[i].Name]; has && n == nr {
 				return Notification{Kind: NotifyFile, Syscall: fileCalls[i].Name, Call: &fileCalls[i]}, true
+			}
+		}
+		for i := range netCalls {
+			if nrs[netCalls[i].Name] == nr {
+				return Notification{Kind: NotifyNet, Syscall: netCalls[i].Name, Call: &netCalls[i]}, true
 			}
 		}
 	}

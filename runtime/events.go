@@ -17,11 +17,13 @@ import (
 // -m (denials and violations only).
 type Event struct {
 	Time time.Time `json:"time"`
-	// Kind is "net", "file", "exec", "syscall" or "sandbox".
+	// Kind is "net" (the proxies), "file", "exec", "syscall", "socket" (a
+	// TCP bind or connect Landlock refuses) or "sandbox".
 	Kind string `json:"kind"`
 	// Decision is "allow" or "deny".
 	Decision string `json:"decision"`
-	// Proto is how a network request arrived: "http", "https" (CONNECT), "socks5".
+	// Proto is how a network request arrived: "http", "https" (CONNECT),
+	// "socks5"; for a socket event "tcp-bind" or "tcp-connect".
 	Proto string `json:"proto,omitempty"`
 	Host  string `json:"host,omitempty"`
 	Port  int    `json:"port,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -473,7 +474,7 @@ func cleanupMain(paths []string) int {
 		}
 	}
 	for _, p := range paths {
-		removeUnused(p) // unless another run's sandbox still uses it
+		removeUnused(p, 2*time.Second) // unless another run's sandbox still uses it
 	}
 	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -145,15 +146,17 @@ func (m *mountPoints) release() {
 	for top, f := range m.held {
 		f.Close()
 		delete(m.held, top)
-		removeUnused(top)
+		removeUnused(top, 0)
 	}
 }
 
 // removeUnused removes the tree p belongs to (from its topmost marked
 // directory; p itself when unmarked, as a file system without xattrs
 // leaves it) if no running sandbox holds it and it holds nothing but empty
-// directories.
-func removeUnused(p string) {
+// directories. A lock still held after patience is another run's: that run
+// removes the tree when it ends. The watchdog passes some patience: the
+// locks of a killed fence are released a moment after its sandbox is gone.
+func removeUnused(p string, patience time.Duration) {
 	if top := topMarked(p); top != "" {
 		p = top
 	}
@@ -162,8 +165,12 @@ func removeUnused(p string) {
 		return
 	}
 	defer f.Close()
-	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-		return // another sandbox uses it; the last one removes it
+	end := time.Now().Add(patience)
+	for unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		if time.Now().After(end) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if sameFile(f, p) {
 		removeEmptyTree(p)

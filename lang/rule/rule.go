@@ -3,6 +3,7 @@ package rule
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -74,12 +75,6 @@ func shift(err error, by int) error {
 	return err
 }
 
-var wordLexer = lexer.MustSimple([]lexer.SimpleRule{
-	{Name: "String", Pattern: `"(\\.|[^"\\])*"|'[^']*'`},
-	{Name: "Word", Pattern: `[^\s"']+`},
-	{Name: "Whitespace", Pattern: `\s+`},
-})
-
 // words is the token-level grammar shared by rules, queries and commands:
 // a sequence of bare or quoted words, each with its position.
 type words struct {
@@ -111,10 +106,19 @@ func (w *word) text() string {
 	return b.String()
 }
 
-var wordParser = participle.MustBuild[words](
-	participle.Lexer(wordLexer),
-	participle.Elide("Whitespace"),
-)
+// wordParser is built on first use, not at program start: the fence
+// binary also runs as the sandbox's init and exec shim, which parse no rule
+// and should not pay for compiling the grammar.
+var wordParser = sync.OnceValue(func() *participle.Parser[words] {
+	return participle.MustBuild[words](
+		participle.Lexer(lexer.MustSimple([]lexer.SimpleRule{
+			{Name: "String", Pattern: `"(\\.|[^"\\])*"|'[^']*'`},
+			{Name: "Word", Pattern: `[^\s"']+`},
+			{Name: "Whitespace", Pattern: `\s+`},
+		})),
+		participle.Elide("Whitespace"),
+	)
+})
 
 type token struct {
 	text     string
@@ -125,7 +129,7 @@ func tokenize(s string) ([]token, error) {
 	if i := strings.IndexFunc(s, func(r rune) bool { return r == 0 || r == '\n' || r == '\r' }); i >= 0 {
 		return nil, &Error{Offset: i, End: i + 1, Msg: "control character in rule", Hint: "a rule is one line of text"}
 	}
-	ws, err := wordParser.ParseString("", s)
+	ws, err := wordParser().ParseString("", s)
 	if err != nil {
 		off := 0
 		var perr participle.Error

@@ -117,6 +117,7 @@ type notifySupervisor struct {
 	plan     *ir.Plan
 	paths    *ir.PathIndex
 	private  *landlock.PrivateFS
+	ports    *landlock.Ruleset // its TCP port rules explain socket refusals
 	report   func(Event)
 	done     chan struct{}
 	stopOnce sync.Once
@@ -138,7 +139,8 @@ func serveNotify(listener int, plan *ir.Plan, prog *seccomp.Program, report func
 	}
 	s := &notifySupervisor{
 		listener: listener, wake: wake, prog: prog, arch: goruntime.GOARCH,
-		plan: plan, paths: ir.NewPathIndex(plan), private: landlock.NewPrivateFS(plan), report: report, done: make(chan struct{}),
+		plan: plan, paths: ir.NewPathIndex(plan), private: landlock.NewPrivateFS(plan), report: report,
+		ports: portRules(plan), done: make(chan struct{}),
 	}
 	go s.serve()
 	return s, nil

@@ -3,18 +3,18 @@ package runtime
 import (
 	"encoding/binary"
 	"net/netip"
-	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/targets/landlock"
 )
 
-// checkNet decides a notified bind or connect (under -m) the way Landlock's
-// TCP rules do (targets/landlock): unless the plan allows local binding, a
-// TCP socket may bind only an exposed port; unless it allows local outbound
-// traffic, it may connect only to the proxies' ports. A refusal is reported
+// checkNet decides a notified bind or connect (under -m) with the Landlock
+// ruleset's TCP port rules (targets/landlock): unless the plan allows local
+// binding, a TCP socket may bind only an exposed port; unless it allows
+// local outbound traffic, it may connect only to the proxies' ports. A refusal is reported
 // with what to change; Landlock refuses the same call anyway, so the
 // supervisor never refuses more than the kernel would, it only explains.
 // Anything it cannot read or that is not TCP over IPv4/IPv6 continues to
@@ -22,8 +22,14 @@ import (
 func (s *notifySupervisor) checkNet(n *seccompNotif, name string) (ev Event, deny bool) {
 	pid, args := int(n.PID), n.Data.Args
 	bind := name == "bind"
-	if bind && s.plan.Network.AllowLocalBinding || !bind && s.plan.Network.AllowLocalOutbound {
-		return Event{}, false
+	access := landlock.ConnectTCP
+	if bind {
+		access = landlock.BindTCP
+	}
+	httpPort := orDefault(s.plan.Network.HTTPProxyPort, DefaultHTTPProxyPort)
+	socksPort := orDefault(s.plan.Network.SOCKSProxyPort, DefaultSOCKSProxyPort)
+	if s.ports.HandledNet&access == 0 {
+		return Event{}, false // not restricted at all
 	}
 	size := min(int(uint32(args[2])), 28) // sockaddr_in6 is the larger
 	if size < 8 {
@@ -49,17 +55,14 @@ func (s *notifySupervisor) checkNet(n *seccompNotif, name string) (ev Event, den
 	if !s.tcpSocket(pid, int(int32(args[0]))) || !s.valid(n.ID) {
 		return Event{}, false
 	}
+	if s.ports.PortAllowed(access, port, httpPort, socksPort) {
+		return Event{}, false
+	}
 	if bind {
-		if slices.ContainsFunc(s.plan.Expose, func(e ir.ExposedPort) bool { return e.Port == port }) {
-			return Event{}, false
-		}
 		return Event{Kind: "socket", Proto: "tcp-bind", Host: addr.String(), Port: port, Syscall: name,
 			Reason:  "binding local ports is off (network.allow_local_binding)",
 			Suggest: "set network.allow_local_binding = true, or expose the port with --expose " + strconv.Itoa(port),
 		}, true
-	}
-	if port == orDefault(s.plan.Network.HTTPProxyPort, DefaultHTTPProxyPort) || port == orDefault(s.plan.Network.SOCKSProxyPort, DefaultSOCKSProxyPort) {
-		return Event{}, false
 	}
 	return Event{Kind: "socket", Proto: "tcp-connect", Host: addr.String(), Port: port, Syscall: name,
 		Reason:  "a direct connection: the sandbox reaches the network only through fence's proxies",
@@ -93,4 +96,10 @@ func orDefault(port, def int) int {
 		return def
 	}
 	return port
+}
+
+// portRules is the plan's Landlock ruleset, for its TCP port rules.
+func portRules(plan *ir.Plan) *landlock.Ruleset {
+	rs, _ := landlock.Lower(plan)
+	return rs
 }

@@ -512,6 +512,29 @@ func (rs *Ruleset) lowerNet(p *ir.Plan) {
 	})
 }
 
+// PortAllowed reports whether the ruleset lets a TCP socket bind or connect
+// (access) to port, with the placeholders' ports as given: true when the
+// right is not handled at all. The runtime's supervisor explains refusals
+// with it, so it decides exactly as the applied ruleset.
+func (rs *Ruleset) PortAllowed(access NetAccess, port, httpProxyPort, socksProxyPort int) bool {
+	if rs.HandledNet&access == 0 {
+		return true
+	}
+	for _, pr := range rs.Ports {
+		p := pr.Port
+		switch pr.Placeholder {
+		case HTTPProxyPortPlaceholder:
+			p = httpProxyPort
+		case SOCKSProxyPortPlaceholder:
+			p = socksProxyPort
+		}
+		if pr.Access&access != 0 && p == port {
+			return true
+		}
+	}
+	return false
+}
+
 // feature is an ABI-dependent part of a ruleset.
 type feature struct {
 	abi     int

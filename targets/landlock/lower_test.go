@@ -291,3 +291,26 @@ func TestPrivateFS(t *testing.T) {
 		t.Errorf("the host's /tmp, writable by the plan, counted as private")
 	}
 }
+
+func TestPortAllowed(t *testing.T) {
+	p := mkPlan(t)
+	p.Expose = []ir.ExposedPort{{Port: 4000}}
+	rs, _ := lower(t, p)
+	for _, c := range []struct {
+		access NetAccess
+		port   int
+		want   bool
+	}{
+		{BindTCP, 4000, true}, {BindTCP, 8000, false}, {BindTCP, 0, false},
+		{ConnectTCP, 3128, true}, {ConnectTCP, 1080, true}, {ConnectTCP, 443, false}, {ConnectTCP, 4000, false},
+	} {
+		if got := rs.PortAllowed(c.access, c.port, 3128, 1080); got != c.want {
+			t.Errorf("%v %d: %v, want %v", c.access, c.port, got, c.want)
+		}
+	}
+	p.Network.AllowLocalBinding, p.Network.AllowLocalOutbound = true, true
+	rs, _ = lower(t, p)
+	if !rs.PortAllowed(BindTCP, 8000, 3128, 1080) || !rs.PortAllowed(ConnectTCP, 443, 3128, 1080) {
+		t.Errorf("ports restricted although the plan allows local traffic")
+	}
+}

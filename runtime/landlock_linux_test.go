@@ -164,6 +164,20 @@ func TestSymlinkedProtectedPathRefused(t *testing.T) {
 	if r.err != nil || r.code != 0 || !strings.Contains(r.stderr, "symbolic link") {
 		t.Errorf("--best-effort should run and print the weakened rule: %v", r)
 	}
+
+	// An absolute link too (bwrap would resolve it in its staging root):
+	// under --best-effort the target is protected, the link is not.
+	os.Remove(rc)
+	if err := os.Symlink(filepath.Join(dotfiles, "bashrc"), rc); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, plan, opts, "sh", "-c", "echo evil >> "+rc+"; echo rc=$?")
+	if r.err != nil || strings.Contains(r.stdout, "rc=0") {
+		t.Errorf("writing through the absolute link: %v", r)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dotfiles, "bashrc")); string(data) != "# mine\n" {
+		t.Errorf("the link's target changed: %q", data)
+	}
 }
 
 // POSIX shared memory and semaphores live in /dev/shm, which is bwrap's

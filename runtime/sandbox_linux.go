@@ -198,6 +198,7 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 		// (it runs as the same user), and bwrap could not create a mount
 		// point: such missing paths need none.
 		Writable: func(dir string) bool { return unix.Access(dir, unix.W_OK) == nil },
+		Resolve:  resolveFinalLink,
 	})
 	if err != nil {
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,4 +44,26 @@ func symlinkedDenies(plan *ir.Plan) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// resolveFinalLink follows p's last component while it is a symbolic link
+// (bwrap's Facts.Resolve): the host path a mount over p must use. Links in
+// the directories above are left alone, as every other mount path leaves
+// them.
+func resolveFinalLink(p string) (string, error) {
+	for range 40 {
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return p, nil
+		}
+		t, err := os.Readlink(p)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(p), t)
+		}
+		p = filepath.Clean(t)
+	}
+	return "", errors.New(p + ": too many levels of symbolic links")
 }

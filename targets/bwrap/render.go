@@ -40,6 +40,13 @@ type Facts struct {
 	// instead and left to the layers that can refuse a creation without
 	// touching the host.
 	CreateMissing bool
+	// Resolve returns an existing host path with a final symbolic link
+	// resolved (the path itself when it is none). A denied path that is a
+	// symlink is mounted over where it leads: bwrap resolves a destination inside its own staging root, so
+	// an absolute link there fails. (The link itself cannot be protected by
+	// a mount; the runtime refuses such plans unless --best-effort.) Nil
+	// leaves paths as they are.
+	Resolve func(path string) (string, error)
 	// Writable reports whether the host user may create entries in an
 	// existing host directory. With CreateMissing, a missing denied path
 	// whose nearest existing ancestor is not writable is skipped: the
@@ -183,6 +190,16 @@ func (a *Args) Render(f Facts) (*Invocation, error) {
 				t = par
 			}
 			created[t] = true
+		}
+		if (p.op == opDenyWrite || p.op == opMask) && !p.missing && f.Resolve != nil {
+			r, err := f.Resolve(p.path)
+			if err != nil {
+				return nil, err
+			}
+			q := *p
+			q.path = r
+			inv.Argv = append(inv.Argv, q.renderWords()...)
+			continue
 		}
 		inv.Argv = append(inv.Argv, p.renderWords()...)
 	}

@@ -243,3 +243,27 @@ func TestRenderSkipsUncreatable(t *testing.T) {
 		t.Errorf("Created = %v, want none", inv.Created)
 	}
 }
+
+// A denied path that is a symbolic link is mounted over where it leads
+// (Facts.Resolve), both as a mask and as a read-only bind.
+func TestRenderResolvesFinalLinks(t *testing.T) {
+	a := lowerOK(t, mkPlan(t, "allow write /home/u", "deny write /home/u/.bashrc", "deny read /home/u/.netrc"))
+	f := newFS("/home/u/.bashrc", "/home/u/.netrc", "/home/u/dotfiles/bashrc", "/home/u/dotfiles/netrc").facts()
+	links := map[string]string{"/home/u/.bashrc": "/home/u/dotfiles/bashrc", "/home/u/.netrc": "/home/u/dotfiles/netrc"}
+	f.Resolve = func(p string) (string, error) {
+		if t, ok := links[p]; ok {
+			return t, nil
+		}
+		return p, nil
+	}
+	inv, err := a.Render(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mountLines(inv.Argv)
+	for _, want := range []string{"--ro-bind /home/u/dotfiles/bashrc /home/u/dotfiles/bashrc\n", "--ro-bind /dev/null /home/u/dotfiles/netrc\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+}

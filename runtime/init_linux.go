@@ -78,9 +78,9 @@ func (c initConfig) args() []string {
 //
 // It reads the plan from the memfd on initPlanFD and lowers it twice: to
 // the Landlock ruleset (landlock_linux.go), resolved against the mounts
-// bwrap made, and to the seccomp filter (seccomp_linux.go). Both go on the
-// one thread that forks the command, after the listeners are up, so the
-// command and all its descendants inherit them: writes outside the plan's
+// bwrap made, and to the seccomp filter (seccomp_linux.go). The exec shim
+// (shim_linux.go, -exec) puts both on itself after the listeners are up and
+// becomes the command, so the command and all its descendants inherit them: writes outside the plan's
 // writable trees fail with EACCES whatever the mounts say, and the system
 // calls that reach past the sandbox's namespaces (ptrace, mount, unshare
 // and namespace clones, keyrings, bpf, module loading, io_uring, ioctl
@@ -90,9 +90,10 @@ func (c initConfig) args() []string {
 // it is not dumpable, and Landlock keeps the command from ptracing or
 // (from ABI 6) signalling anything outside its domain.
 //
-// With -cleanup it is instead the watchdog that removes the sandbox's mount
-// points from the host when fence dies without cleaning up (see
-// cleanupMain). It returns the process exit status.
+// With -exec it is the exec shim (shimMain). With -cleanup it is instead the
+// watchdog that removes the sandbox's mount points from the host when fence
+// dies without cleaning up (see cleanupMain). It returns the process exit
+// status.
 func InitMain(args []string) int {
 	if len(args) > 0 && args[0] == "-cleanup" {
 		return cleanupMain(args[1:])

@@ -17,13 +17,13 @@ import (
 
 // Landlock is the second file-system layer (targets/landlock says what it
 // grants and what it leaves to the mounts). The init lowers the plan it
-// received from the host, resolves the ruleset against the sandbox's own
-// view of the file system (the paths it opens are the mounts bwrap made),
-// and restricts the one OS thread that then forks the command: the Landlock
-// domain lives in that thread's credentials, the command inherits it, and
-// neither the command nor anything it starts can drop it, root or not. The
-// init's other threads stay unrestricted (they only pass sockets to the
-// host), and the restricted thread ends when the start is done.
+// received from the host and resolves the ruleset against the sandbox's own
+// view of the file system (the paths it opens are the mounts bwrap made);
+// the exec shim (shim_linux.go) restricts its one locked thread with it and
+// execs the command: the Landlock domain lives in that thread's
+// credentials, the command inherits it, and neither the command nor
+// anything it starts can drop it, root or not. The init stays unrestricted
+// (it only passes sockets to the host and serves the seccomp listener).
 
 // LandlockABI returns the Landlock ABI version of the running kernel, or 0
 // and the reason when Landlock is unavailable.

@@ -189,22 +189,31 @@ func compilePolicies(refs []string) (*ir.Plan, ir.Diagnostics, map[string][]byte
 		refs = []string{DefaultPolicy(env.Home)}
 	}
 	l := NewLoader(env)
-	var (
-		layers []*lang.Policy
-		ds     ir.Diagnostics
-	)
-	for _, ref := range refs {
-		p, hds := l.Load(ref, env.Cwd)
-		ds = append(ds, compiler.FromHCL(hds)...)
-		if p != nil {
-			layers = append(layers, p)
-		}
-	}
+	layers, ds := LoadLayers(l, refs, env.Cwd)
 	if len(layers) != len(refs) || ds.HasErrors() {
 		return nil, ds, l.Sources()
 	}
 	plan, cds := compiler.Compile(env, layers...)
 	return plan, append(ds, cds...), l.Sources()
+}
+
+// LoadLayers loads the policies named by refs (files relative to cwd, or
+// profile names) in order, with the load diagnostics ready to render. A
+// policy that failed to load is left out, so fewer layers than refs means
+// an error among the diagnostics.
+func LoadLayers(l *lang.Loader, refs []string, cwd string) ([]*lang.Policy, ir.Diagnostics) {
+	var (
+		layers []*lang.Policy
+		ds     ir.Diagnostics
+	)
+	for _, ref := range refs {
+		p, hds := l.Load(ref, cwd)
+		ds = append(ds, compiler.FromHCL(hds)...)
+		if p != nil {
+			layers = append(layers, p)
+		}
+	}
+	return layers, ds
 }
 
 // FormatDiagnostics renders diagnostics as fence's CLI prints them

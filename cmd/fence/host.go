@@ -80,17 +80,7 @@ func loadLayers(l *lang.Loader, refs []string, env compiler.Env) ([]*lang.Policy
 			return nil, nil, err
 		}
 	}
-	var (
-		layers []*lang.Policy
-		ds     ir.Diagnostics
-	)
-	for _, ref := range refs {
-		p, hds := l.Load(ref, env.Cwd)
-		ds = append(ds, compiler.FromHCL(hds)...)
-		if p != nil {
-			layers = append(layers, p)
-		}
-	}
+	layers, ds := fence.LoadLayers(l, refs, env.Cwd)
 	return layers, ds, nil
 }
 

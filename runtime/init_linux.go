@@ -106,12 +106,18 @@ func InitMain(args []string) int {
 	fs.IntVar(&cfg.HTTPPort, "http", DefaultHTTPProxyPort, "in-sandbox HTTP proxy port")
 	fs.IntVar(&cfg.SOCKSPort, "socks", DefaultSOCKSProxyPort, "in-sandbox SOCKS5 proxy port")
 	fs.BoolVar(&cfg.TTY, "tty", false, "stdin is a terminal")
-	fs.IntVar(&cfg.LandlockABI, "landlock", 0, "the Landlock ABI the host checked (0: none)")
+	fs.IntVar(&cfg.LandlockABI, "landlock", -1, "the Landlock ABI the host checked (0: none, accepted with --best-effort)")
 	fs.BoolVar(&cfg.Monitor, "monitor", false, "report denied system calls and file accesses")
 	if err := fs.Parse(args); err != nil {
 		return ExitSetup
 	}
 	cfg.Argv = fs.Args()
+	if cfg.LandlockABI < 0 {
+		// Never default to no Landlock: only the host's explicit 0 (a
+		// run the user accepted without it) leaves it out.
+		fmt.Fprintln(os.Stderr, "fence __init: -landlock is missing (this is an internal command that fence runs inside its sandbox)")
+		return ExitSetup
+	}
 	if len(cfg.Argv) == 0 {
 		fmt.Fprintln(os.Stderr, "fence __init: no command (this is an internal command that fence runs inside its sandbox)")
 		return ExitSetup

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -217,5 +218,19 @@ func TestLandlockUnlistableParent(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "secret\n") || strings.Contains(r.stdout, "rc=0") {
 		t.Errorf("the denied file was read: %v", r)
+	}
+}
+
+// The init never falls back to running without Landlock: without the
+// host's -landlock it refuses to start anything.
+func TestInitRequiresLandlockFlag(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(exe, "__init", "--", "true").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != ExitSetup || !strings.Contains(string(out), "-landlock is missing") {
+		t.Fatalf("want exit %d naming -landlock, got %v: %s", ExitSetup, err, out)
 	}
 }

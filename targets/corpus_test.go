@@ -203,6 +203,7 @@ func runCase(t *testing.T, file string, c *corpusCase) {
 		}
 		got["out/decisions"] = decisions(t, plan, c.probes)
 		checkProxyAgreement(t, plan, c.probes)
+		checkPrivateTmpAgreement(t, got)
 	}
 	var d bytes.Buffer
 	if err := compiler.WriteDiagnostics(&d, diags, sources); err != nil {
@@ -360,5 +361,18 @@ func compareGolden(t *testing.T, file string, ar *txtar.Archive, got map[string]
 		if _, ok := got[name]; !ok {
 			t.Errorf("%s: stale golden %s", file, name)
 		}
+	}
+}
+
+// checkPrivateTmpAgreement: the mount layer gives the command a private
+// /tmp exactly when Landlock grants one (both encode the Linux sandbox's
+// layout; a disagreement would leave /tmp unwritable, or writable on the
+// host).
+func checkPrivateTmpAgreement(t *testing.T, got map[string][]byte) {
+	t.Helper()
+	mounted := bytes.Contains(got["out/bwrap.args"], []byte("--tmpfs /tmp\n"))
+	granted := bytes.Contains(got["out/landlock"], []byte("private /tmp "))
+	if mounted != granted {
+		t.Errorf("bwrap mounts a private /tmp: %v; Landlock grants one: %v", mounted, granted)
 	}
 }

@@ -21,8 +21,10 @@ import (
 // removed only by a run that gets the exclusive lock, that is, when no
 // other run uses it. A directory fence made carries the extended attribute
 // user.fence.mountpoint, so that a run that finds one another run made can
-// share it and clean it up if it ends last; where the file system has no
-// user extended attributes, such a directory is left for its maker.
+// share it and clean it up if it ends last. Where the file system has no
+// user extended attributes, no run can tell such a directory from the
+// user's own, so none removes it: an empty directory is left behind rather
+// than a protection detached under another sandbox.
 
 const mountPointXattr = "user.fence.mountpoint"
 
@@ -116,7 +118,8 @@ func mkdirMarked(p string) error {
 		}
 		return err
 	}
-	// Best effort: without user xattrs only the maker cleans up.
+	// Without user xattrs the directory stays unmarked and is never
+	// removed (see the package note above).
 	_ = unix.Lsetxattr(p, mountPointXattr, []byte("1"), 0)
 	return nil
 }
@@ -150,15 +153,16 @@ func (m *mountPoints) release() {
 	}
 }
 
-// removeUnused removes the tree p belongs to (from its topmost marked
-// directory; p itself when unmarked, as a file system without xattrs
-// leaves it) if no running sandbox holds it and it holds nothing but empty
-// directories. A lock still held after patience is another run's: that run
+// removeUnused removes the tree of mount points p belongs to (from its
+// topmost marked directory; nothing when p is unmarked: the user's own, or
+// made where xattrs are missing) if no running sandbox holds it and it
+// holds nothing but empty directories. A lock still held after patience is another run's: that run
 // removes the tree when it ends. The watchdog passes some patience: the
 // locks of a killed fence are released a moment after its sandbox is gone.
 func removeUnused(p string, patience time.Duration) {
-	if top := topMarked(p); top != "" {
-		p = top
+	p = topMarked(p)
+	if p == "" {
+		return
 	}
 	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	if err != nil {

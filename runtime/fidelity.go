@@ -264,7 +264,10 @@ func landlockRefusal(why string) *SetupError {
 // the run even then. Landlock missing is a missing layer: refused unless
 // --best-effort; the other layers are required and refused always
 // (prepare checks them before, with their own fixes).
-func checkPlanFidelity(plan *ir.Plan, m Machine, bestEffort bool) (weaker []string, err error) {
+//
+// hostWeaker are rules the host's files make weaker than written, which no
+// target can know (symlinkedDenies); they are refused and reported alike.
+func checkPlanFidelity(plan *ir.Plan, m Machine, bestEffort bool, hostWeaker ...string) (weaker []string, err error) {
 	rep, errs := PlanFidelity(plan, m)
 	if len(errs) > 0 {
 		return nil, &SetupError{Layer: "plan", Cause: errs[0].String()}
@@ -280,6 +283,7 @@ func checkPlanFidelity(plan *ir.Plan, m Machine, bestEffort bool) (weaker []stri
 		return nil, &SetupError{Layer: l.Target, Cause: "the " + l.Target + " layer is missing: " + l.Missing}
 	}
 	weaker = append(weaker, rep.Weaker()...)
+	weaker = append(weaker, hostWeaker...)
 	if len(weaker) == 0 || bestEffort {
 		return weaker, nil
 	}

@@ -114,19 +114,9 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	args, _ := bwrap.Lower(plan)  // its notes and errors: checkPlanFidelity
 	table, _ := proxy.Lower(plan) // likewise
 	machine := hostMachine(s.bwrapPath)
-	weaker, err := checkPlanFidelity(plan, machine, opts.BestEffort)
+	weaker, err := checkPlanFidelity(plan, machine, opts.BestEffort, symlinkedDenies(plan)...)
 	if err != nil {
 		return nil, err
-	}
-	if links := symlinkedDenies(plan); len(links) > 0 {
-		if !opts.BestEffort {
-			return nil, &SetupError{
-				Layer: "plan",
-				Cause: "the sandbox would enforce these rules less strictly than written:\n" + strings.Join(links, "\n"),
-				Fix:   "allow writing a narrower directory than the one that holds the link, replace the link by the file it points to, or accept the weaker enforcement with --best-effort",
-			}
-		}
-		weaker = append(weaker, links...)
 	}
 	if len(weaker) > 0 {
 		// --best-effort: run, but never silently weaker than written.

@@ -17,7 +17,7 @@ import (
 // own in its place, on the host (a dotfiles manager's ~/.bashrc under
 // `allow write ~`). Neither layer can keep that entry: the mounts cannot
 // cover a symlink, and Landlock grants the writable directory whole. Each
-// such rule is reported; prepare refuses to run unless --best-effort.
+// such rule is reported; checkPlanFidelity refuses it unless --best-effort.
 func symlinkedDenies(plan *ir.Plan) []string {
 	var out []string
 	for _, r := range plan.Rules {
@@ -38,7 +38,8 @@ func symlinkedDenies(plan *ir.Plan) []string {
 				what = a + " is"
 			}
 			out = append(out, r.String()+" ("+r.Origin.String()+"): "+what+" a symbolic link (to "+target+
-				") in a writable directory; the mounts protect where it leads, but the command could replace the link itself")
+				") in a writable directory; the mounts protect where it leads, but the command could replace the link itself "+
+				"(allow writing a narrower directory, or replace the link by the file it points to)")
 			break
 		}
 	}

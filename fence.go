@@ -17,6 +17,7 @@ import (
 	"github.com/fence-policy/fence/lang"
 	"github.com/fence-policy/fence/profiles"
 	"github.com/fence-policy/fence/runtime"
+	"github.com/fence-policy/fence/targets/linux"
 )
 
 // Config is a sandbox policy in the seed's terms: the fields of
@@ -271,7 +272,35 @@ func RunWithOptions(ctx context.Context, plan *ir.Plan, argv []string, opts RunO
 		}
 		opts.InitPath = p
 	}
-	return runtime.Run(ctx, plan, argv, opts)
+	monitor := opts.Log != nil && (opts.Log.Monitor || opts.Log.Debug)
+	a, err := Lower(plan, monitor)
+	if err != nil {
+		return runtime.ExitSetup, err
+	}
+	return runtime.Run(ctx, a, argv, opts)
+}
+
+// HostParams are this machine's facts and files for targets/linux, as fence
+// run lowers with them.
+func HostParams(monitor bool) linux.Params {
+	return linux.Params{Machine: runtime.HostMachine(""), Host: runtime.HostFS{}, Monitor: monitor}
+}
+
+// Lower lowers plan for a run on this machine (targets/linux), asking the
+// host's files what the mounts depend on: the artifact that `fence compile
+// -t linux` prints and runtime.Run executes. monitor (fence run -m or -d)
+// makes the seccomp filter report denied system calls and file accesses.
+// An error is a *runtime.SetupError.
+func Lower(plan *ir.Plan, monitor bool) (*linux.Artifact, error) {
+	a, ds := linux.Lower(plan, HostParams(monitor))
+	if ds.HasErrors() {
+		for _, d := range ds {
+			if d.Severity == ir.SevError {
+				return nil, &runtime.SetupError{Layer: "plan", Cause: d.Summary}
+			}
+		}
+	}
+	return a, nil
 }
 
 // ServeInternal makes the calling program usable as RunOptions.InitPath:

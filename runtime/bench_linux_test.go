@@ -32,7 +32,7 @@ func BenchmarkRunTrue(b *testing.B) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		code, err := Run(context.Background(), plan, []string{"true"}, opts)
+		code, err := runPlan(context.Background(), plan, []string{"true"}, opts)
 		if err != nil || code != 0 {
 			b.Fatalf("fence run: %d %v", code, err)
 		}

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/fence-policy/fence/internal/shquote"
+
 	"slices"
 	"strings"
 	"testing"
@@ -215,7 +217,7 @@ func TestCheckCommandsDepth(t *testing.T) {
 	p := execPlan([]string{"deny", "git", "push"})
 	s := "git status"
 	for range maxDepth + 2 {
-		s = "sh -c " + shellQuote(s)
+		s = "sh -c " + shquote.Quote(s)
 	}
 	e := checkCommands(p, []string{"sh", "-c", s})
 	if e == nil || !strings.Contains(e.Cause, "too deep") {
@@ -223,7 +225,7 @@ func TestCheckCommandsDepth(t *testing.T) {
 	}
 	s = "git push"
 	for range maxDepth - 1 {
-		s = "sh -c " + shellQuote(s)
+		s = "sh -c " + shquote.Quote(s)
 	}
 	if e := checkCommands(p, []string{"sh", "-c", s}); e == nil || !strings.Contains(e.Cause, "`git push`") {
 		t.Fatalf("nesting within the limit: %v", e)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/plantest"
+	"github.com/fence-policy/fence/targets/linux"
 )
 
 // deadlock is the guard every wait in these tests uses: generous, never an
@@ -54,6 +55,25 @@ func testOptions(t testing.TB) Options {
 	}
 }
 
+// runPlan lowers plan for this machine and host as the CLI does (with -m
+// when opts.test.monitor) and runs the artifact.
+func runPlan(ctx context.Context, plan *ir.Plan, argv []string, opts Options) (int, error) {
+	a, ds := linux.Lower(plan, linux.Params{Machine: HostMachine(""), Host: HostFS{}, Monitor: opts.test.monitor})
+	if ds.HasErrors() {
+		return ExitSetup, &SetupError{Layer: "plan", Cause: ds[0].Summary}
+	}
+	return Run(ctx, a, argv, opts)
+}
+
+// testSpec is the init's part of plan's artifact on this machine.
+func testSpec(plan *ir.Plan, monitor bool) *linux.Init {
+	a, ds := linux.Lower(plan, linux.Params{Machine: HostMachine(""), Host: HostFS{}, Monitor: monitor})
+	if ds.HasErrors() {
+		panic(ds[0].Summary)
+	}
+	return &a.Init
+}
+
 // run runs argv in a sandbox built from plan with opts, capturing output.
 func run(t testing.TB, plan *ir.Plan, opts Options, argv ...string) result {
 	t.Helper()
@@ -66,7 +86,7 @@ func run(t testing.TB, plan *ir.Plan, opts Options, argv ...string) result {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadlock)
 	defer cancel()
-	code, err := Run(ctx, plan, argv, opts)
+	code, err := runPlan(ctx, plan, argv, opts)
 	if ctx.Err() != nil {
 		// Errorf, not Fatalf: run is also called from goroutines.
 		t.Errorf("deadlock guard: %v still running after %v", argv, deadlock)
@@ -112,7 +132,7 @@ func runFixtureMain(args []string) int {
 		return 2
 	}
 	exe, _ := os.Executable()
-	code, err := Run(context.Background(), f.Plan, f.Argv, Options{
+	code, err := runPlan(context.Background(), f.Plan, f.Argv, Options{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Env:      []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C"},
 		InitPath: exe,

@@ -17,17 +17,18 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/targets/landlock"
+	"github.com/fence-policy/fence/targets/linux"
 )
 
 // Descriptors the init inherits from bwrap (cmd.ExtraFiles on the host).
 const (
 	initCtlFD    = 3 // the sandbox end of the bridge socketpair
 	initStderrFD = 4 // the user's stderr, for the command (bwrap's own stderr is fence's pipe)
-	// initPlanFD is a sealed memfd holding the plan as JSON: the init
-	// lowers it to the Landlock ruleset against the sandbox's own view.
-	initPlanFD = 5
+	// initSpecFD is a sealed memfd holding the artifact's linux.Init as
+	// JSON: the ports, the Landlock ruleset (resolved against the
+	// sandbox's own view), the seccomp filter, the plan for the supervisor.
+	initSpecFD = 5
 	// initAliveFD is the write end of the watchdog's pipe, when there is a
 	// watchdog: the sandbox's processes hold it until they are all gone.
 	initAliveFD = 6
@@ -36,37 +37,14 @@ const (
 // forwardedSignals are the signals fence passes on to the command.
 var forwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
-// initConfig is what the host tells the init on its command line.
+// initConfig is what the init learns on its command line and from the
+// memfd.
 type initConfig struct {
-	HTTPPort, SOCKSPort int
+	linux.Init
 	// TTY says that stdin is a terminal: the command's process group is
 	// made its foreground group.
-	TTY bool
-	// LandlockABI is the ABI the host checked the plan's fidelity
-	// against; 0 when Landlock is unavailable and the user accepted that
-	// with --best-effort. The init refuses to start when the kernel
-	// reports less.
-	LandlockABI int
-	// Monitor (-m, -d) makes the filter notify the init of denied system
-	// calls and file accesses, which it reports as events.
-	Monitor bool
-	Argv    []string
-}
-
-// args renders the init's command line (after `fence __init`).
-func (c initConfig) args() []string {
-	a := []string{
-		"-http", strconv.Itoa(c.HTTPPort),
-		"-socks", strconv.Itoa(c.SOCKSPort),
-	}
-	if c.TTY {
-		a = append(a, "-tty")
-	}
-	a = append(a, "-landlock", strconv.Itoa(c.LandlockABI))
-	if c.Monitor {
-		a = append(a, "-monitor")
-	}
-	return append(append(a, "--"), c.Argv...)
+	TTY  bool
+	Argv []string
 }
 
 // InitMain is the hidden `fence __init ARGS…` command. Run starts it inside
@@ -76,7 +54,7 @@ func (c initConfig) args() []string {
 // serves the filter's notifications, forwards signals, reaps orphans, and
 // returns the command's exit status (128+N for signal N).
 //
-// It reads the plan from the memfd on initPlanFD and lowers it twice: to
+// It reads the plan from the memfd on initSpecFD and lowers it twice: to
 // the Landlock ruleset (landlock_linux.go), resolved against the mounts
 // bwrap made, and to the seccomp filter (seccomp_linux.go). The exec shim
 // (shim_linux.go, -exec) puts both on itself after the listeners are up and
@@ -103,27 +81,17 @@ func InitMain(args []string) int {
 	}
 	fs := flag.NewFlagSet("fence __init", flag.ContinueOnError)
 	var cfg initConfig
-	fs.IntVar(&cfg.HTTPPort, "http", DefaultHTTPProxyPort, "in-sandbox HTTP proxy port")
-	fs.IntVar(&cfg.SOCKSPort, "socks", DefaultSOCKSProxyPort, "in-sandbox SOCKS5 proxy port")
 	fs.BoolVar(&cfg.TTY, "tty", false, "stdin is a terminal")
-	fs.IntVar(&cfg.LandlockABI, "landlock", -1, "the Landlock ABI the host checked (0: none, accepted with --best-effort)")
-	fs.BoolVar(&cfg.Monitor, "monitor", false, "report denied system calls and file accesses")
 	if err := fs.Parse(args); err != nil {
 		return ExitSetup
 	}
 	cfg.Argv = fs.Args()
-	if cfg.LandlockABI < 0 {
-		// Never default to no Landlock: only the host's explicit 0 (a
-		// run the user accepted without it) leaves it out.
-		fmt.Fprintln(os.Stderr, "fence __init: -landlock is missing (this is an internal command that fence runs inside its sandbox)")
-		return ExitSetup
-	}
 	if len(cfg.Argv) == 0 {
 		fmt.Fprintln(os.Stderr, "fence __init: no command (this is an internal command that fence runs inside its sandbox)")
 		return ExitSetup
 	}
 	// Both inherited descriptors must not reach the command.
-	for _, fd := range []int{initCtlFD, initStderrFD, initPlanFD} {
+	for _, fd := range []int{initCtlFD, initStderrFD, initSpecFD} {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
 			fmt.Fprintf(os.Stderr, "fence __init: descriptor %d was not inherited; run the sandbox with fence run\n", fd)
 			return ExitSetup
@@ -137,19 +105,22 @@ func InitMain(args []string) int {
 		return ExitSetup
 	}
 	in := &sandboxInit{cfg: cfg, ch: ch, stderr: os.NewFile(initStderrFD, "stderr")}
-	planFile := os.NewFile(initPlanFD, "plan")
-	err = readPlan(planFile, &in.plan)
-	planFile.Close()
-	if err != nil {
-		return in.fail("cannot read the plan: %v", err)
+	specFile := os.NewFile(initSpecFD, "init")
+	err = readSpec(specFile, &cfg.Init)
+	specFile.Close()
+	if err == nil && (cfg.Plan == nil || cfg.Landlock == nil || cfg.Seccomp == nil || cfg.Private == nil) {
+		err = errors.New("incomplete")
 	}
+	if err != nil {
+		return in.fail("cannot read the sandbox's settings: %v", err)
+	}
+	in.cfg = cfg
 	return in.run()
 }
 
 // sandboxInit is the state of the in-sandbox init.
 type sandboxInit struct {
 	cfg    initConfig
-	plan   ir.Plan
 	ch     *channel
 	stderr *os.File
 	// landlock is the resolved ruleset for the command's thread, nil when
@@ -208,7 +179,7 @@ func (in *sandboxInit) run() int {
 			err = fmt.Errorf("the kernel reports ABI %d, the host checked the plan against ABI %d", abi, in.cfg.LandlockABI)
 		}
 		if err == nil {
-			in.landlock, err = landlockRuleset(&in.plan, in.cfg.LandlockABI, in.cfg.HTTPPort, in.cfg.SOCKSPort)
+			in.landlock, err = landlockRuleset(&in.cfg.Init)
 		}
 		if err != nil {
 			return in.fail("Landlock: %v", err)
@@ -252,7 +223,7 @@ func (in *sandboxInit) start() (int, int) {
 	// The exec shim (shim_linux.go) applies Landlock and the seccomp
 	// filter to itself and becomes the command; the supervisor serves the
 	// filter's listener from here.
-	prog := commandFilterProgram(&in.plan, in.cfg.Monitor)
+	prog := in.cfg.Seccomp
 	in.mu.Lock()
 	pid, listener, err := startShim(&shimConfig{Landlock: in.landlock, ABI: in.cfg.LandlockABI, Seccomp: programFields(*prog)},
 		path, argv, os.Environ(), []uintptr{0, 1, in.stderr.Fd()},
@@ -262,7 +233,7 @@ func (in *sandboxInit) start() (int, int) {
 	}
 	in.mu.Unlock()
 	if err == nil && listener >= 0 {
-		in.sup, err = serveNotify(listener, &in.plan, prog, eventSender(in.ch))
+		in.sup, err = serveNotify(listener, &in.cfg.Init, eventSender(in.ch))
 	}
 	if err != nil && pid > 0 {
 		// A shim that could not restrict itself exits on its own; one
@@ -487,9 +458,9 @@ func cleanupMain(paths []string) int {
 }
 
 // readPlan reads the plan the host wrote into the memfd.
-func readPlan(f *os.File, p *ir.Plan) error {
+func readSpec(f *os.File, spec *linux.Init) error {
 	if _, err := f.Seek(0, 0); err != nil {
 		return err
 	}
-	return json.NewDecoder(f).Decode(p)
+	return json.NewDecoder(f).Decode(spec)
 }

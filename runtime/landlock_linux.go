@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/targets/landlock"
+	"github.com/fence-policy/fence/targets/linux"
 )
 
 // Landlock is the second file-system layer (targets/landlock says what it
@@ -40,23 +40,17 @@ func LandlockABI() (int, error) {
 	return int(v), nil
 }
 
-// landlockRuleset lowers the plan for the given ABI and resolves it against
-// the file system as this process sees it.
-func landlockRuleset(plan *ir.Plan, abi, httpPort, socksPort int) (*landlock.Applied, error) {
-	rs, diags := landlock.Lower(plan)
-	if diags.HasErrors() {
-		for _, d := range diags {
-			if d.Severity == ir.SevError {
-				return nil, errors.New(d.Summary)
-			}
-		}
-	}
-	rs, _ = rs.ForABI(abi) // the host reported what the ABI drops before starting
+// landlockRuleset resolves the artifact's ruleset against the file system
+// as this process sees it (the mounts bwrap made), checking every grant
+// against the plan once more.
+func landlockRuleset(spec *linux.Init) (*landlock.Applied, error) {
+	rs := spec.Landlock
+	rs.Attach(spec.Plan)
 	return rs.Resolve(landlock.Facts{
-		Stat:           hostStat,
+		Stat:           HostFS{}.Stat,
 		ReadDir:        landlockReadDir,
-		HTTPProxyPort:  httpPort,
-		SOCKSProxyPort: socksPort,
+		HTTPProxyPort:  spec.HTTPPort,
+		SOCKSProxyPort: spec.SOCKSPort,
 	})
 }
 

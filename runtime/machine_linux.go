@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
 
@@ -17,8 +18,8 @@ import (
 // and whether fence has a seccomp filter for the architecture. It runs
 // `bwrap --version` (a few milliseconds) and starts no sandbox; Supported
 // is the full test.
-func ProbeMachine() Machine {
-	m := hostMachine("")
+func ProbeMachine() linux.Machine {
+	m := HostMachine("")
 	if m.BwrapPath != "" {
 		m.BwrapVersion = bwrapVersion(m.BwrapPath)
 	}
@@ -30,11 +31,11 @@ func ProbeMachine() Machine {
 	return m
 }
 
-// hostMachine is the cheap part of ProbeMachine, for every fence run: no
+// HostMachine is the cheap part of ProbeMachine, for every fence run: no
 // process is started. bwrapPath is bubblewrap's path when the caller has
 // found it already ("" to look it up on PATH).
-func hostMachine(bwrapPath string) Machine {
-	m := Machine{OS: goruntime.GOOS, Arch: goruntime.GOARCH}
+func HostMachine(bwrapPath string) linux.Machine {
+	m := linux.Machine{OS: goruntime.GOOS, Arch: goruntime.GOARCH}
 	if abi, err := LandlockABI(); err != nil {
 		m.LandlockMissing = err.Error()
 	} else {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/targets/landlock"
+	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
 
@@ -118,9 +119,11 @@ type notifySupervisor struct {
 	paths    *ir.PathIndex
 	private  *landlock.PrivateFS
 	ports    *landlock.Ruleset // its TCP port rules explain socket refusals
-	report   func(Event)
-	done     chan struct{}
-	stopOnce sync.Once
+	// httpPort and socksPort fill the port rules' placeholders.
+	httpPort, socksPort int
+	report              func(Event)
+	done                chan struct{}
+	stopOnce            sync.Once
 }
 
 // serveNotify starts a supervisor for listener in its own goroutine. It
@@ -128,7 +131,8 @@ type notifySupervisor struct {
 // uses the filter any more, or on stop. report gets every violation (from
 // the supervisor's goroutine, after the call has been answered); it may be
 // nil.
-func serveNotify(listener int, plan *ir.Plan, prog *seccomp.Program, report func(Event)) (*notifySupervisor, error) {
+func serveNotify(listener int, spec *linux.Init, report func(Event)) (*notifySupervisor, error) {
+	plan, prog := spec.Plan, spec.Seccomp
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 	if err != nil {
 		unix.Close(listener)
@@ -139,8 +143,8 @@ func serveNotify(listener int, plan *ir.Plan, prog *seccomp.Program, report func
 	}
 	s := &notifySupervisor{
 		listener: listener, wake: wake, prog: prog, arch: goruntime.GOARCH,
-		plan: plan, paths: ir.NewPathIndex(plan), private: landlock.NewPrivateFS(plan), report: report,
-		ports: portRules(plan), done: make(chan struct{}),
+		plan: plan, paths: ir.NewPathIndex(plan), private: spec.Private, report: report,
+		ports: spec.Landlock, httpPort: spec.HTTPPort, socksPort: spec.SOCKSPort, done: make(chan struct{}),
 	}
 	go s.serve()
 	return s, nil

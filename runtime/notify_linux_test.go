@@ -25,7 +25,7 @@ import (
 // in-sandbox init's part in the supervisor's life, without bwrap (so the
 // supervisor's answers are the only thing between the command and the
 // host's file system, which makes them visible): it starts ARGV with
-// the exec shim (startShim) under commandFilterProgram(plan, MONITOR == "1"), serves
+// the exec shim (startShim) under the artifact's filter (testSpec(plan, MONITOR == "1")), serves
 // the listener with serveNotify in the same process — as the init will —
 // and writes each reported event as one bridge-encoded JSON line to
 // descriptor 3. It then prints whether its own main thread carries a
@@ -52,7 +52,8 @@ func notifyInitMain(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	prog := commandFilterProgram(&plan, args[1] == "1")
+	spec := testSpec(&plan, args[1] == "1")
+	prog := spec.Seccomp
 	events := os.NewFile(3, "events")
 	var mu sync.Mutex
 	report := func(e Event) {
@@ -68,7 +69,7 @@ func notifyInitMain(args []string) int {
 	var sup *notifySupervisor
 	pid, listener, err := startShim(&shimConfig{Seccomp: programFields(*prog)}, path, args[2:], os.Environ(), []uintptr{0, 1, 2}, &syscall.SysProcAttr{})
 	if err == nil && listener >= 0 {
-		sup, err = serveNotify(listener, &plan, prog, report)
+		sup, err = serveNotify(listener, spec, report)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "__notify-init:", err)
@@ -537,25 +538,6 @@ func TestNotifyEventText(t *testing.T) {
 	} {
 		if got := c.e.Text(); got != c.want {
 			t.Errorf("got  %s\nwant %s", got, c.want)
-		}
-	}
-}
-
-// commandFilterProgram: Monitor only when asked, Exec only with deny exec rules.
-func TestCommandFilterProgram(t *testing.T) {
-	dir := workDir(t)
-	for _, c := range []struct {
-		rules         []string
-		monitor, exec bool
-	}{
-		{nil, false, false},
-		{[]string{"deny exec shutdown"}, false, true},
-		{[]string{"allow exec git push"}, true, false},
-		{[]string{"allow unix *", "deny exec reboot"}, true, true},
-	} {
-		p := commandFilterProgram(testPlan(t, dir, c.rules...), c.monitor)
-		if p.Monitor != c.monitor || p.Exec != c.exec || p.NeedsListener() != (c.monitor || c.exec) || p.AllowUnix != (len(c.rules) == 2) {
-			t.Errorf("%v monitor %v: %+v", c.rules, c.monitor, p)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/targets/landlock"
 )
 
@@ -26,8 +25,6 @@ func (s *notifySupervisor) checkNet(n *seccompNotif, name string) (ev Event, den
 	if bind {
 		access = landlock.BindTCP
 	}
-	httpPort := orDefault(s.plan.Network.HTTPProxyPort, DefaultHTTPProxyPort)
-	socksPort := orDefault(s.plan.Network.SOCKSProxyPort, DefaultSOCKSProxyPort)
 	if s.ports.HandledNet&access == 0 {
 		return Event{}, false // not restricted at all
 	}
@@ -55,7 +52,7 @@ func (s *notifySupervisor) checkNet(n *seccompNotif, name string) (ev Event, den
 	if !s.tcpSocket(pid, int(int32(args[0]))) || !s.valid(n.ID) {
 		return Event{}, false
 	}
-	if s.ports.PortAllowed(access, port, httpPort, socksPort) {
+	if s.ports.PortAllowed(access, port, s.httpPort, s.socksPort) {
 		return Event{}, false
 	}
 	if bind {
@@ -89,17 +86,4 @@ func (s *notifySupervisor) tcpSocket(pid, fd int) bool {
 	}
 	proto, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_PROTOCOL)
 	return err == nil && (proto == unix.IPPROTO_TCP || proto == 0)
-}
-
-func orDefault(port, def int) int {
-	if port == 0 {
-		return def
-	}
-	return port
-}
-
-// portRules is the plan's Landlock ruleset, for its TCP port rules.
-func portRules(plan *ir.Plan) *landlock.Ruleset {
-	rs, _ := landlock.Lower(plan)
-	return rs
 }

@@ -62,7 +62,7 @@ func TestRunMonitorEvents(t *testing.T) {
 	var log bytes.Buffer
 	opts := testOptions(t)
 	opts.Log = &Logger{W: &log, Monitor: true, Format: "json"}
-	opts.Monitor = true
+	opts.test.monitor = true
 	opts.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/nonexistent", "LANG=C"}
 	r := run(t, plan, opts, "sh", "-c", fmt.Sprintf(`echo x > %s/f; echo write=$?
 cat %s; echo read=$?
@@ -136,7 +136,7 @@ func TestRunMonitorPrivateFileSystems(t *testing.T) {
 	var log bytes.Buffer
 	opts := testOptions(t)
 	opts.Log = &Logger{W: &log, Monitor: true, Format: "json"}
-	opts.Monitor = true
+	opts.test.monitor = true
 	r := run(t, testPlan(t, dir, "allow write "+dir, "deny write "+denied), opts, "sh", "-c",
 		`echo a > /tmp/fence-private && echo b > /dev/shm/fence-private && echo ok; echo c > `+denied+`/f; echo "denied=$?"`)
 	if r.err != nil || !strings.Contains(r.stdout, "ok\n") || strings.Contains(r.stdout, "denied=0") {
@@ -154,7 +154,7 @@ func TestRunMonitorSocketEvents(t *testing.T) {
 	var log bytes.Buffer
 	opts := testOptions(t)
 	opts.Log = &Logger{W: &log, Monitor: true, Format: "json"}
-	opts.Monitor = true
+	opts.test.monitor = true
 	script := `
 import socket
 def attempt(what, f):

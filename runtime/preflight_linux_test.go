@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -109,58 +108,6 @@ func TestSupported(t *testing.T) {
 	}
 }
 
-func TestSandboxEnvUnit(t *testing.T) {
-	p := testPlan(t, "/w", "deny env AWS_*", "allow env AWS_REGION")
-	got := sandboxEnv([]string{
-		"PATH=/bin", "LD_PRELOAD=x", "LD_FOO=y", "GLIBC_TUNABLES=z", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=eu",
-		"NOEQUALS", "=empty", "X=1", "X=2", "https_proxy=evil", "GIT_SSH_COMMAND=evil", "FENCE_SANDBOX=0",
-	}, p, envParams{HTTPPort: 1, SOCKSPort: 2, InitPath: "/usr/bin/fence", TempDir: "/tmp/t"})
-	want := []string{
-		"ALL_PROXY=socks5h://127.0.0.1:2",
-		"FENCE_SANDBOX=1",
-		"GIT_SSH_COMMAND=ssh -o ProxyCommand='/usr/bin/fence __socks-connect 127.0.0.1:2 %h %p'",
-		"HTTPS_PROXY=http://127.0.0.1:1",
-		"HTTP_PROXY=http://127.0.0.1:1",
-		"NO_PROXY=localhost,127.0.0.1,::1",
-		"PATH=/bin",
-		"TMPDIR=/tmp/t",
-		"X=2",
-		"all_proxy=socks5h://127.0.0.1:2",
-		"http_proxy=http://127.0.0.1:1",
-		"https_proxy=http://127.0.0.1:1",
-		"no_proxy=localhost,127.0.0.1,::1",
-	}
-	// AWS_REGION: the deny overrides the allow (deny overrides allow).
-	if !slices.Equal(got, want) {
-		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-}
-
-func TestArgvHelpers(t *testing.T) {
-	argv := []string{"--unshare-user", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--bind", "/tmp/x", "/tmp/x",
-		"--dir", "/w/.git", "--bind", "/w/.git", "/w/.git", "--tmpfs", "/w/.git/hooks", "--remount-ro", "/w/.git/hooks",
-		"--ro-bind", "/bin/fence", "/bin/fence", "--chdir", "/w", "--", "/bin/fence", "__init", "--", "sh"}
-	for path, want := range map[string]string{"/tmp": "--tmpfs", "/tmp/y": "--tmpfs", "/tmp/x/y": "--bind", "/w/.git/hooks/z": "--tmpfs", "/etc": "--ro-bind"} {
-		if got := coveringMount(argv, path); got != want {
-			t.Errorf("coveringMount(%s) = %q, want %q", path, got, want)
-		}
-	}
-	if got := pinsToCreate(argv); !slices.Equal(got, []string{"/w/.git"}) {
-		t.Errorf("pinsToCreate = %q", got)
-	}
-	got, err := insertMounts(argv, []string{"--tmpfs", "/t"}, 1, true, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.Index(got, "/t")
-	if i < 0 || !slices.Equal(got[i-1:i+4], []string{"--tmpfs", "/t", "--ro-bind", "/bin/fence", "/bin/fence"}) {
-		t.Errorf("insertMounts put it elsewhere: %q", got)
-	}
-	if _, err := insertMounts(argv, []string{"--tmpfs", "/t"}, 2, true, 4); err == nil {
-		t.Error("insertMounts accepted a shape it does not know")
-	}
-}
-
 // Cancelling the context kills the sandbox and returns its error, whether
 // the command runs already or bwrap is still setting up.
 func TestContextCancel(t *testing.T) {
@@ -173,7 +120,7 @@ func TestContextCancel(t *testing.T) {
 			o.Stdout = pw
 			done := make(chan error, 1)
 			go func() {
-				_, err := Run(ctx, testPlan(t, workDir(t)), []string{"sh", "-c", "echo ready; exec sleep 1000", token}, o)
+				_, err := runPlan(ctx, testPlan(t, workDir(t)), []string{"sh", "-c", "echo ready; exec sleep 1000", token}, o)
 				pw.Close()
 				done <- err
 			}()

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/fence-policy/fence/internal/shquote"
+
 	"errors"
 	"fmt"
 	"io/fs"
@@ -282,7 +284,7 @@ func snapshot(t testing.TB, dir string) []string {
 // path p (a directory when dir is set) and prints "WROTE …" for each that
 // worked.
 func attackScript(p string, dir bool) string {
-	q := shellQuote(p)
+	q := shquote.Quote(p)
 	var b strings.Builder
 	try := func(what, cmd string) {
 		fmt.Fprintf(&b, "if ( %s ) 2>/dev/null; then echo 'WROTE %s %s'; fi\n", cmd, what, strings.ReplaceAll(p, "'", ""))
@@ -387,7 +389,7 @@ func TestProtectedHomePaths(t *testing.T) {
 			checkProtected(t, plan, dir, paths)
 			// The rest of home stays writable: the protection is not a
 			// read-only home.
-			mustRun(t, sh(t, plan, "echo new >> "+shellQuote(filepath.Join(home, "notes.txt"))))
+			mustRun(t, sh(t, plan, "echo new >> "+shquote.Quote(filepath.Join(home, "notes.txt"))))
 			if b, _ := os.ReadFile(filepath.Join(home, "notes.txt")); string(b) != "orig\nnew\n" {
 				t.Errorf("home not writable: %q", b)
 			}
@@ -408,7 +410,7 @@ func TestProtectedGitSwap(t *testing.T) {
 	for _, top := range []string{cwd, nested} {
 		for _, swap := range []string{"mv .git .git.old", "rm -rf .git", "mv .git/hooks .git/hooks.old", "rm -rf .git/hooks"} {
 			t.Run(filepath.Base(top)+"/"+swap, func(t *testing.T) {
-				r := sh(t, plan, "cd "+shellQuote(top)+"\n"+swap+" 2>/dev/null\n"+`
+				r := sh(t, plan, "cd "+shquote.Quote(top)+"\n"+swap+" 2>/dev/null\n"+`
 					mkdir -p .git/hooks 2>/dev/null
 					echo 'echo pwned' > .git/hooks/pre-commit 2>/dev/null && echo WROTE hook
 					echo '[core] hooksPath = /tmp' > .git/config 2>/dev/null && echo WROTE config

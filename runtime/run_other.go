@@ -8,7 +8,7 @@ import (
 	"os"
 	goruntime "runtime"
 
-	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/targets/linux"
 )
 
 // unsupported is the error of every entry point on a platform without a
@@ -23,7 +23,7 @@ func unsupported() *SetupError {
 
 // Run is not supported on this platform: it returns a *SetupError and runs
 // nothing.
-func Run(ctx context.Context, plan *ir.Plan, argv []string, opts Options) (int, error) {
+func Run(ctx context.Context, a *linux.Artifact, argv []string, opts Options) (int, error) {
 	return ExitSetup, unsupported()
 }
 

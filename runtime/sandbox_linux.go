@@ -22,14 +22,15 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/fence-policy/fence/compiler/ir"
-	"github.com/fence-policy/fence/targets/bwrap"
-	"github.com/fence-policy/fence/targets/proxy"
+	"github.com/fence-policy/fence/internal/shquote"
+	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
 
-// Run runs argv in a sandbox built from plan and returns the command's exit
-// status (128+N when it died of signal N).
+// Run runs argv in the sandbox the artifact describes and returns the
+// command's exit status (128+N when it died of signal N). It executes the
+// artifact and decides nothing: targets/linux made every decision, and
+// `fence compile -t linux` shows it.
 //
 // err != nil with a *SetupError means fence failed before the command
 // started (the CLI prints it and exits 125); nothing of the command ran.
@@ -37,8 +38,8 @@ import (
 // 128+SIGKILL with ctx.Err(). While Run runs, SIGINT, SIGTERM, SIGHUP and
 // SIGQUIT sent to this process are forwarded to the command instead of
 // ending it.
-func Run(ctx context.Context, plan *ir.Plan, argv []string, opts Options) (int, error) {
-	s, err := prepare(plan, argv, opts)
+func Run(ctx context.Context, a *linux.Artifact, argv []string, opts Options) (int, error) {
+	s, err := prepare(a, argv, opts)
 	if err != nil {
 		return ExitSetup, err
 	}
@@ -53,12 +54,13 @@ type sandbox struct {
 	argv      []string // bwrap's arguments
 	env       []string
 	tty       *os.File // stdin, when it is a terminal
-	created   []string // host paths bwrap (or Run) creates, removed afterwards
+	created   []string // host paths Run creates for bwrap, removed afterwards
 	initPath  string
 	network   *Network
 	exposed   []exposedListener
-	planFile  *os.File // the plan for the init (initPlanFD)
+	initFile  *os.File // the init's part of the artifact (initSpecFD)
 	mps       mountPoints
+	pins      []string // directories to create for bwrap, not removed by the watchdog
 }
 
 type exposedListener struct {
@@ -71,26 +73,21 @@ func (s *sandbox) release() {
 	for _, e := range s.exposed {
 		e.ln.Close()
 	}
-	if s.planFile != nil {
-		s.planFile.Close()
+	if s.initFile != nil {
+		s.initFile.Close()
 	}
 	s.mps.release()
 }
 
 // prepare does everything that can fail before bwrap starts.
-func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error) {
+func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err error) {
 	if len(argv) == 0 {
 		return nil, &SetupError{Layer: "usage", Cause: "no command to run"}
 	}
-	if plan == nil {
-		return nil, &SetupError{Layer: "plan", Cause: "no plan"}
+	if a == nil || a.Init.Plan == nil || a.Proxy == nil {
+		return nil, &SetupError{Layer: "plan", Cause: "no artifact to run"}
 	}
-	// Every git repository below a writable root gets the protected paths
-	// the compiler gives the working directory (runtime/protected_linux.go).
-	if plan, err = withNestedRepos(plan); err != nil {
-		return nil, err
-	}
-	if e := checkCommands(plan, argv); e != nil {
+	if e := checkCommands(a.Init.Plan, argv); e != nil {
 		return nil, e
 	}
 	s := &sandbox{opts: opts}
@@ -105,18 +102,12 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	if e := usernsRefusal(os.Getuid(), false); e != nil {
 		return nil, e
 	}
-	initPath, err := resolveInitPath(opts.InitPath)
-	if err != nil {
+	if s.initPath, err = resolveInitPath(opts.InitPath); err != nil {
 		return nil, err
 	}
-	s.initPath = initPath
-
-	args, _ := bwrap.Lower(plan)  // its notes and errors: checkPlanFidelity
-	table, _ := proxy.Lower(plan) // likewise
-	machine := hostMachine(s.bwrapPath)
-	weaker, err := checkPlanFidelity(plan, machine, opts.BestEffort, symlinkedDenies(plan)...)
-	if err != nil {
-		return nil, err
+	weaker, refusal := a.Check(opts.BestEffort)
+	if refusal != nil {
+		return nil, &SetupError{Layer: refusal.Layer, Cause: refusal.Cause, Fix: refusal.Fix}
 	}
 	if len(weaker) > 0 {
 		// --best-effort: run, but never silently weaker than written.
@@ -127,99 +118,54 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 		fmt.Fprintf(w, "fence: --best-effort: these rules are enforced less strictly than written:\n%s\n", strings.Join(weaker, "\n"))
 	}
 	s.network = &Network{
-		Table:    table,
-		Resolver: &Resolver{Pins: opts.Pins, AllowLocal: plan.Network.AllowLocalOutbound},
+		Table:    a.Proxy,
+		Resolver: &Resolver{Pins: opts.Pins, AllowLocal: a.Proxy.Settings().AllowLocalOutbound},
 		Log:      opts.Log,
 	}
-
-	httpPort := orDefault(plan.Network.HTTPProxyPort, DefaultHTTPProxyPort)
-	socksPort := orDefault(plan.Network.SOCKSProxyPort, DefaultSOCKSProxyPort)
-	if err := checkPorts(httpPort, socksPort, plan.Expose); err != nil {
-		return nil, err
-	}
-	for _, e := range plan.Expose {
-		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(e.Port)))
+	for _, port := range a.Ports.Expose {
+		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			return nil, &SetupError{
 				Layer: "expose",
-				Cause: fmt.Sprintf("cannot listen on 127.0.0.1:%d for the exposed port %d: %v", e.Port, e.Port, err),
+				Cause: fmt.Sprintf("cannot listen on 127.0.0.1:%d for the exposed port %d: %v", port, port, err),
 				Fix:   "stop whatever uses the port on the host, or expose another one",
 			}
 		}
-		s.exposed = append(s.exposed, exposedListener{ln, e.Port})
+		s.exposed = append(s.exposed, exposedListener{ln, port})
 	}
-
 	if f, ok := opts.Stdin.(*os.File); ok && isForegroundTerminal(f) {
 		s.tty = f
 	}
-	// The init's seccomp filter (targets/seccomp) denies AF_UNIX sockets
-	// unless a rule allows some unix socket; it exists for amd64 and arm64
-	// only, and a sandbox without it would leave TIOCSTI, ptrace, mount and
-	// unix sockets open, so other architectures are refused here, before
-	// bwrap starts.
+	// The seccomp filter exists for amd64 and arm64 only, and a sandbox
+	// without it would leave TIOCSTI, ptrace, mount and unix sockets
+	// open, so other architectures are refused here, before bwrap starts.
 	if _, err := nativeSeccompFilter(&seccomp.Program{}); err != nil {
 		return nil, &SetupError{Layer: "seccomp", Cause: err.Error(), Fix: "run fence on amd64 or arm64"}
 	}
-	// checkPlanFidelity refused a machine without Landlock unless the user
-	// accepted that; the init then applies none (ABI 0).
-	abi := machine.LandlockABI
-	if s.planFile, err = planMemfd(plan); err != nil {
-		return nil, &SetupError{Layer: "plan", Cause: "cannot hand the plan to the sandbox: " + err.Error()}
-	}
+	spec := a.Init
 	if opts.test.noLandlock {
-		abi = 0
+		spec.LandlockABI = 0
 	}
-	cfg := initConfig{HTTPPort: httpPort, SOCKSPort: socksPort, TTY: s.tty != nil,
-		LandlockABI: abi, Monitor: opts.Monitor, Argv: argv}
-	// Mount points another run made and still uses are shared (see
-	// mountpoints_linux.go): this run holds them before it looks at what
-	// exists, and removes them if it ends last.
-	adopted := s.mps.adopt(deniedPaths(plan))
-	inv, err := args.Render(bwrap.Facts{
-		Init:         append([]string{initPath, "__init"}, cfg.args()...),
-		RuntimeBinds: []string{initPath},
-		Stat:         hostStat,
-		ReadDir:      hostReadDir,
-		// A denied path that does not exist yet under a writable bind is
-		// blocked with an empty read-only mount point, which bwrap creates
-		// on the host; Run and its watchdog remove it again on every exit.
-		CreateMissing: true,
-		// Where the user cannot create an entry, neither can the command
-		// (it runs as the same user), and bwrap could not create a mount
-		// point: such missing paths need none.
-		Writable: func(dir string) bool { return unix.Access(dir, unix.W_OK) == nil },
-		Resolve:  resolveFinalLink,
-	})
-	if err != nil {
+	if s.initFile, err = initMemfd(&spec); err != nil {
+		return nil, &SetupError{Layer: "plan", Cause: "cannot hand the sandbox its settings: " + err.Error()}
+	}
+	if s.argv, err = a.Bwrap.Substitute(s.initPath, s.tty != nil, argv); err != nil {
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
 	}
-	s.created = append(inv.Created, adopted...)
-
-	tmp, extra, created, err := tempDirMounts(plan.Context.TempDir, inv.Argv)
-	if err != nil {
-		return nil, err
-	}
-	if created != "" {
-		s.created = append(s.created, created)
-	}
-	if s.argv, err = insertMounts(inv.Argv, extra, 1, plan.Context.Cwd != "", len(cfg.args())+2); err != nil {
-		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
-	}
+	s.created = a.Bwrap.MountPoints
 	if opts.test.relaxMounts {
 		s.argv = relaxMounts(s.argv)
 	}
 	if opts.Log.Wants(DecisionAllow) { // -d: formatting the argv is not free
-		words := make([]string, len(s.argv))
-		for i, w := range s.argv {
-			words[i] = shellQuote(w)
+		opts.Log.Debugf("sandbox: proxies at 127.0.0.1:%d (HTTP) and 127.0.0.1:%d (SOCKS5) inside, %d exposed port(s), %d mount point(s) to create",
+			a.Ports.HTTP, a.Ports.SOCKS, len(s.exposed), len(s.created))
+		opts.Log.Debugf("sandbox: %s %s", s.bwrapPath, shquote.Join(s.argv))
+		if len(a.Bwrap.MountPoints)+len(a.Bwrap.Pins) > 0 {
+			opts.Log.Debugf("sandbox: mount points to create: %s", shquote.Join(append(slices.Clone(a.Bwrap.MountPoints), a.Bwrap.Pins...)))
 		}
-		opts.Log.Debugf("sandbox: proxies at 127.0.0.1:%d (HTTP) and 127.0.0.1:%d (SOCKS5) inside, TMPDIR=%s, %d exposed port(s), %d mount point(s) to create",
-			httpPort, socksPort, tmp, len(s.exposed), len(s.created))
-		opts.Log.Debugf("sandbox: %s %s", s.bwrapPath, strings.Join(words, " "))
 	}
-	s.env = sandboxEnv(opts.Env, plan, envParams{
-		HTTPPort: httpPort, SOCKSPort: socksPort, InitPath: initPath, TempDir: tmp,
-	})
+	s.env = a.Env.Apply(opts.Env, s.initPath)
+	s.pins = a.Bwrap.Pins
 	return s, nil
 }
 
@@ -241,31 +187,6 @@ func resolveInitPath(p string) (string, error) {
 	return p, nil
 }
 
-// checkPorts rejects port combinations that cannot work: the in-sandbox
-// proxies and the exposed ports share the sandbox's loopback.
-func checkPorts(httpPort, socksPort int, expose []ir.ExposedPort) error {
-	bad := func(cause string) error {
-		return &SetupError{Layer: "plan", Cause: cause, Fix: "choose different ports in network.http_proxy_port, network.socks_proxy_port or expose"}
-	}
-	for _, p := range []int{httpPort, socksPort} {
-		if p < 1 || p > 65535 {
-			return bad(fmt.Sprintf("proxy port %d is out of range", p))
-		}
-	}
-	if httpPort == socksPort {
-		return bad(fmt.Sprintf("the HTTP and SOCKS5 proxies cannot both use port %d", httpPort))
-	}
-	for _, e := range expose {
-		if e.Port < 1 || e.Port > 65535 {
-			return bad(fmt.Sprintf("exposed port %d is out of range", e.Port))
-		}
-		if e.Port == httpPort || e.Port == socksPort {
-			return bad(fmt.Sprintf("exposed port %d is also an in-sandbox proxy port", e.Port))
-		}
-	}
-	return nil
-}
-
 // hostStat is bwrap.Facts.Stat: a path the caller cannot reach counts as
 // missing, since the sandboxed command cannot reach it either.
 func hostStat(p string) (exists, isDir bool, err error) {
@@ -277,125 +198,6 @@ func hostStat(p string) (exists, isDir bool, err error) {
 		return false, false, nil
 	}
 	return false, false, err
-}
-
-// maxGlobEntries bounds one directory listing of a glob expansion, so that
-// a glob over a huge tree fails clearly instead of stalling the start.
-const maxGlobEntries = 100000
-
-// hostReadDir is bwrap.Facts.ReadDir: d_type, never following symlinks.
-func hostReadDir(dir string) ([]bwrap.DirEntry, error) {
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrPermission) {
-			return nil, nil // unreadable for the command too
-		}
-		return nil, err
-	}
-	if len(es) > maxGlobEntries {
-		return nil, fmt.Errorf("%s has more than %d entries", dir, maxGlobEntries)
-	}
-	out := make([]bwrap.DirEntry, len(es))
-	for i, e := range es {
-		out[i] = bwrap.DirEntry{Name: e.Name(), IsDir: e.Type().IsDir()}
-	}
-	return out, nil
-}
-
-// tempDirMounts makes the plan's temp dir a private tmpfs inside the
-// sandbox, so nothing the command writes there reaches the disk and nothing
-// remains after any kind of exit. It returns TMPDIR, the bwrap options to
-// add after the rule mounts, and a host directory Run must create as the
-// mount point before bwrap starts ("" when none) and remove afterwards.
-func tempDirMounts(dir string, argv []string) (tmpdir string, extra []string, created string, err error) {
-	if dir == "" {
-		return "", nil, "", nil
-	}
-	if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir || dir == "/" {
-		return "", nil, "", &SetupError{Layer: "plan", Cause: fmt.Sprintf("temp dir %q is not an absolute, clean path below /", dir)}
-	}
-	extra = []string{"--tmpfs", dir}
-	// Where the mount point will be created: inside a private tmpfs costs
-	// nothing on the host; over an existing directory changes nothing.
-	if cover := coveringMount(argv, filepath.Dir(dir)); cover == "--tmpfs" {
-		return dir, extra, "", nil
-	}
-	exists, isDir, err := hostStat(dir)
-	if err != nil {
-		return "", nil, "", &SetupError{Layer: "plan", Cause: "temp dir: " + err.Error()}
-	}
-	if exists && isDir {
-		return dir, extra, "", nil
-	}
-	if exists {
-		return "", nil, "", &SetupError{Layer: "plan", Cause: fmt.Sprintf("temp dir %s exists and is not a directory", dir)}
-	}
-	return dir, extra, dir, nil
-}
-
-// pinsToCreate lists the directories that Render pins with "--dir P --bind
-// P P" because they do not exist yet: Run creates them on the host first.
-// bwrap resolves every bind source with realpath before it performs any
-// operation, so its own --dir comes too late and it dies with "Can't find
-// source path". Run makes them first; their topmost created directory is in
-// Invocation.Created.
-func pinsToCreate(argv []string) []string {
-	var out []string
-	for i := 0; i+4 < len(argv) && argv[i] != "--"; i++ {
-		if argv[i] == "--dir" && argv[i+2] == "--bind" && argv[i+3] == argv[i+1] && argv[i+4] == argv[i+1] {
-			out = append(out, argv[i+1])
-		}
-	}
-	return out
-}
-
-// coveringMount returns the bwrap option of the last mount in argv whose
-// destination is path or one of its ancestors: what the sandbox shows at
-// path (bwrap applies mounts in order). "" when none covers it.
-func coveringMount(argv []string, path string) string {
-	cover := ""
-	for i := 0; i < len(argv) && argv[i] != "--"; i++ {
-		opt, dest := argv[i], ""
-		switch opt {
-		case "--bind", "--bind-try", "--ro-bind", "--ro-bind-try", "--dev-bind", "--dev-bind-try":
-			if i+2 < len(argv) {
-				dest = argv[i+2]
-			}
-			i += 2
-		case "--tmpfs", "--dir", "--dev", "--proc", "--mqueue", "--remount-ro", "--chdir", "--cap-drop":
-			if i+1 < len(argv) {
-				dest = argv[i+1]
-			}
-			i++
-		}
-		switch opt {
-		case "--remount-ro", "--chdir", "--cap-drop":
-			continue // not a mount of its own
-		}
-		if dest != "" && (dest == path || ir.Within(path, dest)) {
-			cover = opt
-		}
-	}
-	return cover
-}
-
-// insertMounts inserts extra options into a rendered bwrap argv after the
-// rule mounts and before the runtime binds, checking the shape Render
-// documents: …mounts, --ro-bind B B (nBinds times), [--chdir CWD], --,
-// init (initLen words).
-func insertMounts(argv, extra []string, nBinds int, chdir bool, initLen int) ([]string, error) {
-	at := len(argv) - initLen - 1 - 3*nBinds
-	if chdir {
-		at -= 2
-	}
-	ok := at >= 0 && argv[len(argv)-initLen-1] == "--"
-	for i := 0; ok && i < nBinds; i++ {
-		ok = argv[at+3*i] == "--ro-bind"
-	}
-	if !ok {
-		return nil, errors.New("bwrap argv does not have the documented shape; cannot add the runtime's mounts")
-	}
-	return slices.Concat(argv[:at], extra, argv[at:]), nil
 }
 
 // isForegroundTerminal reports whether f is a terminal whose foreground
@@ -473,7 +275,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	// mount point bwrap would create is made here, marked and held (pins
 	// too, also when deeper than the topmost created directory: bwrap
 	// binds them onto themselves, so they must exist first).
-	for _, d := range append(slices.Clone(s.created), pinsToCreate(s.argv)...) {
+	for _, d := range append(slices.Clone(s.created), s.pins...) {
 		if err := s.mps.claim(d); err != nil {
 			hostEnd.Close()
 			return ExitSetup, &SetupError{Layer: "plan", Cause: "cannot create the mount point " + d + ": " + err.Error(),
@@ -499,7 +301,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		Stdin:      s.opts.Stdin,
 		Stdout:     s.opts.Stdout,
 		Stderr:     &bwrapErr,
-		ExtraFiles: []*os.File{sandboxEnd, stderr, s.planFile}, // fds 3, 4 and 5 in the init (6: aliveW)
+		ExtraFiles: []*os.File{sandboxEnd, stderr, s.initFile}, // fds 3, 4 and 5 in the init (6: aliveW)
 		// Its own process group: a signal to fence's group (Ctrl-C
 		// without a terminal handover) reaches fence, which forwards it,
 		// instead of killing bwrap and losing the status; and a
@@ -685,14 +487,14 @@ func setForeground(fd, pgid int) {
 	unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pgid)
 }
 
-// planMemfd writes the plan into a sealed memfd for the init: no size limit
+// initMemfd writes the init's settings into a sealed memfd: no size limit
 // as on the command line, and nothing in the sandbox can change it.
-func planMemfd(plan *ir.Plan) (*os.File, error) {
-	data, err := json.Marshal(plan)
+func initMemfd(spec *linux.Init) (*os.File, error) {
+	data, err := json.Marshal(spec)
 	if err != nil {
 		return nil, err
 	}
-	return sealedMemfd("fence-plan", data)
+	return sealedMemfd("fence-init", data)
 }
 
 // sealedMemfd is a memfd holding data, sealed against any change, read
@@ -730,18 +532,6 @@ func relaxMounts(argv []string) []string {
 			i += 3
 		default:
 			out = append(out, argv[i])
-		}
-	}
-	return out
-}
-
-// deniedPaths are the plan's glob-free denied paths: where mount points over
-// missing paths can be.
-func deniedPaths(plan *ir.Plan) []string {
-	var out []string
-	for _, r := range plan.Rules {
-		if r.Effect == ir.Deny && (r.Cap == ir.CapRead || r.Cap == ir.CapWrite) && r.Path != nil && !r.Path.HasGlob() {
-			out = append(out, r.Path.Pattern)
 		}
 	}
 	return out

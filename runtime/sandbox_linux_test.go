@@ -89,7 +89,7 @@ func TestSignalForwardedInProcess(t *testing.T) {
 	o.Stdout = pw
 	done := make(chan result, 1)
 	go func() {
-		code, err := Run(context.Background(), p, []string{"sh", "-c", `trap "exit 9" TERM; echo ready; while :; do sleep 0.05; done`}, o)
+		code, err := runPlan(context.Background(), p, []string{"sh", "-c", `trap "exit 9" TERM; echo ready; while :; do sleep 0.05; done`}, o)
 		pw.Close()
 		done <- result{code: code, err: err}
 	}()

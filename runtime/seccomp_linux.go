@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
 
@@ -29,17 +28,10 @@ import (
 // Exec for command rules in every process) some of these go to the
 // supervisor instead, which reports them and answers for the kernel.
 //
-// The init lowers the filter from the plan it receives and assembles it
-// for the architecture it runs on. bwrap has built the sandbox (mounts,
+// The init receives the filter's settings in the artifact and assembles
+// it for the architecture it runs on. bwrap has built the sandbox (mounts,
 // namespaces) before the init runs, so denying mount and unshare costs the
 // command nothing.
-
-// planAllowsUnix reports whether the filter must let the command create
-// AF_UNIX sockets: whenever any rule allows a unix socket (seccomp.Lower).
-func planAllowsUnix(p *ir.Plan) bool {
-	prog, _ := seccomp.Lower(p)
-	return prog.AllowUnix
-}
 
 // nativeSeccompFilter assembles the program for the running architecture
 // as the kernel's struct sock_filter values.
@@ -53,30 +45,6 @@ func nativeSeccompFilter(prog *seccomp.Program) ([]unix.SockFilter, error) {
 		out[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
 	}
 	return out, nil
-}
-
-// commandFilterProgram is the filter the init installs for the command of
-// a run: the plan's choices (Lower), Exec when the plan has command rules
-// to check in every process the command starts, and Monitor when the user
-// asked for violation events (-m or -d). Monitor must come from those
-// flags, not from Logger.Wants: without them the CLI still collects
-// denials for its summary, and a run without -m must cost nothing.
-func commandFilterProgram(plan *ir.Plan, monitor bool) *seccomp.Program {
-	prog, _ := seccomp.Lower(plan)
-	prog.Monitor = monitor
-	prog.Exec = planHasExecDenials(plan)
-	return prog
-}
-
-// planHasExecDenials reports whether some command rule denies: only then
-// is there anything to check at each exec.
-func planHasExecDenials(plan *ir.Plan) bool {
-	for _, r := range plan.Rules {
-		if r.Cap == ir.CapExec && r.Effect == ir.Deny {
-			return true
-		}
-	}
-	return false
 }
 
 // installCommandFilter installs prog on the calling thread only (no

@@ -264,7 +264,7 @@ func TestPlanAllowsUnix(t *testing.T) {
 		{[]string{"allow unix /run/x.sock"}, true},
 		{[]string{"deny unix *", "allow unix /run/x.sock"}, true},
 	} {
-		if got := planAllowsUnix(testPlan(t, dir, c.rules...)); got != c.want {
+		if got := testSpec(testPlan(t, dir, c.rules...), false).Seccomp.AllowUnix; got != c.want {
 			t.Errorf("%q: got %v, want %v", c.rules, got, c.want)
 		}
 	}

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/fence-policy/fence/internal/shquote"
+
 	"bytes"
 	"os"
 	"os/exec"
@@ -128,7 +130,7 @@ func TestTerminalStopAndContinue(t *testing.T) {
 	fence := fixtureCmd(t, plan, "sh", "-c", `echo ready; read line; echo "got $line"`)
 	var line []string
 	for _, a := range fence.Args {
-		line = append(line, shellQuote(a))
+		line = append(line, shquote.Quote(a))
 	}
 	shell := exec.Command("bash", "--norc", "--noprofile", "-i")
 	shell.Env = []string{"PATH=" + os.Getenv("PATH"), "PS1=$ ", "TERM=dumb"}

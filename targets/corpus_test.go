@@ -2,7 +2,6 @@ package targets_test
 
 import (
 	"bytes"
-	"encoding"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -26,11 +25,9 @@ import (
 	"github.com/fence-policy/fence/internal/golden"
 	"github.com/fence-policy/fence/lang"
 	"github.com/fence-policy/fence/profiles"
-	"github.com/fence-policy/fence/targets/bwrap"
-	"github.com/fence-policy/fence/targets/landlock"
+	"github.com/fence-policy/fence/targets"
+	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/proxy"
-	"github.com/fence-policy/fence/targets/seatbelt"
-	"github.com/fence-policy/fence/targets/seccomp"
 )
 
 // The corpus compiles in a fixed pretend host: nothing here depends on the
@@ -46,20 +43,6 @@ var corpusEnv = compiler.Env{
 		"CACHE":           "/var/cache/fence-test",
 		"XDG_RUNTIME_DIR": "/run/user/1000",
 	},
-}
-
-// target is one lowering run on every corpus case.
-type target struct {
-	name, file string
-	lower      func(*ir.Plan) (encoding.TextMarshaler, ir.Diagnostics)
-}
-
-var corpusTargets = []target{
-	{"bwrap", "out/bwrap.args", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return bwrap.Lower(p) }},
-	{"landlock", "out/landlock", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return landlock.Lower(p) }},
-	{"proxy", "out/proxy.table", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return proxy.Lower(p) }},
-	{"seatbelt", "out/seatbelt.sb", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return seatbelt.Lower(p) }},
-	{"seccomp", "out/seccomp", func(p *ir.Plan) (encoding.TextMarshaler, ir.Diagnostics) { return seccomp.Lower(p) }},
 }
 
 // corpusCase is one parsed testdata/compile/*.txtar archive.
@@ -192,15 +175,21 @@ func runCase(t *testing.T, file string, c *corpusCase) {
 			t.Fatal(err)
 		}
 		got["out/ir"] = append(irJSON, '\n')
-		for _, tg := range corpusTargets {
-			art, notes := tg.lower(plan)
+		params := linux.Params{Machine: corpusMachine, Host: corpusHost{c.files}}
+		for _, tg := range targets.All {
+			art, notes := tg.Lower(plan, params)
+			if art == nil {
+				t.Fatalf("%s: %v", tg.Name, notes)
+			}
 			text, err := art.MarshalText()
 			if err != nil {
-				t.Fatalf("%s: %v", tg.name, err)
+				t.Fatalf("%s: %v", tg.Name, err)
 			}
-			got[tg.file] = text
+			got[tg.Golden] = text
 			diags = append(diags, notes...)
 		}
+		diags = diags.Compact()
+		checkLinuxMounts(t, plan, params)
 		got["out/decisions"] = decisions(t, plan, c.probes)
 		checkProxyAgreement(t, plan, c.probes)
 		checkPrivateTmpAgreement(t, got)
@@ -364,13 +353,24 @@ func compareGolden(t *testing.T, file string, ar *txtar.Archive, got map[string]
 	}
 }
 
+// checkLinuxMounts: every mount of the artifact is of an absolute path.
+func checkLinuxMounts(t *testing.T, plan *ir.Plan, params linux.Params) {
+	t.Helper()
+	a, _ := linux.Lower(plan, params)
+	for _, m := range a.Bwrap.Mounts {
+		if !strings.HasPrefix(m.Dest, "/") && m.Dest != linux.FencePlaceholder {
+			t.Errorf("linux: mount %s of a relative path %q", m.Option, m.Dest)
+		}
+	}
+}
+
 // checkPrivateTmpAgreement: the mount layer gives the command a private
 // /tmp exactly when Landlock grants one (both encode the Linux sandbox's
 // layout; a disagreement would leave /tmp unwritable, or writable on the
 // host).
 func checkPrivateTmpAgreement(t *testing.T, got map[string][]byte) {
 	t.Helper()
-	mounted := bytes.Contains(got["out/bwrap.args"], []byte("--tmpfs /tmp\n"))
+	mounted := bytes.Contains(got["out/bwrap.args"], []byte("  --tmpfs /tmp \\\n"))
 	granted := bytes.Contains(got["out/landlock"], []byte("private /tmp "))
 	if mounted != granted {
 		t.Errorf("bwrap mounts a private /tmp: %v; Landlock grants one: %v", mounted, granted)

@@ -17,7 +17,7 @@ func compileCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "compile",
 		Usage:     "compile policies into the plan and the targets' artifacts",
-		UsageText: "fence compile [-p POLICY]… [-t ir|bwrap|landlock|proxy|seatbelt|seccomp|all] [--format text|json] [FILE]",
+		UsageText: "fence compile [-p POLICY]… [-t ir|linux|bwrap|landlock|proxy|seatbelt|seccomp|all] [--format text|json] [FILE]",
 		Description: `Loads each -p policy and then FILE, layers them left to right, compiles
 them into fence's plan (the IR) and lowers it for the chosen target. The
 output is what the sandbox would enforce; nothing is run. Diagnostics,
@@ -30,7 +30,8 @@ defaults to /tmp); fence run creates the real one.
 
 Examples:
    fence compile -p npm                      # the plan, as a readable listing
-   fence compile -t bwrap ./policy.hcl       # the bubblewrap arguments
+   fence compile -t linux ./policy.hcl       # everything fence run executes
+   fence compile -t bwrap ./policy.hcl       # the mounts as a bwrap script
    fence compile -t ir --format json ~/.fence.json
    fence compile -p default -p npm -t all
    fence compile -t fidelity ./policy.hcl    # what this machine enforces
@@ -87,7 +88,7 @@ func compileAction(c *cli.Context) error {
 	case c.IsSet("landlock-abi") && name != fidelityTarget:
 		return usageErrorf("fence compile: --landlock-abi applies to -t %s only", fidelityTarget)
 	case name == "all":
-		chosen = targets
+		chosen = compileTargets()
 	case name == fidelityTarget:
 		t, err := fidelityTargetFor(c)
 		if err != nil {
@@ -95,11 +96,12 @@ func compileAction(c *cli.Context) error {
 		}
 		chosen = []target{t}
 	default:
-		i := slices.IndexFunc(targets, func(t target) bool { return t.name == name })
+		all := compileTargets()
+		i := slices.IndexFunc(all, func(t target) bool { return t.name == name })
 		if i < 0 {
 			return usageErrorf("fence compile: unknown target %q; use one of %s, or all", name, strings.Join(targetNames(), ", "))
 		}
-		chosen = targets[i : i+1]
+		chosen = all[i : i+1]
 	}
 	if c.NArg() > 1 {
 		return usageErrorf("fence compile: want at most one FILE, got %d (%s); layer more policies with -p", c.NArg(), strings.Join(c.Args().Slice(), " "))
@@ -129,7 +131,7 @@ func compileAction(c *cli.Context) error {
 		results = append(results, result{t.name, out})
 	}
 	// Target notes point into the policies the loader has read.
-	if err := writeDiagnostics(c.App.ErrWriter, ds, cp.loader); err != nil {
+	if err := writeDiagnostics(c.App.ErrWriter, ds.Compact(), cp.loader); err != nil {
 		return err
 	}
 	if ds.HasErrors() {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/runtime"
+	"github.com/fence-policy/fence/targets/linux"
 )
 
 // fidelityTarget is the pseudo-target of `fence compile -t fidelity`: not
@@ -42,6 +43,10 @@ func fidelityTargetFor(c *cli.Context) (target, error) {
 		}
 	}
 	return target{fidelityTarget, func(p *ir.Plan) (any, ir.Diagnostics) {
-		return artifact(runtime.PlanFidelity(p, m))
+		rep, ds := linux.PlanFidelity(p, m)
+		if rep == nil {
+			return nil, ds
+		}
+		return rep, ds
 	}}, nil
 }

@@ -34,7 +34,7 @@ func compileProfile(t *testing.T, name string) *ir.Plan {
 		plan, cds = compiler.Compile(profileEnv, p)
 		ds = append(ds, cds...)
 	}
-	for _, t2 := range targets {
+	for _, t2 := range compileTargets() {
 		if plan == nil {
 			break
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/urfave/cli/v2"
 
+	"github.com/fence-policy/fence"
 	"github.com/fence-policy/fence/compiler"
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/lang"
@@ -165,7 +166,12 @@ func execute(c *cli.Context, s runSpec) error {
 	if log.Debug {
 		logPlan(log, cp)
 	}
-	code, err := runtime.Run(context.Background(), cp.plan, argv, runtime.Options{
+	a, err := fence.Lower(cp.plan, s.monitor || s.debug)
+	if err != nil {
+		printError(stderr, err)
+		return silentExit(runtime.ExitSetup)
+	}
+	code, err := runtime.Run(context.Background(), a, argv, runtime.Options{
 		Stdin:      os.Stdin,
 		Stdout:     c.App.Writer,
 		Stderr:     stderr,
@@ -173,7 +179,6 @@ func execute(c *cli.Context, s runSpec) error {
 		Pins:       pins,
 		Log:        log,
 		BestEffort: s.bestEffort,
-		Monitor:    s.monitor || s.debug,
 	})
 	if err != nil {
 		// The error names the layer, the cause and the fix.

@@ -1,12 +1,9 @@
 package main
 
 import (
+	"github.com/fence-policy/fence"
 	"github.com/fence-policy/fence/compiler/ir"
-	"github.com/fence-policy/fence/targets/bwrap"
-	"github.com/fence-policy/fence/targets/landlock"
-	"github.com/fence-policy/fence/targets/proxy"
-	"github.com/fence-policy/fence/targets/seatbelt"
-	"github.com/fence-policy/fence/targets/seccomp"
+	"github.com/fence-policy/fence/targets"
 )
 
 // target is one output of `fence compile -t`. lower returns the value to
@@ -17,29 +14,23 @@ type target struct {
 	lower func(*ir.Plan) (any, ir.Diagnostics)
 }
 
-// targets in the order `-t all` prints them.
-var targets = []target{
-	{"ir", func(p *ir.Plan) (any, ir.Diagnostics) { return p, nil }},
-	{"bwrap", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(bwrap.Lower(p)) }},
-	{"landlock", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(landlock.Lower(p)) }},
-	{"proxy", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(proxy.Lower(p)) }},
-	{"seatbelt", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(seatbelt.Lower(p)) }},
-	{"seccomp", func(p *ir.Plan) (any, ir.Diagnostics) { return artifact(seccomp.Lower(p)) }},
-}
-
-// artifact turns a target's typed result into the table's, keeping a nil
-// artifact nil (not a typed nil in an interface).
-func artifact[T any](a *T, ds ir.Diagnostics) (any, ir.Diagnostics) {
-	if a == nil {
-		return nil, ds
+// compileTargets are "ir" and targets.All (the one registry of targets),
+// in the order `-t all` prints them. The whole-run targets (linux, bwrap)
+// are lowered for this machine and its files, as fence run lowers them.
+func compileTargets() []target {
+	out := []target{{"ir", func(p *ir.Plan) (any, ir.Diagnostics) { return p, nil }}}
+	for _, t := range targets.All {
+		out = append(out, target{t.Name, func(p *ir.Plan) (any, ir.Diagnostics) {
+			a, ds := t.Lower(p, fence.HostParams(false))
+			if a == nil {
+				return nil, ds
+			}
+			return a, ds
+		}})
 	}
-	return a, ds
+	return out
 }
 
 func targetNames() []string {
-	names := make([]string, len(targets))
-	for i, t := range targets {
-		names[i] = t.name
-	}
-	return names
+	return append([]string{"ir"}, targets.Names()...)
 }

@@ -91,3 +91,19 @@ func Note(target string, r Rule, code string, f Fidelity, summary, detail string
 		Origin:   r.Origin,
 	}
 }
+
+// Compact returns ds without repeats, keeping the first of each: the
+// whole-run targets repeat their parts' notes when several targets are
+// lowered together.
+func (ds Diagnostics) Compact() Diagnostics {
+	seen := map[string]bool{}
+	var out Diagnostics
+	for _, d := range ds {
+		k := string(d.Severity) + "\x00" + d.Target + "\x00" + d.Code + "\x00" + d.Rule + "\x00" + d.Summary + "\x00" + d.Origin.String()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/internal/shquote"
 )
 
 // Target is the target name used in diagnostics.
@@ -343,7 +344,7 @@ func (a *Args) MarshalText() ([]byte, error) {
 			if w == InitPlaceholder {
 				b.WriteString(w)
 			} else {
-				b.WriteString(shellQuote(w))
+				b.WriteString(shquote.Quote(w))
 			}
 		}
 		b.WriteByte('\n')

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/internal/shquote"
 )
 
 const head = `--unshare-user
@@ -397,8 +398,8 @@ func TestTextQuoting(t *testing.T) {
 		{`a\'b`, `'a\'\''b'`},
 		{"\u0085", `$'\xc2\x85'`},
 	} {
-		if got := shellQuote(tt.in); got != tt.want {
-			t.Errorf("shellQuote(%q) = %s, want %s", tt.in, got, tt.want)
+		if got := shquote.Quote(tt.in); got != tt.want {
+			t.Errorf("Quote(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
 }

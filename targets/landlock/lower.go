@@ -68,6 +68,18 @@ func (o Op) keyword() string {
 // MarshalText renders the keyword of the text form.
 func (o Op) MarshalText() ([]byte, error) { return []byte(o.keyword()), nil }
 
+// UnmarshalText reads MarshalText's form back (the runtime hands the
+// ruleset to the in-sandbox init as JSON).
+func (o *Op) UnmarshalText(b []byte) error {
+	for _, c := range []Op{OpBeneath, OpChildren, OpPrivate, OpDevice} {
+		if c.keyword() == string(b) {
+			*o = c
+			return nil
+		}
+	}
+	return fmt.Errorf("landlock: unknown path line %q", b)
+}
+
 // PathRule is one line of the ruleset's file-system part.
 type PathRule struct {
 	Op     Op       `json:"op"`
@@ -130,7 +142,8 @@ const privateTmp = "/tmp"
 // host, so the plan's file rules do not speak of it. The runtime's
 // supervisor leaves such paths to the kernel layers.
 type PrivateFS struct {
-	dirs, hostBacked []string
+	Dirs       []string `json:"dirs,omitempty"`
+	HostBacked []string `json:"host_backed,omitempty"`
 }
 
 // NewPrivateFS works out the plan's private file systems once.
@@ -141,16 +154,16 @@ func NewPrivateFS(p *ir.Plan) *PrivateFS {
 		if d.Allowed(ir.CapWrite, dir) || !d.Allowed(ir.CapRead, dir) {
 			continue
 		}
-		out.dirs = append(out.dirs, dir)
+		out.Dirs = append(out.Dirs, dir)
 		if c := p.Context.Cwd; c != "" && c != dir && ir.Within(c, dir) {
-			out.hostBacked = append(out.hostBacked, c)
+			out.HostBacked = append(out.HostBacked, c)
 		}
 		for _, r := range p.Rules {
 			if r.Path == nil || r.Cap != ir.CapRead && r.Cap != ir.CapWrite {
 				continue
 			}
 			if b := r.Path.Base(); b != dir && ir.Within(b, dir) {
-				out.hostBacked = append(out.hostBacked, b)
+				out.HostBacked = append(out.HostBacked, b)
 			}
 		}
 	}
@@ -159,10 +172,10 @@ func NewPrivateFS(p *ir.Plan) *PrivateFS {
 
 // Contains reports whether path is private.
 func (f *PrivateFS) Contains(path string) bool {
-	if !slices.ContainsFunc(f.dirs, func(d string) bool { return ir.Within(path, d) }) {
+	if !slices.ContainsFunc(f.Dirs, func(d string) bool { return ir.Within(path, d) }) {
 		return false
 	}
-	return !slices.ContainsFunc(f.hostBacked, func(b string) bool { return ir.Within(path, b) })
+	return !slices.ContainsFunc(f.HostBacked, func(b string) bool { return ir.Within(path, b) })
 }
 
 // ptyDevices are added when the plan allows pseudo-terminals.
@@ -208,17 +221,7 @@ func Lower(p *ir.Plan) (*Ruleset, ir.Diagnostics) {
 	// Decisions come from the plan without its glob rules: those cannot be
 	// expressed as trees and are reported instead (their effect on a node
 	// would otherwise leak into a whole tree).
-	plain := &ir.Plan{}
-	var globs []int
-	for i, r := range p.Rules {
-		if (r.Cap == ir.CapRead || r.Cap == ir.CapWrite) && r.Path != nil {
-			if r.Path.HasGlob() {
-				globs = append(globs, i)
-				continue
-			}
-			plain.Rules = append(plain.Rules, r)
-		}
-	}
+	plain, globs := globFree(p)
 	l := &lowerer{
 		dec:   ir.NewPathIndex(plain),
 		lines: map[lineKey]*PathRule{},
@@ -600,4 +603,20 @@ func (rs *Ruleset) check(p string, a Access) string {
 		return "write granted on " + p
 	}
 	return ""
+}
+
+// globFree returns the plan's glob-free path rules as a plan of their own,
+// and the indexes of the glob rules left out.
+func globFree(p *ir.Plan) (plain *ir.Plan, globs []int) {
+	plain = &ir.Plan{}
+	for i, r := range p.Rules {
+		if (r.Cap == ir.CapRead || r.Cap == ir.CapWrite) && r.Path != nil {
+			if r.Path.HasGlob() {
+				globs = append(globs, i)
+				continue
+			}
+			plain.Rules = append(plain.Rules, r)
+		}
+	}
+	return plain, globs
 }

@@ -2,8 +2,11 @@ package landlock
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/fence-policy/fence/compiler/ir"
 )
 
 // Lines returns the text form as lines of words (unquoted):
@@ -76,4 +79,25 @@ func firstNonPrint(w string) rune {
 		}
 	}
 	return 'a'
+}
+
+// MarshalJSON encodes the ruleset as a structure (MarshalText is the text
+// form for humans, which encoding/json would otherwise use). Decoded, the
+// ruleset needs Attach before Resolve.
+func (rs *Ruleset) MarshalJSON() ([]byte, error) {
+	type plain Ruleset // without the methods
+	return json.Marshal((*plain)(rs))
+}
+
+// Attach gives a decoded ruleset the plan it was lowered from, which
+// Resolve checks every grant against once more. It lowers nothing.
+func (rs *Ruleset) Attach(p *ir.Plan) {
+	plain, _ := globFree(p)
+	rs.dec = ir.NewPathIndex(plain)
+	rs.denyWrites = nil
+	for _, r := range plain.Rules {
+		if r.Cap == ir.CapWrite && r.Effect == ir.Deny {
+			rs.denyWrites = append(rs.denyWrites, r)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -76,4 +77,12 @@ func RetName(k uint32) string {
 		return "USER_NOTIF"
 	}
 	return fmt.Sprintf("#%#x", k)
+}
+
+// MarshalJSON encodes the program's settings as a structure (MarshalText
+// is the listing for humans, which encoding/json would otherwise use); the
+// runtime hands them to the in-sandbox init this way.
+func (p *Program) MarshalJSON() ([]byte, error) {
+	type plain Program // without the methods
+	return json.Marshal((*plain)(p))
 }

@@ -1,4 +1,4 @@
-package runtime
+package linux
 
 import (
 	"bytes"
@@ -121,6 +121,8 @@ func firstOf(ss ...string) string {
 type FidelityReport struct {
 	Machine Machine `json:"machine"`
 	ir.FidelityReport
+	// notes are the targets' notes the report combines.
+	notes ir.Diagnostics
 }
 
 // PlanFidelity lowers plan for every Linux layer and combines the notes
@@ -154,7 +156,7 @@ func PlanFidelity(plan *ir.Plan, m Machine) (*FidelityReport, ir.Diagnostics) {
 	prog, sds := seccomp.Lower(plan)
 	keep(sds)
 	keep(seccompUnixNotes(plan, prog))
-	return &FidelityReport{Machine: m, FidelityReport: *ir.CombineFidelity(plan, m.Layers(), notes)}, errs
+	return &FidelityReport{Machine: m, FidelityReport: *ir.CombineFidelity(plan, m.Layers(), notes), notes: notes}, errs
 }
 
 // bwrapUnixNotes are the mount layer's notes on "deny unix *", which
@@ -246,52 +248,6 @@ func verdictText(v ir.Verdict) string {
 		return "advisory"
 	}
 	return "exact"
-}
-
-// landlockRefusal is fence run's error for a machine without Landlock.
-func landlockRefusal(why string) *SetupError {
-	return &SetupError{
-		Layer: "landlock",
-		Cause: "Landlock, the sandbox's second file-system layer, is not available: " + why,
-		Fix: "use Linux 5.13 or later built with CONFIG_SECURITY_LANDLOCK=y and landlock in the lsm= boot parameter " +
-			"(cat /sys/kernel/security/lsm lists the active modules), or run with --best-effort to rely on the mount namespace alone",
-	}
-}
-
-// checkPlanFidelity refuses a plan that machine m would enforce less
-// strictly than written, unless the user accepted that (--best-effort):
-// then it returns what is weaker, to be printed. A target's error stops
-// the run even then. Landlock missing is a missing layer: refused unless
-// --best-effort; the other layers are required and refused always
-// (prepare checks them before, with their own fixes).
-//
-// hostWeaker are rules the host's files make weaker than written, which no
-// target can know (symlinkedDenies); they are refused and reported alike.
-func checkPlanFidelity(plan *ir.Plan, m Machine, bestEffort bool, hostWeaker ...string) (weaker []string, err error) {
-	rep, errs := PlanFidelity(plan, m)
-	if len(errs) > 0 {
-		return nil, &SetupError{Layer: "plan", Cause: errs[0].String()}
-	}
-	for _, l := range rep.MissingLayers() {
-		if l.Target == landlock.Target {
-			if !bestEffort {
-				return nil, landlockRefusal(l.Missing)
-			}
-			weaker = append(weaker, "the landlock layer is missing ("+l.Missing+"); the file-system rules rest on the mount namespace alone")
-			continue
-		}
-		return nil, &SetupError{Layer: l.Target, Cause: "the " + l.Target + " layer is missing: " + l.Missing}
-	}
-	weaker = append(weaker, rep.Weaker()...)
-	weaker = append(weaker, hostWeaker...)
-	if len(weaker) == 0 || bestEffort {
-		return weaker, nil
-	}
-	return nil, &SetupError{
-		Layer: "plan",
-		Cause: "this machine would enforce these rules less strictly than written:\n" + strings.Join(weaker, "\n"),
-		Fix:   "change the rules, or accept the weaker enforcement with --best-effort (fence compile -t fidelity shows every rule)",
-	}
 }
 
 // MarshalText renders the report for humans: the machine and its layers,

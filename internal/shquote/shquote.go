@@ -1,4 +1,7 @@
-package bwrap
+// Package shquote is fence's one shell quoter: every word fence prints for a
+// shell (bwrap command lines, GIT_SSH_COMMAND, -d output, the seed API's
+// WrapCommand) goes through Quote.
+package shquote
 
 import (
 	"fmt"
@@ -6,11 +9,12 @@ import (
 	"unicode/utf8"
 )
 
-// shellQuote renders one word of the text form so that each line is also a
-// valid POSIX shell command line: bare when it only holds characters no
-// shell treats specially, in single quotes otherwise, and in $'…' quotes
-// (bash, zsh, and POSIX.1-2024) when it holds bytes a reader could not see.
-func shellQuote(w string) string {
+// Quote renders w as one word for a POSIX shell: bare when it only holds
+// characters no shell treats specially, in single quotes otherwise (a
+// single quote itself closes the quotes, is written escaped and the quotes
+// reopen), and in $'…' quotes (bash, zsh, and POSIX.1-2024) when it holds
+// bytes a reader could not see.
+func Quote(w string) string {
 	if w != "" && strings.IndexFunc(w, func(r rune) bool { return !safeRune(r) }) < 0 {
 		return w
 	}
@@ -38,6 +42,15 @@ func shellQuote(w string) string {
 	}
 	b.WriteByte('\'')
 	return b.String()
+}
+
+// Join quotes every word and joins them with spaces: a command line.
+func Join(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = Quote(w)
+	}
+	return strings.Join(q, " ")
 }
 
 func safeRune(r rune) bool {

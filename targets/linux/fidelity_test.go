@@ -1,4 +1,4 @@
-package runtime
+package linux
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/plantest"
+	"github.com/fence-policy/fence/targets/bwrap"
 )
 
 // These tests describe machines by value: Machine holds facts (the
@@ -35,8 +36,8 @@ func verdicts(rep *FidelityReport) map[string]ir.Verdict {
 func TestCheckPlanFidelityGlobDeny(t *testing.T) {
 	p := plantest.Plan(t, fidCtx, "allow write /w", "deny read /w/**/.env", "deny write /w/.git/hooks")
 	_, err := checkPlanFidelity(p, fullMachine(), false)
-	var se *SetupError
-	if !errors.As(err, &se) || se.Layer != "plan" || !strings.Contains(se.Fix, "--best-effort") {
+	var se *Refusal
+	if (func() bool { se = asRefusal(err); return se == nil })() || se.Layer != "plan" || !strings.Contains(se.Fix, "--best-effort") {
 		t.Fatalf("want a plan SetupError that names --best-effort, got %v", err)
 	}
 	for _, want := range []string{
@@ -173,8 +174,8 @@ func TestCheckPlanFidelityNoLandlock(t *testing.T) {
 	m := fullMachine()
 	m.LandlockABI, m.LandlockMissing = 0, "Landlock is built into the kernel but not enabled (add landlock to the lsm= boot parameter)"
 	_, err := checkPlanFidelity(p, m, false)
-	var se *SetupError
-	if !errors.As(err, &se) || se.Layer != "landlock" || !strings.Contains(se.Cause, "not enabled") ||
+	var se *Refusal
+	if (func() bool { se = asRefusal(err); return se == nil })() || se.Layer != "landlock" || !strings.Contains(se.Cause, "not enabled") ||
 		!strings.Contains(se.Fix, "lsm=") || !strings.Contains(se.Fix, "--best-effort") {
 		t.Fatalf("want a landlock SetupError, got %#v", err)
 	}
@@ -196,8 +197,8 @@ func TestCheckPlanFidelityRequiredLayers(t *testing.T) {
 	p := plantest.Plan(t, fidCtx, "allow write /w", "allow net github.com")
 	noBwrap := fullMachine()
 	noBwrap.BwrapPath, noBwrap.BwrapMissing = "", "bubblewrap (bwrap) is not installed"
-	var se *SetupError
-	if _, err := checkPlanFidelity(p, noBwrap, true); !errors.As(err, &se) || se.Layer != "bwrap" {
+	var se *Refusal
+	if _, err := checkPlanFidelity(p, noBwrap, true); (func() bool { se = asRefusal(err); return se == nil })() || se.Layer != "bwrap" {
 		t.Errorf("no bwrap: %v", err)
 	}
 	rep, _ := PlanFidelity(p, noBwrap)
@@ -271,3 +272,30 @@ notes on the plan as a whole:
 # 7 rules: 3 exact, 1 stricter, 1 weaker, 1 not enforced, 1 advisory
 # fence run refuses this plan here unless --best-effort: 2 rules are enforced less strictly than written
 `
+
+// emptyHost is a host without any file: every denied path is missing.
+type emptyHost struct{}
+
+func (emptyHost) Stat(string) (bool, bool, error)          { return false, false, nil }
+func (emptyHost) ReadDir(string) ([]bwrap.DirEntry, error) { return nil, nil }
+func (emptyHost) Readlink(string) (string, bool)           { return "", false }
+func (emptyHost) Writable(string) bool                     { return true }
+
+// checkPlanFidelity lowers p for m on an empty host and checks it as fence
+// run does.
+func checkPlanFidelity(p *ir.Plan, m Machine, bestEffort bool) ([]string, error) {
+	a, ds := Lower(p, Params{Machine: m, Host: emptyHost{}})
+	if ds.HasErrors() {
+		return nil, errors.New(ds[0].Summary)
+	}
+	weaker, r := a.Check(bestEffort)
+	if r != nil {
+		return nil, r
+	}
+	return weaker, nil
+}
+
+func asRefusal(err error) *Refusal {
+	r, _ := err.(*Refusal)
+	return r
+}

@@ -1,4 +1,4 @@
-package bwrap
+package shquote
 
 import (
 	"strconv"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// shUnquote reads one shell word of the forms shellQuote writes: bare,
+// shUnquote reads one shell word of the forms Quote writes: bare,
 // '…' (with '\” for a quote), and $'…' (with \xHH, \\ and \').
 func shUnquote(t *testing.T, w string) string {
 	t.Helper()
@@ -61,12 +61,12 @@ func FuzzShellQuote(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		q := shellQuote(s)
+		q := Quote(s)
 		if strings.ContainsAny(q, "\n\r") {
-			t.Fatalf("shellQuote(%q) = %q spans lines", s, q)
+			t.Fatalf("Quote(%q) = %q spans lines", s, q)
 		}
 		if got := shUnquote(t, q); got != s {
-			t.Fatalf("shellQuote(%q) = %s reads back as %q", s, q, got)
+			t.Fatalf("Quote(%q) = %s reads back as %q", s, q, got)
 		}
 	})
 }

@@ -1,0 +1,95 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fence-policy/fence/targets/bwrap"
+)
+
+// HostFS is the real host's file system as targets/linux asks about it
+// (linux.Host). It is read before compiling the artifact, never while
+// running one.
+//
+// A directory that a fence run made as a mount point (marked, see
+// mountpoints_linux.go), or anything below one, counts as missing: the
+// artifact then lists it among the mount points to create, and the run
+// that executes it shares the directory with the run that made it instead
+// of leaving it to that run's cleanup.
+type HostFS struct{}
+
+// Stat reports whether p exists (following symlinks) and is a directory; a
+// path the caller cannot reach counts as missing, since the sandboxed
+// command cannot reach it either.
+func (HostFS) Stat(p string) (exists, isDir bool, err error) {
+	if underMountPoint(p) {
+		return false, false, nil
+	}
+	fi, err := os.Stat(p)
+	switch {
+	case err == nil:
+		return true, fi.IsDir(), nil
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, fs.ErrPermission):
+		return false, false, nil
+	}
+	return false, false, err
+}
+
+// maxGlobEntries bounds one directory listing of a glob expansion, so that
+// a glob over a huge tree fails clearly instead of stalling the start.
+const maxGlobEntries = 100000
+
+// ReadDir lists dir for glob expansion, with d_type, never following
+// symlinks. A directory the user may not list has no entries for the
+// command either.
+func (HostFS) ReadDir(dir string) ([]bwrap.DirEntry, error) {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if len(es) > maxGlobEntries {
+		return nil, fmt.Errorf("%s has more than %d entries", dir, maxGlobEntries)
+	}
+	out := make([]bwrap.DirEntry, len(es))
+	for i, e := range es {
+		out[i] = bwrap.DirEntry{Name: e.Name(), IsDir: e.Type().IsDir()}
+	}
+	return out, nil
+}
+
+// Readlink returns where p leads when p itself is a symbolic link.
+func (HostFS) Readlink(p string) (string, bool) {
+	fi, err := os.Lstat(p)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return "", false
+	}
+	t, err := os.Readlink(p)
+	return t, err == nil
+}
+
+// Writable reports whether the user may create entries in dir: where the
+// user cannot, neither can the command (the same user), and bwrap could
+// not create a mount point there.
+func (HostFS) Writable(dir string) bool { return unix.Access(dir, unix.W_OK) == nil }
+
+// underMountPoint reports whether p or one of its ancestors is a marked
+// mount point.
+func underMountPoint(p string) bool {
+	for q := filepath.Clean(p); ; q = filepath.Dir(q) {
+		if marked(q) {
+			return true
+		}
+		if filepath.Dir(q) == q {
+			return false
+		}
+	}
+}

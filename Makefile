@@ -26,7 +26,7 @@ help:
 	@echo "make run      install bubblewrap if missing, build, run a command in the sandbox (ARGS=… for other arguments)"
 	@echo "make test     go vet and every test (.ci/run also runs the sandbox tests as an unprivileged user)"
 	@echo "make golden   rewrite the targets' golden files (review the diff)"
-	@echo "make fuzz     FuzzParseRule and FuzzLoadPolicy, FUZZTIME=$(FUZZTIME) each"
+	@echo "make fuzz     FuzzParseRule, FuzzLoadPolicy and FuzzDecideArgv, FUZZTIME=$(FUZZTIME) each"
 	@echo "make lint     gofmt and go vet"
 	@echo "make bench    benchmarks"
 	@echo "make setup    install the system packages fence needs (Debian: bubblewrap, curl, …)"
@@ -58,6 +58,7 @@ golden:
 fuzz:
 	$(GO) test ./lang/rule -run '^$$' -fuzz '^FuzzParseRule$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./lang -run '^$$' -fuzz '^FuzzLoadPolicy$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./compiler/ir -run '^$$' -fuzz '^FuzzDecideArgv$$' -fuzztime $(FUZZTIME)
 
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; exit 1; fi

@@ -21,7 +21,7 @@ var DefaultCommands = [][]string{
 	{"insmod"}, {"rmmod"}, {"modprobe"}, {"kexec"},
 	{"mkfs"}, {"mkfs.*"}, {"fdisk"}, {"parted"}, {"dd", "if="},
 	// "/:*" rather than the seed's "/:/": any bind of the host's root, wherever
-	// it is mounted ("-v /:/host", "-v /:/:ro"). The runtime rewrites
+	// it is mounted ("-v /:/host", "-v /:/:ro"). ir.Plan.DecideArgv rewrites
 	// --volume, --mount and unclean sources ("//", "/.") to this form.
 	{"docker", "run", "--privileged"}, {"docker", "run", "-v", "/:*"},
 	{"chroot"}, {"unshare"}, {"nsenter"},

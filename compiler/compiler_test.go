@@ -3,6 +3,7 @@ package compiler
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -300,6 +301,89 @@ func TestExplain(t *testing.T) {
 			t.Errorf("%q: no error", bad)
 		}
 	}
+}
+
+// An exec query is decided as fence run decides the argv it starts
+// (ir.Plan.DecideArgv): wrappers, shell strings and git/docker options are
+// decomposed, and the answer names the command line that decided.
+func TestExplainExecDecomposes(t *testing.T) {
+	p := mustCompile(t, policy(t, "p.hcl", "deny exec git push", "allow exec git push origin docs"))
+	cases := []struct {
+		q, obj string
+		allow  bool
+		rule   string // the first deciding rule, "" for the default
+		lines  int
+	}{
+		{"exec git push", "git push", false, "deny exec git push", 1},
+		{"exec nice -n 5 git push", "git push", false, "deny exec git push", 2},
+		{`exec sh -c "echo hi && git push"`, "git push", false, "deny exec git push", 3},
+		{`exec bash -lc 'sh -c "env A=1 git -C x push -f"'`, "git push -f", false, "deny exec git push", 4},
+		{"exec timeout 5 git push origin docs", "git push origin docs", true, "allow exec git push origin docs", 2},
+		{`exec sh -c "echo 'git push'"`, `sh -c "echo 'git push'"`, true, "", 2},
+		// The built-in defaults, through wrappers and docker's option forms.
+		{"exec sudo -u root timeout 5 shutdown -h now", "shutdown -h now", false, "deny exec shutdown", 3},
+		{"exec docker --host x container run --volume=//:/h img", "docker run -v /:/h img", false, "deny exec docker run -v /:*", 1},
+	}
+	for _, c := range cases {
+		a, err := Explain(p, testEnv, c.q)
+		if err != nil {
+			t.Fatalf("%q: %v", c.q, err)
+		}
+		var rule string
+		if len(a.Rules) > 0 {
+			rule = a.Rules[0].String()
+		}
+		if a.Object != c.obj || a.Allowed != c.allow || rule != c.rule || len(a.Lines) != c.lines {
+			t.Errorf("%q: got %s allowed=%v rule %q, %d lines; want %s %v %q, %d lines", c.q, a.Object, a.Allowed, rule, len(a.Lines), c.obj, c.allow, c.rule, c.lines)
+		}
+		if rule != "" && !strings.HasSuffix(a.Reason, "("+Advisory+")") {
+			t.Errorf("%q: reason %q is not labelled advisory", c.q, a.Reason)
+		}
+	}
+	// Too deep to check is a denial, as in fence run.
+	q := "git status"
+	for range ir.MaxShellDepth + 1 {
+		q = "sh -c " + queryQuote(q)
+	}
+	a, err := Explain(p, testEnv, "exec "+q)
+	if err != nil || a.Allowed || !strings.Contains(a.Reason, "too deep") {
+		t.Errorf("too deep: %+v, %v", a, err)
+	}
+	// A bare chain is not an argv.
+	if _, err := Explain(p, testEnv, "exec echo hi && git push"); err == nil {
+		t.Errorf("a bare chain was explained")
+	}
+}
+
+// explain = run: for every argv, the exec query written from it gets the
+// decision fence run makes on it.
+func TestExplainExecAgreesWithRun(t *testing.T) {
+	p := mustCompile(t, policy(t, "p.hcl", "deny exec git push", "deny exec rm -r", "allow exec git push origin docs"))
+	for _, argv := range [][]string{
+		{"git", "push"}, {"nice", "-n", "5", "git", "push"}, {"sh", "-c", "echo hi && git push"},
+		{"sh", "-c", "echo 'git push'"}, {"env", "-S", "git push"}, {"xargs", "-I{}", "rm", "-r", "{}"},
+		{"find", ".", "-exec", "rm", "-r", "{}", ";"}, {"git", "-C", "x", "push", "origin", "docs"},
+		{"sh", "-c", "ls | wc -l"}, {"busybox", "sh", "-c", "$(echo git) push"}, {"docker", "run", "--privileged=1", "x"},
+		{"sudo", "/sbin/reboot"}, {"sh", "-c", "echo `rm -r /`"}, {"eval", "git", "push"},
+	} {
+		words := make([]string, len(argv))
+		for i, w := range argv {
+			words[i] = queryQuote(w)
+		}
+		a, err := Explain(p, testEnv, "exec "+strings.Join(words, " "))
+		if err != nil {
+			t.Fatalf("%q: %v", argv, err)
+		}
+		run := p.DecideArgv(argv)
+		if a.Allowed != run.Allowed || !slices.Equal(a.Command, run.Line) || len(a.Rules) != len(run.Rules) {
+			t.Errorf("%q: explain %v %q, run %v %q", argv, a.Allowed, a.Command, run.Allowed, run.Line)
+		}
+	}
+}
+
+// queryQuote double-quotes a word the way the query lexer reads it back.
+func queryQuote(w string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(w) + `"`
 }
 
 func TestWriteDiagnostics(t *testing.T) {

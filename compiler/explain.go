@@ -15,8 +15,14 @@ type Answer struct {
 	Query string `json:"query"`
 	Cap   ir.Cap `json:"cap"`
 	// Object is the resolved object that was decided: an absolute path,
-	// host:port, a variable name, or the command words.
+	// host:port, a variable name, or the command line that decided (for
+	// "exec nice -n 5 git push", "git push"), its words quoted where needed.
 	Object string `json:"object"`
+	// Command is, for an exec query, the command line that decided, and
+	// Lines every command line fence found in the query's argv, in the
+	// order decided (see ir.Plan.DecideArgv).
+	Command []string   `json:"command,omitempty"`
+	Lines   [][]string `json:"lines,omitempty"`
 	// Note explains an assumption made, e.g. that port 443 was assumed.
 	Note string `json:"note,omitempty"`
 	ir.Decision
@@ -27,8 +33,10 @@ const DefaultQueryPort = 443
 
 // Explain parses a query ("net registry.npmjs.org:443", "write ~/.bashrc",
 // "exec git push") with lang/rule, resolves its object against env like a
-// policy path, and decides it with the plan's reference functions. A net query
-// without a port assumes 443 and says so in Note. A parse error is a
+// policy path, and decides it with the plan's reference functions. An exec
+// query is an argv, decided with ir.Plan.DecideArgv as fence run decides the
+// command it starts, so both give the same answer. A net query without a
+// port assumes 443 and says so in Note. A parse error is a
 // *rule.Error with offsets into query.
 func Explain(plan *ir.Plan, env Env, query string) (Answer, error) {
 	q, err := rule.ParseQuery(query)
@@ -69,8 +77,11 @@ func Explain(plan *ir.Plan, env Env, query string) (Answer, error) {
 		a.Object = q.Env.Pattern
 		a.Decision = plan.DecideEnv(q.Env.Pattern)
 	case rule.Exec:
-		a.Object = strings.Join(q.Command.Words, " ")
-		a.Decision = plan.DecideExec(q.Command.Words)
+		// The argv as fence run would start it: wrappers, shell strings
+		// and git/docker global options decomposed, every line decided.
+		d := plan.DecideArgv(q.Command.Words)
+		a.Decision, a.Command, a.Lines = d.Decision, d.Line, d.Lines
+		a.Object = rule.Command{Words: d.Line}.String()
 	}
 	label(&a)
 	return a, nil

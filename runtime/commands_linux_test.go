@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -20,6 +21,12 @@ func TestDeniedCommandNeverStarts(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Errorf("part of a denied command line ran: %v", err)
+	}
+	// The refusal names the denied line of the chain, the rule and a fix.
+	if !strings.HasPrefix(se.Cause, "the command `git push origin main` is denied by 'deny exec git push' at ") ||
+		!strings.HasSuffix(se.Cause, " (command rules are advisory)") ||
+		!strings.Contains(se.Fix, "--allow 'exec git push origin main'") {
+		t.Errorf("unhelpful refusal: %v", se)
 	}
 	// Nested shells, wrappers and git's global options are seen too.
 	for _, argv := range [][]string{
@@ -40,5 +47,21 @@ func TestDeniedCommandNeverStarts(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("allowed command did not run: %v", err)
+	}
+}
+
+// Shells nested too deep are refused before anything starts, with what to do.
+func TestTooDeepCommandNeverStarts(t *testing.T) {
+	dir := workDir(t)
+	p := testPlan(t, dir, "allow write "+dir, "deny exec git push")
+	s := "true"
+	for range 10 {
+		s = "sh -c '" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	r := run(t, p, testOptions(t), "sh", "-c", s)
+	var se *SetupError
+	if r.code != ExitSetup || !errors.As(r.err, &se) || se.Layer != "command" ||
+		!strings.Contains(se.Cause, "too deep for fence to check its command rules") || !strings.Contains(se.Fix, "flatten") {
+		t.Fatalf("want a too-deep command SetupError and exit %d, got %s", ExitSetup, r)
 	}
 }

@@ -55,8 +55,8 @@
 // Command rules (exec deny/allow and command.useDefaults) are advisory:
 // before anything starts, run decides every command line it can see in argv
 // (wrappers, shell -c strings and their chains, nested shells, git and
-// docker global options; commands.go lists the forms) with
-// ir.Plan.DecideExec, and the supervisor decides the command line of every
+// docker global options; compiler/ir/argv.go lists the forms) with
+// ir.Plan.DecideArgv, and the supervisor decides the command line of every
 // execve in the sandbox the same way. Another thread can change the
 // arguments between the check and the kernel's read, so these rules are a
 // guard against mistakes and scripts, not a wall.

@@ -215,6 +215,9 @@ func hostPort(host string, port int) string {
 	return host + ":" + strconv.Itoa(port)
 }
 
+// quoteCommand renders a command line in backquotes.
+func quoteCommand(words []string) string { return "`" + strings.Join(words, " ") + "`" }
+
 // printable returns s unchanged when it is valid UTF-8 without control
 // characters, else its Go-quoted form (so "\x1b[2J" shows as such instead of
 // clearing the terminal).

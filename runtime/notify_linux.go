@@ -48,7 +48,7 @@ import (
 //     are left to the kernel: they are not host files the plan describes.
 //   - execve and execveat (Exec): it reads the program and argv and checks
 //     them with the command rules, the way run checks the top-level command
-//     (commandLines and ir.Plan.DecideExec): the argv as given, and with
+//     (ir.Plan.DecideArgv): the argv as given, and with
 //     argv[0] replaced by the program's path and by that path with its
 //     symbolic links resolved (busybox-style links, renamed copies). A
 //     denied command line fails with EPERM and is reported; otherwise the
@@ -551,22 +551,15 @@ func (s *notifySupervisor) checkExec(n *seccompNotif, c *seccomp.Call) (ev Event
 		if len(cand) == 0 {
 			continue
 		}
-		lines, ok := commandLines(cand)
-		if !ok {
-			return Event{Kind: "exec", Syscall: c.Name, Path: abs, Command: cand,
-				Reason: "the command nests shells more than " + strconv.Itoa(maxDepth) + " deep, too deep for fence to check its command rules"}, true
+		d := s.plan.DecideArgv(cand)
+		if d.Allowed {
+			continue
 		}
-		for _, words := range lines {
-			d := s.plan.DecideExec(words)
-			if d.Allowed {
-				continue
-			}
-			ev := Event{Kind: "exec", Syscall: c.Name, Path: abs, Command: words, Reason: d.Reason}
-			if len(d.Rules) > 0 {
-				ev.Rule, ev.Origin = d.Rules[0].String(), d.Rules[0].Origin.String()
-			}
-			return ev, true
+		ev := Event{Kind: "exec", Syscall: c.Name, Path: abs, Command: d.Line, Reason: d.Reason}
+		if len(d.Rules) > 0 {
+			ev.Rule, ev.Origin = d.Rules[0].String(), d.Rules[0].Origin.String()
 		}
+		return ev, true
 	}
 	return Event{}, false
 }

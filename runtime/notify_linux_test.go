@@ -400,6 +400,7 @@ shutdown -h now; echo path=$?
 %s/shutdown; echo abs=$?
 env shutdown -r now; echo env=$?
 sh -c 'shutdown -h now'; echo nested=$?
+sh -c 'true || shutdown -h now'; echo chain=$?
 innocent; echo link=$?
 other; echo other=$?
 `, bin)), 0o755); err != nil {
@@ -412,13 +413,16 @@ other; echo other=$?
 			if strings.Contains(r.stdout, "SHUTDOWN-RAN") || !strings.Contains(r.stdout, "OTHER-RAN\nother=0\n") {
 				t.Fatalf("shutdown ran, or other did not: %s", r)
 			}
-			for _, form := range []string{"path", "abs", "env", "nested", "link"} {
+			// chain: the exec of the sh itself is refused, because the
+			// command line it would run holds a denied command
+			// (ir.Plan.DecideArgv), though that command would not run.
+			for _, form := range []string{"path", "abs", "env", "nested", "chain", "link"} {
 				if !strings.Contains(r.stdout, form+"=") || strings.Contains(r.stdout, form+"=0\n") {
 					t.Errorf("%s: not refused: %s", form, r)
 				}
 			}
 			execs := r.eventsOf("exec")
-			if len(execs) < 5 {
+			if len(execs) < 6 {
 				t.Fatalf("want an event per attempt: %s", r)
 			}
 			for _, e := range execs {

@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/shquote"
 	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/seccomp"
@@ -77,6 +78,31 @@ func (s *sandbox) release() {
 		s.initFile.Close()
 	}
 	s.mps.release()
+}
+
+// checkCommands refuses argv when the plan's command rules deny a command
+// line in it (ir.Plan.DecideArgv decides; command rules are advisory).
+func checkCommands(plan *ir.Plan, argv []string) *SetupError {
+	d := plan.DecideArgv(argv)
+	switch {
+	case d.Allowed:
+		return nil
+	case d.TooDeep:
+		return &SetupError{
+			Layer: "command",
+			Cause: d.Reason,
+			Fix:   "run the innermost command directly, or flatten the nested sh -c strings",
+		}
+	}
+	var rules []string
+	for _, r := range d.Rules {
+		rules = append(rules, "'"+r.String()+"' at "+r.Origin.String())
+	}
+	return &SetupError{
+		Layer: "command",
+		Cause: "the command " + quoteCommand(d.Line) + " is denied by " + strings.Join(rules, " and ") + " (command rules are advisory)",
+		Fix:   "this is the policy's decision; to allow it, add a narrower exception such as --allow 'exec " + strings.Join(d.Line, " ") + "' (an allow lifts a deny only when it spells out all of the deny's words)",
+	}
 }
 
 // prepare does everything that can fail before bwrap starts.

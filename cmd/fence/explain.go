@@ -21,7 +21,12 @@ func explainCommand() *cli.Command {
 		Description: `Each QUERY is CAPABILITY OBJECT, one shell argument (quote it):
    read PATH, write PATH, net HOST[:PORT], unix PATH, env NAME, exec COMMAND…
 Paths resolve like policy paths (~, relative to the working directory,
-${VAR}); a net query without a port assumes 443. For each query fence
+${VAR}); a net query without a port assumes 443. An exec query is the
+command as fence run would be given it, a quoted word one argument; it is
+decided as fence run decides it: every command it wraps (nice, env, sudo,
+timeout, …) and every command of a shell's -c string is checked, and the
+answer names the command line that decided ('exec nice -n 5 git push',
+'exec sh -c "make && git push"'). Command rules are advisory. For each query fence
 prints allow or deny, the reason, and the deciding rules with the
 file:line:col and profile they came from. Without -p the policy is
 ~/.config/fence/fence.hcl, else ~/.fence.json, else the "default" profile.
@@ -123,6 +128,14 @@ func writeAnswers(w io.Writer, answers []compiler.Answer) error {
 		fmt.Fprintf(&b, "%s%s\n", indent, reason)
 		if a.Note != "" {
 			fmt.Fprintf(&b, "%snote: %s\n", indent, a.Note)
+		}
+		if len(a.Lines) > 1 {
+			// What fence saw in the argv, as fence run sees it.
+			lines := make([]string, len(a.Lines))
+			for i, l := range a.Lines {
+				lines[i] = "`" + rule.Command{Words: l}.String() + "`"
+			}
+			fmt.Fprintf(&b, "%schecked: %s\n", indent, strings.Join(lines, ", "))
 		}
 		for _, r := range a.Rules {
 			fmt.Fprintf(&b, "%s%s  %s\n", indent, r, r.Origin)

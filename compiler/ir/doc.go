@@ -7,9 +7,12 @@
 // `fence explain` and violation reports can name the text that decided.
 //
 // The semantics of a plan are decided here, once, by the reference decision
-// functions DecidePath, DecideNet, DecideUnix, DecideEnv and DecideExec. Targets
+// functions DecidePath, DecideNet, DecideUnix, DecideEnv and DecideExec, and
+// DecideArgv, which decides an argv as fence runs it: every command line it
+// wraps or its shell strings hold, each with DecideExec (argv.go). Targets
 // encode those semantics for one mechanism and are tested for agreement with
-// them; they never re-decide precedence on their own.
+// them; they never re-decide precedence on their own; the runtime calls
+// DecideArgv rather than decomposing command lines itself.
 //
 // Semantics (the IR contract):
 //
@@ -29,5 +32,8 @@
 //     included), and an allow rule that narrows it — starts with all of the
 //     deny's words — carves an exception out of it, as the seed's
 //     `command.allow` did ("allow exec git push origin docs" lifts "deny exec
-//     git push"; "allow exec git" lifts nothing). Command rules are advisory.
+//     git push"; "allow exec git" lifts nothing). Command rules are advisory:
+//     they match the command lines DecideArgv can see in an argv, not every
+//     exec, and another thread can change an argv after it was decided;
+//     shells nested deeper than MaxShellDepth are denied unchecked.
 package ir

@@ -58,3 +58,26 @@ func commandFromWords(ws []string, off func(int) int) (*Command, error) {
 	}
 	return &Command{Words: ws}, nil
 }
+
+// queryCommand reads the object of an exec query: an argv, as fence run
+// would be given it. A quoted word is one argument taken verbatim, so that
+// `exec sh -c "make && git push"` asks about a shell string and fence
+// explain decides each command of its chain; a bare shell operator is an
+// error, because the query would otherwise ask about arguments that merely
+// look like a chain.
+func queryCommand(s string, objs []token) (*Command, error) {
+	ws := make([]string, len(objs))
+	for i, t := range objs {
+		ws[i] = t.text
+		if q := s[t.off]; q == '"' || q == '\'' {
+			continue
+		}
+		for _, op := range shellOps {
+			if strings.Contains(t.text, op) {
+				return nil, &Error{Offset: t.off, End: t.end, Msg: fmt.Sprintf("shell operator %q in a command", op),
+					Hint: "an exec query is one command's arguments; for a shell command line write exec sh -c '…'"}
+			}
+		}
+	}
+	return &Command{Words: ws}, nil
+}

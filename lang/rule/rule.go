@@ -215,7 +215,13 @@ func parseCapObject(s string, toks []token, after int, query bool) (*Rule, error
 			ws[i] = t.text
 		}
 		r.Object = s[objs[0].off:objs[len(objs)-1].end]
-		cmd, err := commandFromWords(ws, func(i int) int { return objs[i].off })
+		var cmd *Command
+		var err error
+		if query {
+			cmd, err = queryCommand(s, objs)
+		} else {
+			cmd, err = commandFromWords(ws, func(i int) int { return objs[i].off })
+		}
 		if err != nil {
 			return nil, err
 		}

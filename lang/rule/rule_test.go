@@ -2,6 +2,7 @@ package rule
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -115,6 +116,18 @@ func TestParseQuery(t *testing.T) {
 	q, err = ParseQuery("exec git push origin")
 	if err != nil || len(q.Command.Words) != 3 {
 		t.Fatalf("got %+v, %v", q, err)
+	}
+	// An exec query is an argv: a quoted word is one argument, verbatim,
+	// shell operators and all; a bare operator is refused.
+	q, err = ParseQuery(`exec sh -c "echo hi && git push" ''`)
+	if err != nil || len(q.Command.Words) != 4 || q.Command.Words[2] != "echo hi && git push" || q.Command.Words[3] != "" {
+		t.Fatalf("got %+v, %v", q, err)
+	}
+	if _, err := ParseQuery("exec echo hi && git push"); err == nil || !strings.Contains(err.Error(), "sh -c") {
+		t.Errorf("a bare chain in an exec query: %v", err)
+	}
+	if _, err := Parse(`deny exec sh -c "echo hi && git push"`); err == nil {
+		t.Errorf("a rule took a quoted chain")
 	}
 	for _, bad := range []string{"net *.x.com", "net 10.0.0.0/8", "net x.com:1,2", "read ~/.ssh/*", "allow net x.com", ""} {
 		if _, err := ParseQuery(bad); err == nil {

@@ -1,4 +1,4 @@
-package runtime
+package ir
 
 import (
 	"github.com/fence-policy/fence/internal/shquote"
@@ -6,22 +6,23 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/fence-policy/fence/compiler/ir"
 )
 
-func execPlan(rules ...[]string) *ir.Plan {
-	p := &ir.Plan{}
+func execPlan(rules ...[]string) *Plan {
+	p := &Plan{}
 	for i, words := range rules {
-		eff := ir.Deny
+		eff := Deny
 		if words[0] == "allow" {
-			eff = ir.Allow
+			eff = Allow
 		}
-		p.Rules = append(p.Rules, ir.Rule{Effect: eff, Cap: ir.CapExec, Command: words[1:], Origin: ir.Origin{Field: "test", Span: ir.Span{File: "p.hcl", Start: ir.Pos{Line: i + 1, Column: 1}}}})
+		p.Rules = append(p.Rules, Rule{Effect: eff, Cap: CapExec, Command: words[1:], Origin: Origin{Field: "test", Span: Span{File: "p.hcl", Start: Pos{Line: i + 1, Column: 1}}}})
 	}
-	ir.SortRules(p.Rules)
+	SortRules(p.Rules)
 	return p
 }
+
+// shellQuote quotes a word for a POSIX shell.
+func shellQuote(w string) string { return shquote.Quote(w) }
 
 func TestCommandLines(t *testing.T) {
 	cases := []struct {
@@ -65,8 +66,9 @@ func TestCommandLines(t *testing.T) {
 	}
 }
 
-// defaultCommands mirrors compiler.DefaultCommands (runtime may not import
-// compiler); TestCheckCommandsDefaults decides the forms of issue 4 with it.
+// defaultCommands mirrors compiler.DefaultCommands (ir may not import
+// compiler); compiler's TestExplainExecDecomposes decides wrapped forms with
+// the real list.
 var defaultCommands = [][]string{
 	{"shutdown"}, {"reboot"}, {"halt"}, {"poweroff"},
 	{"insmod"}, {"rmmod"}, {"modprobe"}, {"kexec"},
@@ -75,7 +77,7 @@ var defaultCommands = [][]string{
 	{"chroot"}, {"unshare"}, {"nsenter"},
 }
 
-func TestCheckCommands(t *testing.T) {
+func TestDecideArgv(t *testing.T) {
 	rules := [][]string{{"deny", "git", "push"}, {"allow", "git", "push", "origin", "docs"}}
 	for _, words := range defaultCommands {
 		rules = append(rules, append([]string{"deny"}, words...))
@@ -169,13 +171,22 @@ func TestCheckCommands(t *testing.T) {
 		{"sh", "-c", "sudo -n /sbin/reboot"},
 	}
 	for _, argv := range blocked {
-		e := checkCommands(p, argv)
-		if e == nil {
+		d := p.DecideArgv(argv)
+		if d.Allowed {
 			t.Errorf("%q allowed", argv)
 			continue
 		}
-		if e.Layer != "command" || !strings.Contains(e.Cause, "deny exec") || !strings.Contains(e.Cause, "advisory") || !strings.Contains(e.Fix, "--allow 'exec ") {
-			t.Errorf("%q: unhelpful error %v", argv, e)
+		// The decision names the denied line and its deny rules, and is the
+		// reference decision of that line.
+		if d.TooDeep || len(d.Line) == 0 || len(d.Rules) == 0 || !strings.Contains(d.Reason, "advisory") ||
+			!slices.ContainsFunc(d.Lines, func(l []string) bool { return slices.Equal(l, d.Line) }) {
+			t.Errorf("%q: incomplete decision %+v", argv, d)
+			continue
+		}
+		for _, r := range d.Rules {
+			if r.Effect != Deny || r.Cap != CapExec || !CommandMatches(r.Command, d.Line) {
+				t.Errorf("%q: rule %s does not deny the line %q", argv, r, d.Line)
+			}
 		}
 	}
 	allowed := [][]string{
@@ -206,37 +217,81 @@ func TestCheckCommands(t *testing.T) {
 		{"nsenter-docs"},
 	}
 	for _, argv := range allowed {
-		if e := checkCommands(p, argv); e != nil {
-			t.Errorf("%q denied: %v", argv, e)
+		if d := p.DecideArgv(argv); !d.Allowed {
+			t.Errorf("%q denied: %+v", argv, d)
 		}
 	}
 }
 
-// Shells nested deeper than maxDepth are refused rather than left unchecked.
-func TestCheckCommandsDepth(t *testing.T) {
+// Shells nested deeper than MaxShellDepth are refused rather than left
+// unchecked.
+func TestDecideArgvDepth(t *testing.T) {
 	p := execPlan([]string{"deny", "git", "push"})
 	s := "git status"
-	for range maxDepth + 2 {
-		s = "sh -c " + shquote.Quote(s)
+	for range MaxShellDepth + 2 {
+		s = "sh -c " + shellQuote(s)
 	}
-	e := checkCommands(p, []string{"sh", "-c", s})
-	if e == nil || !strings.Contains(e.Cause, "too deep") {
-		t.Fatalf("deep nesting: %v", e)
+	argv := []string{"sh", "-c", s}
+	d := p.DecideArgv(argv)
+	if d.Allowed || !d.TooDeep || !strings.Contains(d.Reason, "too deep") || len(d.Rules) != 0 || !slices.Equal(d.Line, argv) {
+		t.Fatalf("deep nesting: %+v", d)
 	}
 	s = "git push"
-	for range maxDepth - 1 {
-		s = "sh -c " + shquote.Quote(s)
+	for range MaxShellDepth - 1 {
+		s = "sh -c " + shellQuote(s)
 	}
-	if e := checkCommands(p, []string{"sh", "-c", s}); e == nil || !strings.Contains(e.Cause, "`git push`") {
-		t.Fatalf("nesting within the limit: %v", e)
+	if d := p.DecideArgv([]string{"sh", "-c", s}); d.Allowed || d.TooDeep || strings.Join(d.Line, " ") != "git push" {
+		t.Fatalf("nesting within the limit: %+v", d)
 	}
 }
 
-func FuzzCommandLines(f *testing.F) {
-	for _, s := range []string{"a && b", `sh -c "x $(y 'z')"`, "$'\\x", "`a", "a <(b) >&2 &>x"} {
+func FuzzDecideArgv(f *testing.F) {
+	for _, s := range []string{"a && b", `sh -c "x $(y 'z')"`, "$'\\x", "`a", "a <(b) >&2 &>x", "nice git push", "echo 'x; git push"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		commandLines([]string{"sh", "-c", s}) // must not panic or loop
+		argv := []string{"sh", "-c", s}
+		lines, ok := commandLines(argv) // must not panic or loop
+		d := fuzzPlan.DecideArgv(argv)
+		if d.TooDeep == ok || !d.TooDeep && len(d.Lines) != len(lines) {
+			t.Fatalf("%q: DecideArgv %+v disagrees with commandLines (%d lines, ok=%v)", s, d, len(lines), ok)
+		}
+		// A denial always names the line it decided and is that line's own
+		// decision.
+		if !d.Allowed && !d.TooDeep && (len(d.Line) == 0 || fuzzPlan.DecideExec(d.Line).Allowed) {
+			t.Fatalf("%q: denial without a denied line: %+v", s, d)
+		}
 	})
+}
+
+var fuzzPlan = execPlan([]string{"deny", "git", "push"}, []string{"deny", "rm", "-r"})
+
+// The decision names the line that decided: the first denied line, else the
+// first line a rule decided, else the first line.
+func TestDecideArgvLine(t *testing.T) {
+	p := execPlan([]string{"deny", "git", "push"}, []string{"allow", "git", "push", "origin", "docs"}, []string{"deny", "rm", "-r"})
+	cases := []struct {
+		argv    []string
+		allowed bool
+		line    string
+		rules   []string
+	}{
+		{[]string{"nice", "-n", "5", "git", "push"}, false, "git push", []string{"deny exec git push"}},
+		{[]string{"sh", "-c", "echo hi && git push"}, false, "git push", []string{"deny exec git push"}},
+		{[]string{"sh", "-c", "rm -r x; git -C y push"}, false, "rm -r x", []string{"deny exec rm -r"}},
+		{[]string{"timeout", "5", "git", "push", "origin", "docs"}, true, "git push origin docs", []string{"allow exec git push origin docs"}},
+		{[]string{"sh", "-c", "ls && echo hi"}, true, "sh -c ls && echo hi", nil},
+		{[]string{"X=1", "git", "status"}, true, "git status", nil},
+		{nil, true, "", nil},
+	}
+	for _, c := range cases {
+		d := p.DecideArgv(c.argv)
+		var rules []string
+		for _, r := range d.Rules {
+			rules = append(rules, r.String())
+		}
+		if d.Allowed != c.allowed || strings.Join(d.Line, " ") != c.line || !slices.Equal(rules, c.rules) || d.Default != (len(c.rules) == 0) {
+			t.Errorf("%q: got allowed=%v line %q rules %q default=%v, want %v %q %q", c.argv, d.Allowed, d.Line, rules, d.Default, c.allowed, c.line, c.rules)
+		}
+	}
 }

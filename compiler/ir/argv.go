@@ -1,18 +1,18 @@
-package runtime
+package ir
 
 import (
 	"path"
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/fence-policy/fence/compiler/ir"
 )
 
 // Command rules (exec) are advisory: they match command lines, and a hostile
 // program can always build a command line fence never sees (a variable
 // holding the program name, a script file, an alias, a program that execs
-// by itself). Run checks what it can see before anything starts:
+// by itself), and another thread of a process can change an argv after it
+// was checked and before the kernel reads it. DecideArgv decides what it
+// can see in one argv:
 //
 //   - the command itself and every command it wraps: env (options, VAR=value,
 //     -S strings), command, exec, nohup, nice, time, timeout DURATION,
@@ -21,19 +21,77 @@ import (
 //   - the -c string of a shell (sh, bash -lc, zsh, …), and eval's arguments,
 //     split into the simple commands of their &&, ||, ;, |, & chains,
 //     subshells, $(…) and `…` substitutions (also inside double quotes) and
-//     process substitutions, recursively for nested shells up to maxDepth;
+//     process substitutions, recursively for nested shells up to
+//     MaxShellDepth;
 //   - git with its global options removed (git -C dir push is git push) and
 //     docker with its global options removed and its volume forms rewritten
 //     to -v SOURCE:TARGET (--volume, --mount type=bind, unclean sources).
 //
-// Every line found is decided with ir.Plan.DecideExec; the first denied one
-// stops the run with a SetupError naming the rule. Where the parse is unsure
-// (an unterminated quote) it also checks the naive split of the string:
-// checking more lines can only block more.
+// Every line found is decided with DecideExec; the first denied one denies
+// the argv. Where the parse is unsure (an unterminated quote) it also checks
+// the naive split of the string: checking more lines can only block more.
+// Shells nested deeper than MaxShellDepth are denied unchecked.
+//
+// fence run decides the command it starts with DecideArgv, the seccomp
+// supervisor every exec it sees in the sandbox, and fence explain its exec
+// queries, so the three agree.
 
-// maxDepth bounds shell-in-shell nesting; deeper command lines are refused
-// rather than left unchecked.
-const maxDepth = 8
+// MaxShellDepth bounds shell-in-shell nesting; deeper command lines are
+// denied rather than left unchecked.
+const MaxShellDepth = 8
+
+// tooDeepReason is the reason of a decision on an argv whose shells nest
+// deeper than MaxShellDepth.
+var tooDeepReason = "the command nests shells more than " + strconv.Itoa(MaxShellDepth) + " deep, too deep for fence to check its command rules"
+
+// ArgvDecision is the decision on one argv: the Decision of the command line
+// that decided, which line that was, and every line seen.
+type ArgvDecision struct {
+	Decision
+	// Line is the command line that decided, as DecideExec saw it (wrappers
+	// unwrapped, shell strings split, git and docker normalized): the first
+	// denied line when denied; when allowed, the first line a rule decided,
+	// else the first line. For a refusal as too deep it is the argv itself.
+	Line []string `json:"line,omitempty"`
+	// Lines are every command line found in the argv, in the order decided.
+	Lines [][]string `json:"lines,omitempty"`
+	// TooDeep is true when shells nest deeper than MaxShellDepth: the argv
+	// is denied without deciding its lines.
+	TooDeep bool `json:"too_deep,omitempty"`
+}
+
+// DecideArgv decides an argv as fence runs it: every command line fence
+// can see in it (see the list above) is decided with DecideExec, and the
+// argv is denied when one of them is. An empty argv runs nothing and is
+// allowed by default.
+func (p *Plan) DecideArgv(argv []string) ArgvDecision {
+	lines, ok := commandLines(argv)
+	if !ok {
+		return ArgvDecision{
+			Decision: Decision{Reason: tooDeepReason},
+			Line:     append([]string(nil), argv...),
+			Lines:    lines,
+			TooDeep:  true,
+		}
+	}
+	var first *ArgvDecision
+	for _, words := range lines {
+		d := p.DecideExec(words)
+		if !d.Allowed {
+			return ArgvDecision{Decision: d, Line: words, Lines: lines}
+		}
+		if first == nil && !d.Default {
+			first = &ArgvDecision{Decision: d, Line: words, Lines: lines}
+		}
+	}
+	if first != nil {
+		return *first
+	}
+	if len(lines) == 0 {
+		return ArgvDecision{Decision: p.DecideExec(nil)}
+	}
+	return ArgvDecision{Decision: p.DecideExec(lines[0]), Line: lines[0], Lines: lines}
+}
 
 // shells are the programs whose -c string is a command line.
 var shells = map[string]bool{
@@ -79,7 +137,7 @@ type collector struct {
 }
 
 // commandLines returns every command line fence can see in argv, and false
-// when shells nest deeper than maxDepth.
+// when shells nest deeper than MaxShellDepth.
 func commandLines(argv []string) ([][]string, bool) {
 	var c collector
 	c.command(argv, 0)
@@ -89,7 +147,7 @@ func commandLines(argv []string) ([][]string, bool) {
 // command adds a simple command, each command it wraps, and the commands
 // of the strings it runs.
 func (c *collector) command(words []string, depth int) {
-	if depth > maxDepth {
+	if depth > MaxShellDepth {
 		c.tooDeep = true
 		return
 	}
@@ -141,7 +199,7 @@ func (c *collector) command(words []string, depth int) {
 
 // script adds the commands of a shell command string.
 func (c *collector) script(s string, depth int) {
-	if depth > maxDepth {
+	if depth > MaxShellDepth {
 		c.tooDeep = true
 		return
 	}
@@ -700,33 +758,14 @@ func mountVolume(spec string) string {
 	return src + ":" + dst
 }
 
-// checkCommands decides every command line fence can see against the
-// plan's exec rules.
-func checkCommands(plan *ir.Plan, argv []string) *SetupError {
-	lines, ok := commandLines(argv)
-	if !ok {
-		return &SetupError{
-			Layer: "command",
-			Cause: "the command nests shells more than " + strconv.Itoa(maxDepth) + " deep, too deep for fence to check its command rules",
-			Fix:   "run the innermost command directly, or flatten the nested sh -c strings",
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
 		}
 	}
-	for _, words := range lines {
-		d := plan.DecideExec(words)
-		if d.Allowed {
-			continue
-		}
-		var rules []string
-		for _, r := range d.Rules {
-			rules = append(rules, "'"+r.String()+"' at "+r.Origin.String())
-		}
-		return &SetupError{
-			Layer: "command",
-			Cause: "the command " + quoteCommand(words) + " is denied by " + strings.Join(rules, " and ") + " (command rules are advisory)",
-			Fix:   "this is the policy's decision; to allow it, add a narrower exception such as --allow 'exec " + strings.Join(words, " ") + "' (an allow lifts a deny only when it spells out all of the deny's words)",
-		}
-	}
-	return nil
+	return true
 }
-
-func quoteCommand(words []string) string { return "`" + strings.Join(words, " ") + "`" }

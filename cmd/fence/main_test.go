@@ -29,22 +29,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
-		Setup: func(e *testscript.Env) error {
-			// Scripts run in $WORK/project with HOME=$WORK/home (outside the
-			// writable project, as usual) and a fixed TMPDIR, so outputs are
-			// stable; $UID names the placeholder temp dir
-			// (/tmp/fence-$UID) in expected output.
-			for _, d := range []string{"home", "project"} {
-				if err := os.MkdirAll(filepath.Join(e.WorkDir, d), 0o755); err != nil {
-					return err
-				}
-			}
-			e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
-			e.Setenv("TMPDIR", "/tmp")
-			e.Setenv("UID", strconv.Itoa(os.Getuid()))
-			e.Cd = filepath.Join(e.WorkDir, "project")
-			return nil
-		},
+		Setup:               scriptSetup,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"cmpplan":  cmdCmpPlan,
 			"exits":    cmdExits,
@@ -56,6 +41,23 @@ func TestScripts(t *testing.T) {
 			"waitgone": cmdWaitGone, // run_test.go
 		},
 	})
+}
+
+// scriptSetup runs scripts in $WORK/project with HOME=$WORK/home (outside
+// the writable project, as usual) and a fixed TMPDIR, so outputs are
+// stable; $UID names the placeholder temp dir (/tmp/fence-$UID) in
+// expected output.
+func scriptSetup(e *testscript.Env) error {
+	for _, d := range []string{"home", "project"} {
+		if err := os.MkdirAll(filepath.Join(e.WorkDir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
+	e.Setenv("TMPDIR", "/tmp")
+	e.Setenv("UID", strconv.Itoa(os.Getuid()))
+	e.Cd = filepath.Join(e.WorkDir, "project")
+	return nil
 }
 
 // cmdCmpPlan compares two `fence compile -t ir --format json` outputs with

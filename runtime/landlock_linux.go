@@ -73,19 +73,9 @@ func landlockReadDir(dir string) ([]landlock.DirEntry, error) {
 	return out, nil
 }
 
-// The kernel's struct landlock_ruleset_attr, struct
-// landlock_path_beneath_attr (packed) and struct landlock_net_port_attr.
-type llRulesetAttr struct {
-	handledFS, handledNet, scoped uint64
-}
-
-// LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET and LANDLOCK_SCOPE_SIGNAL (ABI 6).
-const (
-	llScopeAbstractUnixSocket = 1 << 0
-	llScopeSignal             = 1 << 1
-)
-
-// llRuleNetPort is LANDLOCK_RULE_NET_PORT (ABI 4), which x/sys lacks.
+// llRuleNetPort is LANDLOCK_RULE_NET_PORT (ABI 4) and llNetPortAttr the
+// kernel's struct landlock_net_port_attr, which x/sys/unix lacks; the
+// rest comes from x/sys/unix.
 const llRuleNetPort = 2
 
 type llNetPortAttr struct {
@@ -96,15 +86,15 @@ type llNetPortAttr struct {
 // caller, with no_new_privs set) to the ruleset, plus the grants of
 // stdioGrants.
 func applyLandlock(a *landlock.Applied, abi int, stdio []stdioGrant) error {
-	attr := llRulesetAttr{handledFS: uint64(a.HandledFS), handledNet: uint64(a.HandledNet)}
+	attr := unix.LandlockRulesetAttr{Handled_access_fs: uint64(a.HandledFS), Handled_access_net: uint64(a.HandledNet)}
 	if abi >= 6 {
 		// Scoping needs no rules: the command may not signal, nor
 		// connect to an abstract unix socket of, a process outside its
 		// domain — the init and bwrap, which the pid and network
 		// namespaces already separate from the host.
-		attr.scoped = llScopeAbstractUnixSocket | llScopeSignal
+		attr.Scoped = unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | unix.LANDLOCK_SCOPE_SIGNAL
 	}
-	size := unsafe.Sizeof(attr)
+	size := uintptr(24) // through scoped (ABI 6); the quiet fields are newer
 	if abi < 6 {
 		size = 16 // no scoped field before ABI 6
 	}
@@ -181,14 +171,13 @@ func addPathRule(ruleset int, pb landlock.PathBeneath) error {
 	return nil
 }
 
-// addFDRule adds a path-beneath rule on an open descriptor. The kernel's
-// struct landlock_path_beneath_attr is packed: a u64 then an s32.
+// addFDRule adds a path-beneath rule on an open descriptor. The kernel
+// reads the packed struct landlock_path_beneath_attr (a u64 then an s32),
+// which is the start of unix.LandlockPathBeneathAttr.
 func addFDRule(ruleset, fd int, access uint64) error {
-	var attr [12]byte
-	*(*uint64)(unsafe.Pointer(&attr[0])) = access
-	*(*int32)(unsafe.Pointer(&attr[8])) = int32(fd)
+	attr := unix.LandlockPathBeneathAttr{Allowed_access: access, Parent_fd: int32(fd)}
 	_, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), unix.LANDLOCK_RULE_PATH_BENEATH,
-		uintptr(unsafe.Pointer(&attr[0])), 0, 0, 0)
+		uintptr(unsafe.Pointer(&attr)), 0, 0, 0)
 	if errno != 0 {
 		return fmt.Errorf("landlock_add_rule: %w", errno)
 	}

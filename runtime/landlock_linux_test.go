@@ -1,6 +1,10 @@
 package runtime
 
 import (
+	"github.com/fence-policy/fence/targets/landlock"
+
+	"golang.org/x/sys/unix"
+
 	"errors"
 	"os"
 	"os/exec"
@@ -232,5 +236,28 @@ func TestInitRequiresHostSettings(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != ExitSetup || !strings.Contains(string(out), "was not inherited") {
 		t.Fatalf("want exit %d naming the missing settings, got %v: %s", ExitSetup, err, out)
+	}
+}
+
+// targets/landlock spells the kernel's access rights portably (it builds
+// on every OS); they must be x/sys/unix's values, which the runtime
+// passes to the kernel.
+func TestLandlockRightsMatchTheKernel(t *testing.T) {
+	for got, want := range map[uint64]uint64{
+		uint64(landlock.Execute): unix.LANDLOCK_ACCESS_FS_EXECUTE, uint64(landlock.WriteFile): unix.LANDLOCK_ACCESS_FS_WRITE_FILE,
+		uint64(landlock.ReadFile): unix.LANDLOCK_ACCESS_FS_READ_FILE, uint64(landlock.ReadDir): unix.LANDLOCK_ACCESS_FS_READ_DIR,
+		uint64(landlock.RemoveDir): unix.LANDLOCK_ACCESS_FS_REMOVE_DIR, uint64(landlock.RemoveFile): unix.LANDLOCK_ACCESS_FS_REMOVE_FILE,
+		uint64(landlock.MakeChar): unix.LANDLOCK_ACCESS_FS_MAKE_CHAR, uint64(landlock.MakeDir): unix.LANDLOCK_ACCESS_FS_MAKE_DIR,
+		uint64(landlock.MakeReg): unix.LANDLOCK_ACCESS_FS_MAKE_REG, uint64(landlock.MakeSock): unix.LANDLOCK_ACCESS_FS_MAKE_SOCK,
+		uint64(landlock.MakeFifo): unix.LANDLOCK_ACCESS_FS_MAKE_FIFO, uint64(landlock.MakeBlock): unix.LANDLOCK_ACCESS_FS_MAKE_BLOCK,
+		uint64(landlock.MakeSym): unix.LANDLOCK_ACCESS_FS_MAKE_SYM, uint64(landlock.Refer): unix.LANDLOCK_ACCESS_FS_REFER,
+		uint64(landlock.Truncate): unix.LANDLOCK_ACCESS_FS_TRUNCATE, uint64(landlock.IoctlDev): unix.LANDLOCK_ACCESS_FS_IOCTL_DEV,
+	} {
+		if got != want {
+			t.Errorf("right %#x, kernel %#x", got, want)
+		}
+	}
+	if uint64(landlock.BindTCP) != unix.LANDLOCK_ACCESS_NET_BIND_TCP || uint64(landlock.ConnectTCP) != unix.LANDLOCK_ACCESS_NET_CONNECT_TCP {
+		t.Error("TCP rights differ from the kernel's")
 	}
 }

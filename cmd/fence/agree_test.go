@@ -208,6 +208,15 @@ func sameMounts(ts *testscript.TestScript, flags []string) {
 	}
 }
 
+// cmdSameMounts is `samemounts FLAGS…`: fence run -d with FLAGS runs the
+// bwrap command line fence compile -t linux prints for them.
+func cmdSameMounts(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("usage: samemounts FLAGS…")
+	}
+	sameMounts(ts, args)
+}
+
 // answer is the part of fence explain's JSON answer a probe needs.
 type answer struct {
 	Cap     string   `json:"cap"`

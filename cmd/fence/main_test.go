@@ -31,7 +31,8 @@ func TestScripts(t *testing.T) {
 		RequireUniqueNames:  true,
 		Setup:               scriptSetup,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"cmpplan":  cmdCmpPlan,
+			"cmpplan":    cmdCmpPlan,
+			"samemounts": cmdSameMounts, // agree_test.go
 			"exits":    cmdExits,
 			"serve":    cmdServe,    // run_test.go
 			"freeport": cmdFreePort, // run_test.go

@@ -730,3 +730,15 @@ func checkCommands(plan *ir.Plan, argv []string) *SetupError {
 }
 
 func quoteCommand(words []string) string { return "`" + strings.Join(words, " ") + "`" }
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -23,6 +23,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/runtime/events"
+	netproxy "github.com/fence-policy/fence/runtime/proxy"
 	"github.com/fence-policy/fence/targets/bwrap"
 	"github.com/fence-policy/fence/targets/proxy"
 	"github.com/fence-policy/fence/targets/seccomp"
@@ -55,7 +57,7 @@ type sandbox struct {
 	tty       *os.File // stdin, when it is a terminal
 	created   []string // host paths bwrap (or Run) creates, removed afterwards
 	initPath  string
-	network   *Network
+	network   *netproxy.Network
 	exposed   []exposedListener
 	planFile  *os.File // the plan for the init (initPlanFD)
 	mps       mountPoints
@@ -126,9 +128,9 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 		}
 		fmt.Fprintf(w, "fence: --best-effort: these rules are enforced less strictly than written:\n%s\n", strings.Join(weaker, "\n"))
 	}
-	s.network = &Network{
+	s.network = &netproxy.Network{
 		Table:    table,
-		Resolver: &Resolver{Pins: opts.Pins, AllowLocal: plan.Network.AllowLocalOutbound},
+		Resolver: &netproxy.Resolver{Pins: opts.Pins},
 		Log:      opts.Log,
 	}
 
@@ -208,7 +210,7 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	if opts.test.relaxMounts {
 		s.argv = relaxMounts(s.argv)
 	}
-	if opts.Log.Wants(DecisionAllow) { // -d: formatting the argv is not free
+	if opts.Log.Wants(events.DecisionAllow) { // -d: formatting the argv is not free
 		words := make([]string, len(s.argv))
 		for i, w := range s.argv {
 			words[i] = shellQuote(w)

@@ -10,6 +10,10 @@ import (
 	goruntime "runtime"
 	"sync"
 	"syscall"
+
+	"github.com/fence-policy/fence/runtime/proxy"
+	httpproxy "github.com/fence-policy/fence/runtime/proxy/http"
+	"github.com/fence-policy/fence/runtime/proxy/socks"
 )
 
 // The bridge is one SOCK_SEQPACKET socketpair between fence (the host side)
@@ -157,8 +161,10 @@ func putU32(id uint32) []byte { return binary.BigEndian.AppendUint32(nil, id) }
 // hostBridge is the host side: it serves what the init sends and asks the
 // init to connect exposed ports.
 type hostBridge struct {
-	ch  *channel
-	net *Network
+	ch    *channel
+	net   *proxy.Network
+	http  *httpproxy.Server
+	socks *socks.Server
 
 	started chan struct{} // closed on 'S'
 	stopped chan struct{} // one token per 'T'
@@ -175,10 +181,12 @@ type hostBridge struct {
 	handlers sync.WaitGroup
 }
 
-func newHostBridge(ch *channel, n *Network) *hostBridge {
+func newHostBridge(ch *channel, n *proxy.Network) *hostBridge {
 	return &hostBridge{
 		ch:      ch,
 		net:     n,
+		http:    httpproxy.New(n),
+		socks:   socks.New(n),
 		started: make(chan struct{}),
 		stopped: make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -227,9 +235,9 @@ func (b *hostBridge) loop() {
 			if err != nil {
 				continue
 			}
-			serve := b.net.ServeHTTP
+			serve := b.http.ServeConn
 			if typ == msgSOCKS {
-				serve = b.net.ServeSOCKS
+				serve = b.socks.ServeConn
 			}
 			b.handle(c, func() { serve(c) })
 			f = nil

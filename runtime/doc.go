@@ -17,7 +17,8 @@
 //
 // The in-sandbox init accepts each proxy client connection and passes the
 // accepted socket itself to the host side over the socketpair (SCM_RIGHTS), so
-// the host proxies serve it directly and the init copies no byte. Both proxies
+// the host proxies (runtime/proxy/http, runtime/proxy/socks, sharing the
+// runtime/proxy core) serve it directly and the init copies no byte. Both proxies
 // decide with the targets/proxy table only; denied names are never resolved,
 // and allowed names that resolve to loopback, link-local or private addresses
 // are refused unless the plan allows that address or local outbound traffic,

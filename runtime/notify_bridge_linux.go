@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fence-policy/fence/runtime/events"
 )
 
 // Violation events travel from the init's seccomp supervisor (notify_linux.go)
@@ -25,7 +27,7 @@ const maxEventField = 512
 var eventKinds = map[string]bool{"file": true, "exec": true, "syscall": true, "socket": true}
 
 // encodeEvent renders e for the bridge, cutting long fields.
-func encodeEvent(e Event) []byte {
+func encodeEvent(e events.Event) []byte {
 	e.Time = time.Time{}
 	for _, f := range []*string{&e.Path, &e.Rule, &e.Origin, &e.Reason, &e.Syscall, &e.Process, &e.Access, &e.Kind, &e.Decision} {
 		*f = cut(*f, maxEventField)
@@ -42,7 +44,7 @@ func encodeEvent(e Event) []byte {
 	data, err := json.Marshal(e)
 	if err != nil || len(data) >= maxMsg {
 		// Not expected with the cuts above; keep what matters.
-		data, _ = json.Marshal(Event{Kind: e.Kind, Decision: e.Decision, Syscall: e.Syscall, PID: e.PID, Reason: "event too large to report"})
+		data, _ = json.Marshal(events.Event{Kind: e.Kind, Decision: e.Decision, Syscall: e.Syscall, PID: e.PID, Reason: "event too large to report"})
 	}
 	return data
 }
@@ -61,18 +63,18 @@ func cut(s string, n int) string {
 // eventSender returns the report function the init gives the supervisor:
 // each event becomes one 'E' message. A failed send (the host is gone) is
 // dropped; the init notices the host's absence on its control loop.
-func eventSender(ch *channel) func(Event) {
-	return func(e Event) {
+func eventSender(ch *channel) func(events.Event) {
+	return func(e events.Event) {
 		_ = ch.send(msgEvent, encodeEvent(e), nil)
 	}
 }
 
 // decodeEvent parses an 'E' payload, refusing what the supervisor never
 // sends.
-func decodeEvent(payload []byte) (Event, bool) {
-	var e Event
-	if err := json.Unmarshal(payload, &e); err != nil || !eventKinds[e.Kind] || e.Decision != DecisionDeny {
-		return Event{}, false
+func decodeEvent(payload []byte) (events.Event, bool) {
+	var e events.Event
+	if err := json.Unmarshal(payload, &e); err != nil || !eventKinds[e.Kind] || e.Decision != events.DecisionDeny {
+		return events.Event{}, false
 	}
 	e.Time = time.Time{} // stamped by the Logger
 	return e, true
@@ -80,7 +82,7 @@ func decodeEvent(payload []byte) (Event, bool) {
 
 // event logs an 'E' message from the init.
 func (b *hostBridge) event(payload []byte) {
-	if b.net == nil || !b.net.Log.Wants(DecisionDeny) {
+	if b.net == nil || !b.net.Log.Wants(events.DecisionDeny) {
 		return
 	}
 	if e, ok := decodeEvent(payload); ok {

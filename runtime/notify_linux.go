@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/runtime/events"
 	"github.com/fence-policy/fence/targets/landlock"
 	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/seccomp"
@@ -121,7 +122,7 @@ type notifySupervisor struct {
 	ports    *landlock.Ruleset // its TCP port rules explain socket refusals
 	// httpPort and socksPort fill the port rules' placeholders.
 	httpPort, socksPort int
-	report              func(Event)
+	report              func(events.Event)
 	done                chan struct{}
 	stopOnce            sync.Once
 }
@@ -131,7 +132,7 @@ type notifySupervisor struct {
 // uses the filter any more, or on stop. report gets every violation (from
 // the supervisor's goroutine, after the call has been answered); it may be
 // nil.
-func serveNotify(listener int, spec *linux.Init, report func(Event)) (*notifySupervisor, error) {
+func serveNotify(listener int, spec *linux.Init, report func(events.Event)) (*notifySupervisor, error) {
 	plan, prog := spec.Plan, spec.Seccomp
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 	if err != nil {
@@ -139,7 +140,7 @@ func serveNotify(listener int, spec *linux.Init, report func(Event)) (*notifySup
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	if report == nil {
-		report = func(Event) {}
+		report = func(events.Event) {}
 	}
 	s := &notifySupervisor{
 		listener: listener, wake: wake, prog: prog, arch: goruntime.GOARCH,
@@ -227,17 +228,17 @@ func (s *notifySupervisor) valid(id uint64) bool {
 func (s *notifySupervisor) handle(n *seccompNotif) {
 	pid := int(n.PID)
 	why, ok := s.prog.Explain(s.arch, uint32(n.Data.Nr), n.Data.Args)
-	var ev Event
+	var ev events.Event
 	deny := true
 	errno := unix.EPERM
 	switch {
 	case !ok:
 		// The filter notified a call the program does not explain: a
 		// bug. Refuse it; a denied call must never slip through.
-		ev = Event{Kind: "syscall", Syscall: "syscall " + strconv.Itoa(int(n.Data.Nr)),
+		ev = events.Event{Kind: "syscall", Syscall: "syscall " + strconv.Itoa(int(n.Data.Nr)),
 			Reason: "fence's supervisor cannot explain this notification; refused"}
 	case why.Kind == seccomp.NotifyDenied:
-		ev = Event{Kind: "syscall", Syscall: why.Syscall, Rule: "seccomp " + why.Class, Reason: why.Why}
+		ev = events.Event{Kind: "syscall", Syscall: why.Syscall, Rule: "seccomp " + why.Class, Reason: why.Why}
 	case why.Kind == seccomp.NotifyFile:
 		ev, deny = s.checkFile(n, why.Call)
 		errno = unix.EACCES
@@ -259,8 +260,8 @@ func (s *notifySupervisor) handle(n *seccompNotif) {
 }
 
 // event completes a deny event with the process.
-func (s *notifySupervisor) event(pid int, e Event) Event {
-	e.Decision = DecisionDeny
+func (s *notifySupervisor) event(pid int, e events.Event) events.Event {
+	e.Decision = events.DecisionDeny
 	e.PID = pid
 	if comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); err == nil {
 		e.Process = strings.TrimSuffix(string(comm), "\n")
@@ -412,7 +413,7 @@ func kernelOwned(p string) bool {
 
 // checkFile decides a notified file system call. deny is true when some
 // path of it is denied; ev then describes the first one.
-func (s *notifySupervisor) checkFile(n *seccompNotif, c *seccomp.Call) (ev Event, deny bool) {
+func (s *notifySupervisor) checkFile(n *seccompNotif, c *seccomp.Call) (ev events.Event, deny bool) {
 	pid, args := int(n.PID), n.Data.Args
 	want := ir.CapWrite
 	openFlags := uint64(0)
@@ -421,12 +422,12 @@ func (s *notifySupervisor) checkFile(n *seccompNotif, c *seccomp.Call) (ev Event
 		if c.How {
 			var how [8]byte // struct open_how starts with __u64 flags
 			if got, err := readMem(pid, args[c.Flags], how[:]); err != nil || got != 8 {
-				return Event{}, false
+				return events.Event{}, false
 			}
 			openFlags = binary.LittleEndian.Uint64(how[:])
 		}
 		if openFlags&unix.O_PATH != 0 {
-			return Event{}, false // neither reads nor writes
+			return events.Event{}, false // neither reads nor writes
 		}
 		if openFlags&unix.O_ACCMODE == unix.O_RDONLY && openFlags&(unix.O_CREAT|unix.O_TRUNC) == 0 {
 			want = ir.CapRead
@@ -446,7 +447,7 @@ func (s *notifySupervisor) checkFile(n *seccompNotif, c *seccomp.Call) (ev Event
 		if args[pa.Path] != 0 {
 			var err error
 			if p, err = readString(pid, args[pa.Path], maxPathLen); err != nil {
-				return Event{}, false // the kernel layers still decide
+				return events.Event{}, false // the kernel layers still decide
 			}
 		}
 		if p == "" && !(atFlags&unix.AT_EMPTY_PATH != 0 || c.Name == "utimensat" && args[pa.Path] == 0) {
@@ -468,7 +469,7 @@ func (s *notifySupervisor) checkFile(n *seccompNotif, c *seccomp.Call) (ev Event
 		targets = append(targets, target{abs, follow})
 	}
 	if !s.valid(n.ID) {
-		return Event{}, false // the caller is gone; its pid may be another's
+		return events.Event{}, false // the caller is gone; its pid may be another's
 	}
 	for _, t := range targets {
 		resolved := resolve(t.path, t.follow)
@@ -486,7 +487,7 @@ func (s *notifySupervisor) checkFile(n *seccompNotif, c *seccomp.Call) (ev Event
 		if d.Allowed {
 			continue
 		}
-		ev := Event{Kind: "file", Access: string(access), Path: resolved, Syscall: c.Name, Reason: d.Reason}
+		ev := events.Event{Kind: "file", Access: string(access), Path: resolved, Syscall: c.Name, Reason: d.Reason}
 		if len(d.Rules) > 0 {
 			ev.Rule, ev.Origin = d.Rules[0].String(), d.Rules[0].Origin.String()
 		} else if d.Default {
@@ -494,7 +495,7 @@ func (s *notifySupervisor) checkFile(n *seccompNotif, c *seccomp.Call) (ev Event
 		}
 		return ev, true
 	}
-	return Event{}, false
+	return events.Event{}, false
 }
 
 // decidePath decides an access to the path as the caller wrote it (lit)
@@ -513,14 +514,14 @@ func (s *notifySupervisor) decidePath(c ir.Cap, lit, resolved string) ir.Decisio
 }
 
 // checkExec checks a notified execve or execveat with the command rules.
-func (s *notifySupervisor) checkExec(n *seccompNotif, c *seccomp.Call) (ev Event, deny bool) {
+func (s *notifySupervisor) checkExec(n *seccompNotif, c *seccomp.Call) (ev events.Event, deny bool) {
 	pid, args := int(n.PID), n.Data.Args
 	pa := c.Paths[0]
-	refuse := func(reason string) (Event, bool) {
+	refuse := func(reason string) (events.Event, bool) {
 		if !s.valid(n.ID) {
-			return Event{}, false
+			return events.Event{}, false
 		}
-		return Event{Kind: "exec", Syscall: c.Name, Reason: reason}, true
+		return events.Event{Kind: "exec", Syscall: c.Name, Reason: reason}, true
 	}
 	prog, err := readString(pid, args[pa.Path], maxPathLen)
 	if err != nil && args[pa.Path] != 0 {
@@ -535,7 +536,7 @@ func (s *notifySupervisor) checkExec(n *seccompNotif, c *seccomp.Call) (ev Event
 		abs, _ = absPath(pid, args, pa.Dirfd, prog)
 	}
 	if !s.valid(n.ID) {
-		return Event{}, false
+		return events.Event{}, false
 	}
 	candidates := [][]string{argv}
 	rest := []string{}
@@ -555,11 +556,11 @@ func (s *notifySupervisor) checkExec(n *seccompNotif, c *seccomp.Call) (ev Event
 		if d.Allowed {
 			continue
 		}
-		ev := Event{Kind: "exec", Syscall: c.Name, Path: abs, Command: d.Line, Reason: d.Reason}
+		ev := events.Event{Kind: "exec", Syscall: c.Name, Path: abs, Command: d.Line, Reason: d.Reason}
 		if len(d.Rules) > 0 {
 			ev.Rule, ev.Origin = d.Rules[0].String(), d.Rules[0].Origin.String()
 		}
 		return ev, true
 	}
-	return Event{}, false
+	return events.Event{}, false
 }

@@ -18,6 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/runtime/events"
+	"github.com/fence-policy/fence/runtime/proxy"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
 
@@ -54,12 +56,12 @@ func notifyInitMain(args []string) int {
 	}
 	spec := testSpec(&plan, args[1] == "1")
 	prog := spec.Seccomp
-	events := os.NewFile(3, "events")
+	eventsOut := os.NewFile(3, "events")
 	var mu sync.Mutex
-	report := func(e Event) {
+	report := func(e events.Event) {
 		mu.Lock()
 		defer mu.Unlock()
-		events.Write(append(encodeEvent(e), '\n'))
+		eventsOut.Write(append(encodeEvent(e), '\n'))
 	}
 	path, err := exec.LookPath(args[2])
 	if err != nil {
@@ -91,7 +93,7 @@ func notifyInitMain(args []string) int {
 	if sup != nil {
 		sup.wait() // ends when no process uses the filter any more
 	}
-	events.Close()
+	eventsOut.Close()
 	if err != nil {
 		return 125
 	}
@@ -105,7 +107,7 @@ func notifyInitMain(args []string) int {
 type notifyRun struct {
 	code           int
 	stdout, stderr string
-	events         []Event
+	events         []events.Event
 }
 
 func (r notifyRun) String() string {
@@ -175,8 +177,8 @@ func notifyInit(t *testing.T, plan *ir.Plan, monitor bool, env []string, argv ..
 }
 
 // eventsOf returns the events of kind.
-func (r notifyRun) eventsOf(kind string) []Event {
-	var out []Event
+func (r notifyRun) eventsOf(kind string) []events.Event {
+	var out []events.Event
 	for _, e := range r.events {
 		if e.Kind == kind {
 			out = append(out, e)
@@ -185,9 +187,9 @@ func (r notifyRun) eventsOf(kind string) []Event {
 	return out
 }
 
-func checkProcess(t *testing.T, e Event) {
+func checkProcess(t *testing.T, e events.Event) {
 	t.Helper()
-	if e.PID <= 0 || e.Process == "" || e.Decision != DecisionDeny || e.Syscall == "" {
+	if e.PID <= 0 || e.Process == "" || e.Decision != events.DecisionDeny || e.Syscall == "" {
 		t.Errorf("event without its process, decision or call: %+v", e)
 	}
 }
@@ -209,7 +211,7 @@ func TestNotifyDeniedSyscalls(t *testing.T) {
 			if r.code != 0 || !strings.Contains(r.stdout, "fork=ok\n") || !strings.Contains(r.stdout, "clone3=ENOSYS\n") {
 				t.Fatalf("probe: %s", r)
 			}
-			got := map[string]Event{}
+			got := map[string]events.Event{}
 			for _, e := range r.eventsOf("syscall") {
 				checkProcess(t, e)
 				if !strings.HasPrefix(e.Rule, "seccomp ") || e.Reason == "" {
@@ -337,7 +339,7 @@ cat ok.txt
 		t.Errorf("denied/existing was removed: %v", err)
 	}
 	type key struct{ access, path, rule string }
-	got := map[key]Event{}
+	got := map[key]events.Event{}
 	for _, e := range r.eventsOf("file") {
 		checkProcess(t, e)
 		got[key{e.Access, e.Path, e.Rule}] = e
@@ -486,7 +488,7 @@ func TestNotifyArchTable(t *testing.T) {
 // Logger wants denials.
 func TestNotifyEventBridge(t *testing.T) {
 	long := strings.Repeat("é", 3000)
-	e := Event{Kind: "file", Decision: DecisionDeny, Access: "write", Path: "/x/" + long + "\x1b[2J", Syscall: "openat",
+	e := events.Event{Kind: "file", Decision: events.DecisionDeny, Access: "write", Path: "/x/" + long + "\x1b[2J", Syscall: "openat",
 		PID: 7, Process: "sh", Rule: "deny write /x", Origin: "t.hcl:1:1"}
 	data := encodeEvent(e)
 	if len(data) >= maxMsg {
@@ -496,7 +498,7 @@ func TestNotifyEventBridge(t *testing.T) {
 	if !ok || got.Path == e.Path || !strings.HasPrefix(e.Path, strings.TrimSuffix(got.Path, "…")) || got.PID != 7 {
 		t.Errorf("round trip: %+v", got)
 	}
-	huge := Event{Kind: "exec", Decision: DecisionDeny, Command: strings.Fields(strings.Repeat("word ", 5000))}
+	huge := events.Event{Kind: "exec", Decision: events.DecisionDeny, Command: strings.Fields(strings.Repeat("word ", 5000))}
 	if data := encodeEvent(huge); len(data) >= maxMsg {
 		t.Errorf("exec event of %d bytes", len(data))
 	}
@@ -516,8 +518,8 @@ func TestNotifyEventBridge(t *testing.T) {
 		{false, "text", ""},
 	} {
 		var buf bytes.Buffer
-		b := &hostBridge{net: &Network{Log: &Logger{W: &buf, Monitor: c.monitor, Format: c.format}}}
-		b.event(encodeEvent(Event{Kind: "file", Decision: DecisionDeny, Access: "write", Path: "/x/\x1b[2J", Syscall: "openat", PID: 7, Process: "sh", Rule: "deny write /x", Origin: "t.hcl:1:1"}))
+		b := &hostBridge{net: &proxy.Network{Log: &events.Logger{W: &buf, Monitor: c.monitor, Format: c.format}}}
+		b.event(encodeEvent(events.Event{Kind: "file", Decision: events.DecisionDeny, Access: "write", Path: "/x/\x1b[2J", Syscall: "openat", PID: 7, Process: "sh", Rule: "deny write /x", Origin: "t.hcl:1:1"}))
 		out := buf.String()
 		if c.want == "" && out != "" || !strings.Contains(out, c.want) || strings.Contains(out, "\x1b") {
 			t.Errorf("monitor %v %s: %q", c.monitor, c.format, out)
@@ -528,15 +530,15 @@ func TestNotifyEventBridge(t *testing.T) {
 // Event texts of the new kinds.
 func TestNotifyEventText(t *testing.T) {
 	for _, c := range []struct {
-		e    Event
+		e    events.Event
 		want string
 	}{
-		{Event{Kind: "file", Decision: DecisionDeny, Access: "write", Path: "/h/.bashrc", Syscall: "openat", PID: 12, Process: "sh",
+		{events.Event{Kind: "file", Decision: events.DecisionDeny, Access: "write", Path: "/h/.bashrc", Syscall: "openat", PID: 12, Process: "sh",
 			Rule: "deny write /h/.bashrc", Origin: "builtin", Reason: "denied by rule"},
 			"file deny write /h/.bashrc by sh[12] via openat (deny write /h/.bashrc at builtin: denied by rule)"},
-		{Event{Kind: "syscall", Decision: DecisionDeny, Syscall: "ptrace", PID: 7, Process: "gdb", Rule: "seccomp ptrace", Reason: "inspect or steer another process"},
+		{events.Event{Kind: "syscall", Decision: events.DecisionDeny, Syscall: "ptrace", PID: 7, Process: "gdb", Rule: "seccomp ptrace", Reason: "inspect or steer another process"},
 			"syscall deny ptrace by gdb[7] (seccomp ptrace: inspect or steer another process)"},
-		{Event{Kind: "exec", Decision: DecisionDeny, Syscall: "execve", Path: "/b/shutdown", Command: []string{"shutdown", "-h", "now"}, PID: 9, Process: "sh",
+		{events.Event{Kind: "exec", Decision: events.DecisionDeny, Syscall: "execve", Path: "/b/shutdown", Command: []string{"shutdown", "-h", "now"}, PID: 9, Process: "sh",
 			Rule: "deny exec shutdown", Origin: "t.hcl:1:1", Reason: "denied"},
 			"exec deny `shutdown -h now` by sh[9] via execve (deny exec shutdown at t.hcl:1:1: denied)"},
 	} {

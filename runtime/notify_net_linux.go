@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fence-policy/fence/runtime/events"
 	"github.com/fence-policy/fence/targets/landlock"
 )
 
@@ -18,7 +19,7 @@ import (
 // supervisor never refuses more than the kernel would, it only explains.
 // Anything it cannot read or that is not TCP over IPv4/IPv6 continues to
 // the kernel.
-func (s *notifySupervisor) checkNet(n *seccompNotif, name string) (ev Event, deny bool) {
+func (s *notifySupervisor) checkNet(n *seccompNotif, name string) (ev events.Event, deny bool) {
 	pid, args := int(n.PID), n.Data.Args
 	bind := name == "bind"
 	access := landlock.ConnectTCP
@@ -26,15 +27,15 @@ func (s *notifySupervisor) checkNet(n *seccompNotif, name string) (ev Event, den
 		access = landlock.BindTCP
 	}
 	if s.ports.HandledNet&access == 0 {
-		return Event{}, false // not restricted at all
+		return events.Event{}, false // not restricted at all
 	}
 	size := min(int(uint32(args[2])), 28) // sockaddr_in6 is the larger
 	if size < 8 {
-		return Event{}, false
+		return events.Event{}, false
 	}
 	buf := make([]byte, size)
 	if got, err := readMem(pid, args[1], buf); err != nil || got != size {
-		return Event{}, false
+		return events.Event{}, false
 	}
 	var addr netip.Addr
 	switch binary.NativeEndian.Uint16(buf) {
@@ -42,26 +43,26 @@ func (s *notifySupervisor) checkNet(n *seccompNotif, name string) (ev Event, den
 		addr = netip.AddrFrom4([4]byte(buf[4:8]))
 	case unix.AF_INET6:
 		if size < 24 {
-			return Event{}, false
+			return events.Event{}, false
 		}
 		addr = netip.AddrFrom16([16]byte(buf[8:24])).Unmap()
 	default:
-		return Event{}, false
+		return events.Event{}, false
 	}
 	port := int(binary.BigEndian.Uint16(buf[2:4]))
 	if !s.tcpSocket(pid, int(int32(args[0]))) || !s.valid(n.ID) {
-		return Event{}, false
+		return events.Event{}, false
 	}
 	if s.ports.PortAllowed(access, port, s.httpPort, s.socksPort) {
-		return Event{}, false
+		return events.Event{}, false
 	}
 	if bind {
-		return Event{Kind: "socket", Proto: "tcp-bind", Host: addr.String(), Port: port, Syscall: name,
+		return events.Event{Kind: "socket", Proto: "tcp-bind", Host: addr.String(), Port: port, Syscall: name,
 			Reason:  "binding local ports is off (network.allow_local_binding)",
 			Suggest: "set network.allow_local_binding = true, or expose the port with --expose " + strconv.Itoa(port),
 		}, true
 	}
-	return Event{Kind: "socket", Proto: "tcp-connect", Host: addr.String(), Port: port, Syscall: name,
+	return events.Event{Kind: "socket", Proto: "tcp-connect", Host: addr.String(), Port: port, Syscall: name,
 		Reason:  "a direct connection: the sandbox reaches the network only through fence's proxies",
 		Suggest: "make the program use HTTP_PROXY/HTTPS_PROXY or ALL_PROXY (set in the sandbox), or for local services set network.allow_local_outbound = true",
 	}, true

@@ -14,17 +14,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fence-policy/fence/runtime/events"
 )
 
 // monitorEvents parses the JSON lines a Logger wrote.
-func monitorEvents(t *testing.T, log string) []Event {
+func monitorEvents(t *testing.T, log string) []events.Event {
 	t.Helper()
-	var out []Event
+	var out []events.Event
 	for _, l := range strings.Split(strings.TrimSpace(log), "\n") {
 		if l == "" {
 			continue
 		}
-		var e Event
+		var e events.Event
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			t.Fatalf("log line %q: %v", l, err)
 		}
@@ -61,7 +63,7 @@ func TestRunMonitorEvents(t *testing.T) {
 	plan := testPlan(t, dir, "allow write "+work, "deny write "+denied, "deny read "+secret, "deny exec shutdown")
 	var log bytes.Buffer
 	opts := testOptions(t)
-	opts.Log = &Logger{W: &log, Monitor: true, Format: "json"}
+	opts.Log = &events.Logger{W: &log, Monitor: true, Format: "json"}
 	opts.test.monitor = true
 	opts.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/nonexistent", "LANG=C"}
 	r := run(t, plan, opts, "sh", "-c", fmt.Sprintf(`echo x > %s/f; echo write=$?
@@ -72,9 +74,9 @@ sh %s`, denied, secret, exe, script))
 		strings.Contains(r.stdout, "write=0") || strings.Contains(r.stdout, "shutdown=0") {
 		t.Fatalf("run: %s", r)
 	}
-	events := monitorEvents(t, log.String())
+	evs := monitorEvents(t, log.String())
 	found := map[string]bool{}
-	for _, e := range events {
+	for _, e := range evs {
 		switch {
 		case e.Kind == "file" && e.Access == "write" && e.Path == filepath.Join(denied, "f") && e.Rule == "deny write "+denied:
 			found["write"] = true
@@ -85,7 +87,7 @@ sh %s`, denied, secret, exe, script))
 		case e.Kind == "exec" && len(e.Command) > 0 && e.Command[0] == "shutdown" && e.Rule == "deny exec shutdown":
 			found["exec"] = true
 		}
-		if e.PID <= 0 || e.Process == "" || e.Decision != DecisionDeny {
+		if e.PID <= 0 || e.Process == "" || e.Decision != events.DecisionDeny {
 			t.Errorf("event without its process: %+v", e)
 		}
 	}
@@ -116,7 +118,7 @@ func TestRunWithoutMonitor(t *testing.T) {
 	}
 	var log bytes.Buffer
 	opts := testOptions(t)
-	opts.Log = &Logger{W: &log, Format: "json"}
+	opts.Log = &events.Logger{W: &log, Format: "json"}
 	opts.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=/nonexistent", "LANG=C"}
 	r := run(t, testPlan(t, dir, "deny exec shutdown"), opts, "sh", "-c", "sh "+script+"; echo x > /etc/fence-test; true")
 	if r.err != nil || strings.Contains(r.stdout, "SHUTDOWN-RAN") || log.Len() != 0 {
@@ -135,15 +137,15 @@ func TestRunMonitorPrivateFileSystems(t *testing.T) {
 	}
 	var log bytes.Buffer
 	opts := testOptions(t)
-	opts.Log = &Logger{W: &log, Monitor: true, Format: "json"}
+	opts.Log = &events.Logger{W: &log, Monitor: true, Format: "json"}
 	opts.test.monitor = true
 	r := run(t, testPlan(t, dir, "allow write "+dir, "deny write "+denied), opts, "sh", "-c",
 		`echo a > /tmp/fence-private && echo b > /dev/shm/fence-private && echo ok; echo c > `+denied+`/f; echo "denied=$?"`)
 	if r.err != nil || !strings.Contains(r.stdout, "ok\n") || strings.Contains(r.stdout, "denied=0") {
 		t.Fatalf("run: %s\nlog: %s", r, log.String())
 	}
-	events := monitorEvents(t, log.String())
-	if len(events) != 1 || events[0].Path != filepath.Join(denied, "f") {
+	evs := monitorEvents(t, log.String())
+	if len(evs) != 1 || evs[0].Path != filepath.Join(denied, "f") {
 		t.Errorf("want exactly the event for the bound host directory, got:\n%s", log.String())
 	}
 }
@@ -153,7 +155,7 @@ func TestRunMonitorPrivateFileSystems(t *testing.T) {
 func TestRunMonitorSocketEvents(t *testing.T) {
 	var log bytes.Buffer
 	opts := testOptions(t)
-	opts.Log = &Logger{W: &log, Monitor: true, Format: "json"}
+	opts.Log = &events.Logger{W: &log, Monitor: true, Format: "json"}
 	opts.test.monitor = true
 	script := `
 import socket
@@ -172,10 +174,10 @@ attempt("udp", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(("1
 	if r.err != nil || r.stdout != want {
 		t.Fatalf("want %q: %s", want, r)
 	}
-	events := monitorEvents(t, log.String())
+	evs := monitorEvents(t, log.String())
 	var got []string
-	for _, e := range events {
-		got = append(got, e.Kind+" "+e.Proto+" "+hostPort(e.Host, e.Port))
+	for _, e := range evs {
+		got = append(got, e.Kind+" "+e.Proto+" "+events.HostPort(e.Host, e.Port))
 		if e.Suggest == "" || e.Process != "python3" {
 			t.Errorf("event without its advice or process: %+v", e)
 		}

@@ -24,6 +24,8 @@ import (
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/shquote"
+	"github.com/fence-policy/fence/runtime/events"
+	netproxy "github.com/fence-policy/fence/runtime/proxy"
 	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
@@ -57,7 +59,7 @@ type sandbox struct {
 	tty       *os.File // stdin, when it is a terminal
 	created   []string // host paths Run creates for bwrap, removed afterwards
 	initPath  string
-	network   *Network
+	network   *netproxy.Network
 	exposed   []exposedListener
 	initFile  *os.File // the init's part of the artifact (initSpecFD)
 	mps       mountPoints
@@ -100,7 +102,7 @@ func checkCommands(plan *ir.Plan, argv []string) *SetupError {
 	}
 	return &SetupError{
 		Layer: "command",
-		Cause: "the command " + quoteCommand(d.Line) + " is denied by " + strings.Join(rules, " and ") + " (command rules are advisory)",
+		Cause: "the command " + events.QuoteCommand(d.Line) + " is denied by " + strings.Join(rules, " and ") + " (command rules are advisory)",
 		Fix:   "this is the policy's decision; to allow it, add a narrower exception such as --allow 'exec " + strings.Join(d.Line, " ") + "' (an allow lifts a deny only when it spells out all of the deny's words)",
 	}
 }
@@ -143,9 +145,9 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 		}
 		fmt.Fprintf(w, "fence: --best-effort: these rules are enforced less strictly than written:\n%s\n", strings.Join(weaker, "\n"))
 	}
-	s.network = &Network{
+	s.network = &netproxy.Network{
 		Table:    a.Proxy,
-		Resolver: &Resolver{Pins: opts.Pins, AllowLocal: a.Proxy.Settings().AllowLocalOutbound},
+		Resolver: &netproxy.Resolver{Pins: opts.Pins},
 		Log:      opts.Log,
 	}
 	for _, port := range a.Ports.Expose {
@@ -182,7 +184,7 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 	if opts.test.relaxMounts {
 		s.argv = relaxMounts(s.argv)
 	}
-	if opts.Log.Wants(DecisionAllow) { // -d: formatting the argv is not free
+	if opts.Log.Wants(events.DecisionAllow) { // -d: formatting the argv is not free
 		opts.Log.Debugf("sandbox: proxies at 127.0.0.1:%d (HTTP) and 127.0.0.1:%d (SOCKS5) inside, %d exposed port(s), %d mount point(s) to create",
 			a.Ports.HTTP, a.Ports.SOCKS, len(s.exposed), len(s.created))
 		opts.Log.Debugf("sandbox: %s %s", s.bwrapPath, shquote.Join(s.argv))

@@ -33,13 +33,13 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"cmpplan":    cmdCmpPlan,
 			"samemounts": cmdSameMounts, // agree_test.go
-			"exits":    cmdExits,
-			"serve":    cmdServe,    // run_test.go
-			"freeport": cmdFreePort, // run_test.go
-			"holdport": cmdHoldPort, // run_test.go
-			"dial":     cmdDial,     // run_test.go
-			"waitfile": cmdWaitFile, // run_test.go
-			"waitgone": cmdWaitGone, // run_test.go
+			"exits":      cmdExits,
+			"serve":      cmdServe,    // run_test.go
+			"freeport":   cmdFreePort, // run_test.go
+			"holdport":   cmdHoldPort, // run_test.go
+			"dial":       cmdDial,     // run_test.go
+			"waitfile":   cmdWaitFile, // run_test.go
+			"waitgone":   cmdWaitGone, // run_test.go
 		},
 	})
 }

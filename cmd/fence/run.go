@@ -22,6 +22,8 @@ import (
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/lang"
 	"github.com/fence-policy/fence/runtime"
+	"github.com/fence-policy/fence/runtime/events"
+	"github.com/fence-policy/fence/runtime/proxy"
 )
 
 func runCommand() *cli.Command {
@@ -153,14 +155,14 @@ func execute(c *cli.Context, s runSpec) error {
 		return err
 	}
 
-	log := &runtime.Logger{W: stderr, Format: s.logFormat, Debug: s.debug, Monitor: s.monitor}
+	log := &events.Logger{W: stderr, Format: s.logFormat, Debug: s.debug, Monitor: s.monitor}
 	var blocked *denials
 	if !s.debug && !s.monitor {
 		// Without -d or -m the user still learns what was blocked and how
 		// to allow it, once, after the command: a client often hides the
 		// proxy's 403 explanation (curl shows none for a refused CONNECT).
 		blocked = &denials{}
-		log = &runtime.Logger{W: blocked, Format: "json", Monitor: true}
+		log = &events.Logger{W: blocked, Format: "json", Monitor: true}
 		defer blocked.report(stderr, s.logFormat)
 	}
 	if log.Debug {
@@ -227,7 +229,7 @@ func parsePins(name string, values []string) (map[string][]netip.Addr, error) {
 	}
 	pins := map[string][]netip.Addr{}
 	for _, v := range values {
-		host, addr, err := runtime.ParsePin(v)
+		host, addr, err := proxy.ParsePin(v)
 		if err != nil {
 			return nil, usageErrorf("%s: bad --resolve %q: %v\nWrite HOST:ADDR, e.g. --resolve allowed.fence.test:127.0.0.1 or --resolve db.test:[::1].", name, v, err)
 		}
@@ -278,7 +280,7 @@ func flagRange(name, v string) hcl.Range {
 
 // logPlan prints the plan summary under -d: which policies, how many rules
 // of each capability, the exposed ports and proxy ports.
-func logPlan(log *runtime.Logger, cp *runPlan) {
+func logPlan(log *events.Logger, cp *runPlan) {
 	var files []string
 	for _, p := range cp.layers {
 		files = append(files, policyFiles(p)...)
@@ -326,7 +328,7 @@ func policyFiles(p *lang.Policy) []string {
 type denials struct {
 	mu     sync.Mutex
 	seen   map[string]bool
-	events []runtime.Event
+	events []events.Event
 	lines  [][]byte // the JSON lines of events, for --log-format json
 	more   int      // distinct events beyond maxDenials
 }
@@ -335,10 +337,10 @@ type denials struct {
 // loop must not bury its own output under fence's.
 const maxDenials = 20
 
-// Write takes one JSON line per call (runtime.Logger writes whole lines).
+// Write takes one JSON line per call (events.Logger writes whole lines).
 func (d *denials) Write(line []byte) (int, error) {
-	var e runtime.Event
-	if err := json.Unmarshal(line, &e); err != nil || e.Decision != runtime.DecisionDeny {
+	var e events.Event
+	if err := json.Unmarshal(line, &e); err != nil || e.Decision != events.DecisionDeny {
 		return len(line), nil
 	}
 	e.Time = time.Time{}

@@ -3,9 +3,12 @@
 //
 // Lower(plan) builds a *Table; Table.Decide(host, port) answers one request
 // with a Verdict (allowed or not, the deciding rules with their origins, and
-// a reason); Table.MarshalText prints the table for `fence compile -t proxy`
-// and the compile corpus. The proxies themselves live in the runtime, which
-// uses nothing of the plan but this table and its Settings.
+// a reason); Table.Admit(addrs, port, pinned) then decides which addresses
+// an allowed host may be connected to (the guard against allowed names that
+// resolve to loopback, private or link-local addresses; see admit.go);
+// Table.MarshalText prints the table for `fence compile -t proxy` and the
+// compile corpus. The proxies themselves live in runtime/proxy, which
+// resolves names and dials, and uses nothing of the plan but this table.
 //
 // # Semantics
 //

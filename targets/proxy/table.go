@@ -231,8 +231,8 @@ func canonicalName(s string) bool {
 }
 
 // Settings returns the plan's scalar network settings. They do not enter
-// Decide (the reference decision does not look at them): local binding and
-// local outbound connections never pass through the proxies, and the proxy
+// Decide (the reference decision does not look at them). AllowLocalOutbound
+// enters Admit: it lets allowed names reach non-public addresses. The proxy
 // ports say where the runtime listens.
 func (t *Table) Settings() ir.NetworkSettings { return t.settings }
 

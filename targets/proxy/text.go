@@ -16,13 +16,17 @@ import (
 //	default deny
 //	set allow_local_binding false
 //	set allow_local_outbound false
+//	guard non-public refuse
 //	set http_proxy_port 3128
 //	deny   exact       evil.com        any-port  policy.hcl:7:22 (network.denied_domains)
 //	allow  subdomains  *.npmjs.org     443       policy.hcl:6:22 (network.allowed_domains)
 //	allow  prefix      10.0.0.0/8      80,443    …
 //	allow  any         *               any-port  …
 //
-// The proxy port lines appear only when the plan fixes the port. Entries are
+// The guard line says what Admit does with a non-public address an allowed
+// name stands for: "refuse" unless an address rule or a --resolve pin
+// admits it, or "admit" when allow_local_outbound is set. The proxy port
+// lines appear only when the plan fixes the port. Entries are
 // sorted by kind (exact, subdomains, prefix, any, then "inert" rules that can
 // match nothing), then key, deny before allow, ports and origin, so the
 // output depends only on the plan's content. The effect and kind columns have
@@ -33,6 +37,11 @@ func (t *Table) MarshalText() ([]byte, error) {
 	b.WriteString("default deny\n")
 	fmt.Fprintf(&b, "set allow_local_binding %t\n", t.settings.AllowLocalBinding)
 	fmt.Fprintf(&b, "set allow_local_outbound %t\n", t.settings.AllowLocalOutbound)
+	guard := "refuse"
+	if t.settings.AllowLocalOutbound {
+		guard = "admit"
+	}
+	fmt.Fprintf(&b, "guard non-public %s\n", guard)
 	if t.settings.HTTPProxyPort != 0 {
 		fmt.Fprintf(&b, "set http_proxy_port %d\n", t.settings.HTTPProxyPort)
 	}

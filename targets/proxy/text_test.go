@@ -31,6 +31,7 @@ func TestMarshalText(t *testing.T) {
 	const want = `default deny
 set allow_local_binding false
 set allow_local_outbound true
+guard non-public admit
 set socks_proxy_port 1080
 deny   exact       evil.com  any-port  policy.hcl:4:3 (rules)
 allow  exact       evil.com  any-port  policy.hcl:12:3 (rules)
@@ -60,7 +61,7 @@ deny   inert       Bad.Example  any-port  policy.hcl:11:3 (rules)
 func TestMarshalTextEmpty(t *testing.T) {
 	tab, _ := Lower(&ir.Plan{Network: ir.NetworkSettings{HTTPProxyPort: 3128}})
 	got, _ := tab.MarshalText()
-	const want = "default deny\nset allow_local_binding false\nset allow_local_outbound false\nset http_proxy_port 3128\n"
+	const want = "default deny\nset allow_local_binding false\nset allow_local_outbound false\nguard non-public refuse\nset http_proxy_port 3128\n"
 	if string(got) != want {
 		t.Errorf("got %q, want %q", got, want)
 	}

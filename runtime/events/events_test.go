@@ -1,4 +1,4 @@
-package runtime
+package events
 
 import (
 	"bytes"
@@ -131,7 +131,7 @@ func TestLoggerStampsTime(t *testing.T) {
 }
 
 func TestLoggerConcurrentLinesStayWhole(t *testing.T) {
-	var b pxLog
+	var b lockedBuffer
 	l := &Logger{W: &b, Debug: true}
 	var wg sync.WaitGroup
 	for range 8 {
@@ -163,4 +163,22 @@ func TestDisabledLoggerDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { m.Event(evAllow) }); n != 0 {
 		t.Errorf("allow Event under -m allocates %v times", n)
 	}
+}
+
+// lockedBuffer is a buffer safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

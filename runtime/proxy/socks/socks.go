@@ -1,4 +1,4 @@
-package runtime
+package socks
 
 import (
 	"context"
@@ -10,14 +10,9 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
-)
 
-// The SOCKS5 proxy (RFC 1928), written here because it is small and
-// security-owned: no authentication (clients in the sandbox are the
-// sandbox's own), CONNECT only, destinations as domain names, IPv4 or IPv6.
-// The handshake parser reads exactly the bytes of the greeting and the
-// request, so the connection that remains is the raw socket (splice-able)
-// and nothing is buffered on the proxy's side.
+	"github.com/fence-policy/fence/runtime/proxy"
+)
 
 // SOCKS5 protocol constants.
 const (
@@ -32,16 +27,19 @@ const (
 	socksAtypDomain = 0x03
 	socksAtypIPv6   = 0x04
 
-	socksSucceeded          = 0x00
-	socksGeneralFailure     = 0x01
-	socksNotAllowed         = 0x02 // connection not allowed by ruleset
-	socksNetUnreachable     = 0x03
-	socksHostUnreachable    = 0x04
-	socksConnRefused        = 0x05
-	socksCmdNotSupported    = 0x07
-	socksAtypNotSupported   = 0x08
-	socksReplyLen           = 10 // VER REP RSV ATYP(IPv4) BND.ADDR(4) BND.PORT(2)
 	socksMaxGreetingMethods = 255
+)
+
+// Reply codes (RFC 1928 §6) the server sends.
+const (
+	ReplySucceeded        = 0x00
+	ReplyGeneralFailure   = 0x01
+	ReplyNotAllowed       = 0x02 // connection not allowed by ruleset
+	ReplyNetUnreachable   = 0x03
+	ReplyHostUnreachable  = 0x04
+	ReplyConnRefused      = 0x05
+	ReplyCmdNotSupported  = 0x07
+	ReplyAtypNotSupported = 0x08
 )
 
 // socksRequest is a parsed CONNECT request.
@@ -54,41 +52,51 @@ type socksRequest struct {
 // if the protocol has one, has been written.
 var errSOCKS = errors.New("socks5: bad handshake")
 
-// ServeSOCKS serves one client connection of the SOCKS5 proxy: one
-// handshake, then the tunnel. It returns when the tunnel ends or the
-// handshake fails, and always closes c. Closing c from elsewhere ends it.
-func (n *Network) ServeSOCKS(c net.Conn) {
+// Server is the SOCKS5 proxy of one Network. It keeps no state of its
+// own: every connection is served on its own.
+type Server struct {
+	net *proxy.Network
+}
+
+// New returns the SOCKS5 proxy that decides and dials with n.
+func New(n *proxy.Network) *Server { return &Server{net: n} }
+
+// ServeConn serves one client connection: one handshake, then the tunnel.
+// It returns when the tunnel ends or the handshake fails, and always
+// closes c. Closing c from elsewhere ends it.
+func (s *Server) ServeConn(c net.Conn) {
+	n := s.net
 	defer c.Close()
-	defer n.recoverConn("socks5 proxy", c)
+	defer n.Recover("socks5 proxy", c)
 	// The whole handshake gets one deadline: a client that trickles its
 	// greeting cannot hold the proxy.
-	_ = c.SetDeadline(time.Now().Add(n.handshakeTimeout()))
+	_ = c.SetDeadline(time.Now().Add(n.Handshake()))
 	req, err := readSOCKS(c, c)
 	if err != nil {
 		n.Log.Debugf("socks5: %v", err)
 		return
 	}
 	ctx := context.Background()
-	t, ref := n.decide(ctx, "socks5", req.host, req.port)
+	t, ref := n.Decide(ctx, "socks5", req.host, req.port)
 	if ref != nil {
-		rep := byte(socksNotAllowed)
-		if !ref.policy {
-			rep = socksHostUnreachable
+		rep := byte(ReplyNotAllowed)
+		if !ref.Policy {
+			rep = ReplyHostUnreachable
 		}
 		_ = writeSOCKSReply(c, rep)
 		return
 	}
-	up, err := n.dial(ctx, t)
+	up, err := n.Dial(ctx, t)
 	if err != nil {
 		_ = writeSOCKSReply(c, socksDialReply(err))
 		return
 	}
-	if err := writeSOCKSReply(c, socksSucceeded); err != nil {
+	if err := writeSOCKSReply(c, ReplySucceeded); err != nil {
 		_ = up.Close()
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
-	tunnel(c, c, up)
+	proxy.Tunnel(c, up)
 }
 
 // readSOCKS reads a client's greeting and request from r, writing the
@@ -129,7 +137,7 @@ func readSOCKS(r io.Reader, w io.Writer) (socksRequest, error) {
 		return socksRequest{}, fmt.Errorf("%w: reading request: %v", errSOCKS, err)
 	}
 	if buf[0] != socksVersion {
-		_ = writeSOCKSReply(w, socksGeneralFailure)
+		_ = writeSOCKSReply(w, ReplyGeneralFailure)
 		return socksRequest{}, fmt.Errorf("%w: request version %d, want 5", errSOCKS, buf[0])
 	}
 	cmd, atyp := buf[1], buf[3]
@@ -159,7 +167,7 @@ func readSOCKS(r io.Reader, w io.Writer) (socksRequest, error) {
 		// a host name); nothing here interprets them.
 		host = string(name[:buf[0]])
 	default:
-		_ = writeSOCKSReply(w, socksAtypNotSupported)
+		_ = writeSOCKSReply(w, ReplyAtypNotSupported)
 		return socksRequest{}, fmt.Errorf("%w: address type %d", errSOCKS, atyp)
 	}
 	if _, err := io.ReadFull(r, buf[:2]); err != nil {
@@ -169,7 +177,7 @@ func readSOCKS(r io.Reader, w io.Writer) (socksRequest, error) {
 	if cmd != socksCmdConnect {
 		// BIND and UDP ASSOCIATE would let the sandbox receive traffic
 		// or send datagrams: not offered.
-		_ = writeSOCKSReply(w, socksCmdNotSupported)
+		_ = writeSOCKSReply(w, ReplyCmdNotSupported)
 		return socksRequest{}, fmt.Errorf("%w: command %d not supported (CONNECT only)", errSOCKS, cmd)
 	}
 	return socksRequest{host: host, port: port}, nil
@@ -187,11 +195,11 @@ func writeSOCKSReply(w io.Writer, rep byte) error {
 func socksDialReply(err error) byte {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return socksConnRefused
+		return ReplyConnRefused
 	case errors.Is(err, syscall.ENETUNREACH):
-		return socksNetUnreachable
-	case errors.Is(err, syscall.EHOSTUNREACH), isTimeout(err):
-		return socksHostUnreachable
+		return ReplyNetUnreachable
+	case errors.Is(err, syscall.EHOSTUNREACH), proxy.IsTimeout(err):
+		return ReplyHostUnreachable
 	}
-	return socksGeneralFailure
+	return ReplyGeneralFailure
 }

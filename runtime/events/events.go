@@ -1,4 +1,4 @@
-package runtime
+package events
 
 import (
 	"bytes"
@@ -118,7 +118,7 @@ func (l *Logger) Debugf(format string, args ...any) {
 			Message string    `json:"message"`
 		}{time.Now().UTC(), "debug", msg})
 	} else {
-		line = []byte("fence: debug: " + printable(strings.TrimRight(msg, "\n")) + "\n")
+		line = []byte("fence: debug: " + Printable(strings.TrimRight(msg, "\n")) + "\n")
 	}
 	l.write(line)
 }
@@ -158,30 +158,30 @@ func marshalLine(v any) []byte {
 // sandboxed program and could otherwise carry terminal escapes or newlines.
 func (e Event) Text() string {
 	var b strings.Builder
-	b.WriteString(printable(e.Kind))
+	b.WriteString(Printable(e.Kind))
 	b.WriteString(" ")
-	b.WriteString(printable(e.Decision))
+	b.WriteString(Printable(e.Decision))
 	if e.Proto != "" {
-		b.WriteString(" " + printable(e.Proto))
+		b.WriteString(" " + Printable(e.Proto))
 	}
 	if e.Access != "" {
-		b.WriteString(" " + printable(e.Access))
+		b.WriteString(" " + Printable(e.Access))
 	}
 	switch {
 	case e.Host != "":
-		b.WriteString(" " + printable(hostPort(e.Host, e.Port)))
+		b.WriteString(" " + Printable(HostPort(e.Host, e.Port)))
 	case len(e.Command) > 0:
-		b.WriteString(" " + printable(quoteCommand(e.Command)))
+		b.WriteString(" " + Printable(QuoteCommand(e.Command)))
 	case e.Path != "":
-		b.WriteString(" " + printable(e.Path))
+		b.WriteString(" " + Printable(e.Path))
 	case e.Syscall != "":
-		b.WriteString(" " + printable(e.Syscall))
+		b.WriteString(" " + Printable(e.Syscall))
 	}
 	if e.Process != "" || e.PID != 0 {
-		b.WriteString(" by " + printable(e.Process) + "[" + strconv.Itoa(e.PID) + "]")
+		b.WriteString(" by " + Printable(e.Process) + "[" + strconv.Itoa(e.PID) + "]")
 	}
 	if e.Syscall != "" && (e.Path != "" || len(e.Command) > 0) {
-		b.WriteString(" via " + printable(e.Syscall))
+		b.WriteString(" via " + Printable(e.Syscall))
 	}
 	why := e.Reason
 	if e.Rule != "" {
@@ -195,17 +195,17 @@ func (e Event) Text() string {
 		why = r
 	}
 	if why != "" {
-		b.WriteString(" (" + printable(why) + ")")
+		b.WriteString(" (" + Printable(why) + ")")
 	}
 	if e.Suggest != "" {
-		b.WriteString(" — " + printable(e.Suggest))
+		b.WriteString(" — " + Printable(e.Suggest))
 	}
 	return b.String()
 }
 
-// hostPort renders host and port for humans and rules: IPv6 literals in
+// HostPort renders host and port for humans and rules: IPv6 literals in
 // brackets when a port follows, no port when it is 0.
-func hostPort(host string, port int) string {
+func HostPort(host string, port int) string {
 	if port == 0 {
 		return host
 	}
@@ -215,13 +215,10 @@ func hostPort(host string, port int) string {
 	return host + ":" + strconv.Itoa(port)
 }
 
-// quoteCommand renders a command line in backquotes.
-func quoteCommand(words []string) string { return "`" + strings.Join(words, " ") + "`" }
-
-// printable returns s unchanged when it is valid UTF-8 without control
+// Printable returns s unchanged when it is valid UTF-8 without control
 // characters, else its Go-quoted form (so "\x1b[2J" shows as such instead of
 // clearing the terminal).
-func printable(s string) string {
+func Printable(s string) string {
 	if !utf8.ValidString(s) {
 		return strconv.Quote(s)
 	}
@@ -233,11 +230,6 @@ func printable(s string) string {
 	return s
 }
 
-// displayHost is how an event names a host the client sent: canonical when
-// it could be decided, quoted when it is not a host name at all.
-func displayHost(raw, canon string) string {
-	if canon != "" {
-		return canon
-	}
-	return strconv.Quote(raw)
-}
+// QuoteCommand renders a command line in backquotes, as events and
+// refusals name it.
+func QuoteCommand(words []string) string { return "`" + strings.Join(words, " ") + "`" }

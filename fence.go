@@ -17,6 +17,7 @@ import (
 	"github.com/fence-policy/fence/lang"
 	"github.com/fence-policy/fence/profiles"
 	"github.com/fence-policy/fence/runtime"
+	"github.com/fence-policy/fence/runtime/mounts"
 	"github.com/fence-policy/fence/targets/linux"
 )
 
@@ -283,7 +284,7 @@ func RunWithOptions(ctx context.Context, plan *ir.Plan, argv []string, opts RunO
 // HostParams are this machine's facts and files for targets/linux, as fence
 // run lowers with them.
 func HostParams(monitor bool) linux.Params {
-	return linux.Params{Machine: runtime.HostMachine(""), Host: runtime.HostFS{}, Monitor: monitor}
+	return linux.Params{Machine: runtime.HostMachine(""), Host: mounts.HostFS{}, Monitor: monitor}
 }
 
 // Lower lowers plan for a run on this machine (targets/linux), asking the

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // httpServer is a loopback HTTP server on the host that answers with its
@@ -211,62 +209,5 @@ func TestInitPathWithSpaces(t *testing.T) {
 	r := run(t, p, o, "sh", "-c", proxyCommandScript(srv.port))
 	if r.err != nil || r.code != 0 || r.stdout != "SSH-2.0-fence-test\r\n" {
 		t.Fatalf("got %s", r)
-	}
-}
-
-// The channel keeps message boundaries, passes one descriptor per message,
-// and drops (without ending) messages that carry more.
-func TestChannel(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newChannel(os.NewFile(uintptr(fds[0]), "a"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
-	b, err := newChannel(os.NewFile(uintptr(fds[1]), "b"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	a.send(msgHTTP, []byte("x"), w)
-	a.send(msgExit, []byte{0, 0, 0, 7}, nil)
-	w2, _ := os.Open(os.DevNull)
-	a.c.WriteMsgUnix([]byte{msgSOCKS}, unix.UnixRights(int(w.Fd()), int(w2.Fd())), nil)
-	w.Close()
-	w2.Close()
-	a.send(msgStarted, nil, nil)
-
-	typ, payload, f, err := b.recv()
-	if err != nil || typ != msgHTTP || string(payload) != "x" || f == nil {
-		t.Fatalf("first: %c %q %v %v", typ, payload, f, err)
-	}
-	f.Write([]byte("through the passed descriptor"))
-	f.Close()
-	typ, payload, f, err = b.recv()
-	if err != nil || typ != msgExit || len(payload) != 4 || payload[3] != 7 || f != nil {
-		t.Fatalf("second: %c %q %v %v", typ, payload, f, err)
-	}
-	if _, _, _, err = b.recv(); err != errMalformed {
-		t.Fatalf("two descriptors: %v", err)
-	}
-	if typ, _, _, err = b.recv(); err != nil || typ != msgStarted {
-		t.Fatalf("after a malformed message: %c %v", typ, err)
-	}
-	b.close()
-	// Every copy of the pipe's write end is closed now (ours, the passed
-	// one, and the ones of the dropped message): the reader sees the end.
-	got, err := io.ReadAll(r)
-	if err != nil || string(got) != "through the passed descriptor" {
-		t.Fatalf("pipe: %q %v", got, err)
-	}
-	if _, _, _, err := a.recv(); err != io.EOF {
-		t.Fatalf("after the peer closed: %v", err)
 	}
 }

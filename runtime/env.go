@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/runtime/events"
 	"github.com/fence-policy/fence/runtime/proxy/socks"
 )
@@ -13,16 +14,9 @@ import (
 // of a run, the setup error, and the SOCKS5 helper that GIT_SSH_COMMAND
 // names.
 
-// Exit statuses of a run that are not the command's own.
-const (
-	// ExitSetup is what the CLI exits with when Run returns a *SetupError:
-	// fence failed before the command started.
-	ExitSetup = 125
-	// exitNotFound and exitCannotExec follow the shell's convention for a
-	// command that could not be started at all.
-	exitNotFound   = 127
-	exitCannotExec = 126
-)
+// ExitSetup is what the CLI exits with when Run returns a *SetupError:
+// fence failed before the command started.
+const ExitSetup = bridge.ExitSetup
 
 // Options configure one run.
 type Options struct {

@@ -6,6 +6,8 @@ import (
 	goruntime "runtime"
 	"strings"
 	"testing"
+
+	"github.com/fence-policy/fence/runtime/initproc"
 )
 
 // ProbeMachine on this machine agrees with what the kernel and PATH say.
@@ -14,7 +16,7 @@ func TestProbeMachine(t *testing.T) {
 	if m.OS != "linux" || m.Arch != goruntime.GOARCH {
 		t.Errorf("platform %s/%s", m.OS, m.Arch)
 	}
-	abi, err := LandlockABI()
+	abi, err := initproc.LandlockABI()
 	if m.LandlockABI != abi || (err == nil) != (m.LandlockMissing == "") {
 		t.Errorf("Landlock: probed %d %q, the kernel says %d %v", m.LandlockABI, m.LandlockMissing, abi, err)
 	}

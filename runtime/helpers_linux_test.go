@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fence-policy/fence/runtime/mounts"
+
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/plantest"
 	"github.com/fence-policy/fence/targets/linux"
@@ -58,7 +60,7 @@ func testOptions(t testing.TB) Options {
 // runPlan lowers plan for this machine and host as the CLI does (with -m
 // when opts.test.monitor) and runs the artifact.
 func runPlan(ctx context.Context, plan *ir.Plan, argv []string, opts Options) (int, error) {
-	a, ds := linux.Lower(plan, linux.Params{Machine: HostMachine(""), Host: HostFS{}, Monitor: opts.test.monitor})
+	a, ds := linux.Lower(plan, linux.Params{Machine: HostMachine(""), Host: mounts.HostFS{}, Monitor: opts.test.monitor})
 	if ds.HasErrors() {
 		return ExitSetup, &SetupError{Layer: "plan", Cause: ds[0].Summary}
 	}
@@ -67,7 +69,7 @@ func runPlan(ctx context.Context, plan *ir.Plan, argv []string, opts Options) (i
 
 // testSpec is the init's part of plan's artifact on this machine.
 func testSpec(plan *ir.Plan, monitor bool) *linux.Init {
-	a, ds := linux.Lower(plan, linux.Params{Machine: HostMachine(""), Host: HostFS{}, Monitor: monitor})
+	a, ds := linux.Lower(plan, linux.Params{Machine: HostMachine(""), Host: mounts.HostFS{}, Monitor: monitor})
 	if ds.HasErrors() {
 		panic(ds[0].Summary)
 	}

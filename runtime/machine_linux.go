@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fence-policy/fence/runtime/initproc"
+
 	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
@@ -36,7 +38,7 @@ func ProbeMachine() linux.Machine {
 // found it already ("" to look it up on PATH).
 func HostMachine(bwrapPath string) linux.Machine {
 	m := linux.Machine{OS: goruntime.GOOS, Arch: goruntime.GOARCH}
-	if abi, err := LandlockABI(); err != nil {
+	if abi, err := initproc.LandlockABI(); err != nil {
 		m.LandlockMissing = err.Error()
 	} else {
 		m.LandlockABI = abi

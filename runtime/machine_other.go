@@ -13,3 +13,6 @@ import (
 func ProbeMachine() linux.Machine {
 	return linux.Machine{OS: goruntime.GOOS, Arch: goruntime.GOARCH}
 }
+
+// HostMachine is ProbeMachine: there is nothing to probe.
+func HostMachine(string) linux.Machine { return ProbeMachine() }

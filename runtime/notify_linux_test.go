@@ -15,6 +15,10 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/fence-policy/fence/runtime/bridge"
+	"github.com/fence-policy/fence/runtime/initproc"
+	"github.com/fence-policy/fence/runtime/supervisor"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/compiler/ir"
@@ -61,17 +65,17 @@ func notifyInitMain(args []string) int {
 	report := func(e events.Event) {
 		mu.Lock()
 		defer mu.Unlock()
-		eventsOut.Write(append(encodeEvent(e), '\n'))
+		eventsOut.Write(append(bridge.EncodeEvent(e), '\n'))
 	}
 	path, err := exec.LookPath(args[2])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "__notify-init:", err)
 		return 125
 	}
-	var sup *notifySupervisor
-	pid, listener, err := startShim(&shimConfig{Seccomp: programFields(*prog)}, path, args[2:], os.Environ(), []uintptr{0, 1, 2}, &syscall.SysProcAttr{})
+	var sup *supervisor.Supervisor
+	pid, listener, err := initproc.StartShim(&initproc.ShimConfig{Seccomp: initproc.ProgramFields(*prog)}, path, args[2:], os.Environ(), []uintptr{0, 1, 2}, &syscall.SysProcAttr{})
 	if err == nil && listener >= 0 {
-		sup, err = serveNotify(listener, spec, report)
+		sup, err = supervisor.Serve(listener, spec, report)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "__notify-init:", err)
@@ -91,7 +95,7 @@ func notifyInitMain(args []string) int {
 		}
 	}
 	if sup != nil {
-		sup.wait() // ends when no process uses the filter any more
+		sup.Wait() // ends when no process uses the filter any more
 	}
 	eventsOut.Close()
 	if err != nil {
@@ -154,9 +158,9 @@ func notifyInit(t *testing.T, plan *ir.Plan, monitor bool, env []string, argv ..
 	pw.Close()
 	var run notifyRun
 	sc := bufio.NewScanner(pr)
-	sc.Buffer(nil, maxMsg)
+	sc.Buffer(nil, bridge.MaxMsg)
 	for sc.Scan() {
-		e, ok := decodeEvent(sc.Bytes())
+		e, ok := bridge.DecodeEvent(sc.Bytes())
 		if !ok {
 			t.Errorf("the host refuses the event %s", sc.Bytes())
 			continue
@@ -477,9 +481,6 @@ func TestNotifyArchTable(t *testing.T) {
 	if uint64(seccomp.RetUserNotif) != unix.SECCOMP_RET_USER_NOTIF {
 		t.Errorf("RetUserNotif %#x", seccomp.RetUserNotif)
 	}
-	if a, b := atFDCWD, uint32(int64(unix.AT_FDCWD)&0xffffffff); a != b {
-		t.Errorf("AT_FDCWD %#x, x/sys %#x", a, b)
-	}
 }
 
 // The bridge carries events to the host's Logger: only the kinds and the
@@ -490,20 +491,20 @@ func TestNotifyEventBridge(t *testing.T) {
 	long := strings.Repeat("é", 3000)
 	e := events.Event{Kind: "file", Decision: events.DecisionDeny, Access: "write", Path: "/x/" + long + "\x1b[2J", Syscall: "openat",
 		PID: 7, Process: "sh", Rule: "deny write /x", Origin: "t.hcl:1:1"}
-	data := encodeEvent(e)
-	if len(data) >= maxMsg {
+	data := bridge.EncodeEvent(e)
+	if len(data) >= bridge.MaxMsg {
 		t.Fatalf("event of %d bytes does not fit a message", len(data))
 	}
-	got, ok := decodeEvent(data)
+	got, ok := bridge.DecodeEvent(data)
 	if !ok || got.Path == e.Path || !strings.HasPrefix(e.Path, strings.TrimSuffix(got.Path, "…")) || got.PID != 7 {
 		t.Errorf("round trip: %+v", got)
 	}
 	huge := events.Event{Kind: "exec", Decision: events.DecisionDeny, Command: strings.Fields(strings.Repeat("word ", 5000))}
-	if data := encodeEvent(huge); len(data) >= maxMsg {
+	if data := bridge.EncodeEvent(huge); len(data) >= bridge.MaxMsg {
 		t.Errorf("exec event of %d bytes", len(data))
 	}
 	for _, bad := range []string{`{"kind":"net","decision":"deny"}`, `{"kind":"file","decision":"allow"}`, `nonsense`} {
-		if _, ok := decodeEvent([]byte(bad)); ok {
+		if _, ok := bridge.DecodeEvent([]byte(bad)); ok {
 			t.Errorf("accepted %s", bad)
 		}
 	}
@@ -519,7 +520,7 @@ func TestNotifyEventBridge(t *testing.T) {
 	} {
 		var buf bytes.Buffer
 		b := &hostBridge{net: &proxy.Network{Log: &events.Logger{W: &buf, Monitor: c.monitor, Format: c.format}}}
-		b.event(encodeEvent(events.Event{Kind: "file", Decision: events.DecisionDeny, Access: "write", Path: "/x/\x1b[2J", Syscall: "openat", PID: 7, Process: "sh", Rule: "deny write /x", Origin: "t.hcl:1:1"}))
+		b.event(bridge.EncodeEvent(events.Event{Kind: "file", Decision: events.DecisionDeny, Access: "write", Path: "/x/\x1b[2J", Syscall: "openat", PID: 7, Process: "sh", Rule: "deny write /x", Origin: "t.hcl:1:1"}))
 		out := buf.String()
 		if c.want == "" && out != "" || !strings.Contains(out, c.want) || strings.Contains(out, "\x1b") {
 			t.Errorf("monitor %v %s: %q", c.monitor, c.format, out)

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,14 +10,16 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/fence-policy/fence/runtime/bridge"
+	"github.com/fence-policy/fence/runtime/initproc"
+	"github.com/fence-policy/fence/runtime/mounts"
 
 	"golang.org/x/sys/unix"
 
@@ -62,7 +63,7 @@ type sandbox struct {
 	network   *netproxy.Network
 	exposed   []exposedListener
 	initFile  *os.File // the init's part of the artifact (initSpecFD)
-	mps       mountPoints
+	mps       mounts.Points
 	pins      []string // directories to create for bwrap, not removed by the watchdog
 }
 
@@ -79,7 +80,7 @@ func (s *sandbox) release() {
 	if s.initFile != nil {
 		s.initFile.Close()
 	}
-	s.mps.release()
+	s.mps.Release()
 }
 
 // checkCommands refuses argv when the plan's command rules deny a command
@@ -124,51 +125,15 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 			s.release()
 		}
 	}()
-	if s.bwrapPath, err = findBwrap(); err != nil {
+	if err := s.preflight(a); err != nil {
 		return nil, err
 	}
-	if e := usernsRefusal(os.Getuid(), false); e != nil {
-		return nil, e
-	}
-	if s.initPath, err = resolveInitPath(opts.InitPath); err != nil {
+	s.network = &netproxy.Network{Table: a.Proxy, Resolver: &netproxy.Resolver{Pins: opts.Pins}, Log: opts.Log}
+	if err := s.listenExposed(a.Ports.Expose); err != nil {
 		return nil, err
-	}
-	weaker, refusal := a.Check(opts.BestEffort)
-	if refusal != nil {
-		return nil, &SetupError{Layer: refusal.Layer, Cause: refusal.Cause, Fix: refusal.Fix}
-	}
-	if len(weaker) > 0 {
-		// --best-effort: run, but never silently weaker than written.
-		w := opts.Stderr
-		if w == nil {
-			w = os.Stderr
-		}
-		fmt.Fprintf(w, "fence: --best-effort: these rules are enforced less strictly than written:\n%s\n", strings.Join(weaker, "\n"))
-	}
-	s.network = &netproxy.Network{
-		Table:    a.Proxy,
-		Resolver: &netproxy.Resolver{Pins: opts.Pins},
-		Log:      opts.Log,
-	}
-	for _, port := range a.Ports.Expose {
-		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			return nil, &SetupError{
-				Layer: "expose",
-				Cause: fmt.Sprintf("cannot listen on 127.0.0.1:%d for the exposed port %d: %v", port, port, err),
-				Fix:   "stop whatever uses the port on the host, or expose another one",
-			}
-		}
-		s.exposed = append(s.exposed, exposedListener{ln, port})
 	}
 	if f, ok := opts.Stdin.(*os.File); ok && isForegroundTerminal(f) {
 		s.tty = f
-	}
-	// The seccomp filter exists for amd64 and arm64 only, and a sandbox
-	// without it would leave TIOCSTI, ptrace, mount and unix sockets
-	// open, so other architectures are refused here, before bwrap starts.
-	if _, err := nativeSeccompFilter(&seccomp.Program{}); err != nil {
-		return nil, &SetupError{Layer: "seccomp", Cause: err.Error(), Fix: "run fence on amd64 or arm64"}
 	}
 	spec := a.Init
 	if opts.test.noLandlock {
@@ -180,21 +145,76 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 	if s.argv, err = a.Bwrap.Substitute(s.initPath, s.tty != nil, argv); err != nil {
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
 	}
-	s.created = a.Bwrap.MountPoints
 	if opts.test.relaxMounts {
 		s.argv = relaxMounts(s.argv)
 	}
-	if opts.Log.Wants(events.DecisionAllow) { // -d: formatting the argv is not free
-		opts.Log.Debugf("sandbox: proxies at 127.0.0.1:%d (HTTP) and 127.0.0.1:%d (SOCKS5) inside, %d exposed port(s), %d mount point(s) to create",
-			a.Ports.HTTP, a.Ports.SOCKS, len(s.exposed), len(s.created))
-		opts.Log.Debugf("sandbox: %s %s", s.bwrapPath, shquote.Join(s.argv))
-		if len(a.Bwrap.MountPoints)+len(a.Bwrap.Pins) > 0 {
-			opts.Log.Debugf("sandbox: mount points to create: %s", shquote.Join(append(slices.Clone(a.Bwrap.MountPoints), a.Bwrap.Pins...)))
-		}
-	}
+	s.created, s.pins = a.Bwrap.MountPoints, a.Bwrap.Pins
 	s.env = a.Env.Apply(opts.Env, s.initPath)
-	s.pins = a.Bwrap.Pins
+	s.logStart(a)
 	return s, nil
+}
+
+// preflight finds bwrap and the fence binary, checks that user namespaces
+// work, and refuses what the artifact's Check refuses: a missing layer, or
+// rules enforced less strictly than written unless --best-effort, which
+// only prints them. The seccomp filter exists for amd64 and arm64 only, and
+// a sandbox without it would leave TIOCSTI, ptrace, mount and unix sockets
+// open, so other architectures are refused too.
+func (s *sandbox) preflight(a *linux.Artifact) (err error) {
+	if s.bwrapPath, err = findBwrap(); err != nil {
+		return err
+	}
+	if e := usernsRefusal(os.Getuid(), false); e != nil {
+		return e
+	}
+	if s.initPath, err = resolveInitPath(s.opts.InitPath); err != nil {
+		return err
+	}
+	weaker, refusal := a.Check(s.opts.BestEffort)
+	if refusal != nil {
+		return &SetupError{Layer: refusal.Layer, Cause: refusal.Cause, Fix: refusal.Fix}
+	}
+	if len(weaker) > 0 {
+		// --best-effort: run, but never silently weaker than written.
+		w := s.opts.Stderr
+		if w == nil {
+			w = os.Stderr
+		}
+		fmt.Fprintf(w, "fence: --best-effort: these rules are enforced less strictly than written:\n%s\n", strings.Join(weaker, "\n"))
+	}
+	if _, err := initproc.NativeFilter(&seccomp.Program{}); err != nil {
+		return &SetupError{Layer: "seccomp", Cause: err.Error(), Fix: "run fence on amd64 or arm64"}
+	}
+	return nil
+}
+
+// listenExposed listens on the host's loopback for each exposed port.
+func (s *sandbox) listenExposed(ports []int) error {
+	for _, port := range ports {
+		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			return &SetupError{
+				Layer: "expose",
+				Cause: fmt.Sprintf("cannot listen on 127.0.0.1:%d for the exposed port %d: %v", port, port, err),
+				Fix:   "stop whatever uses the port on the host, or expose another one",
+			}
+		}
+		s.exposed = append(s.exposed, exposedListener{ln, port})
+	}
+	return nil
+}
+
+// logStart prints the sandbox's command line under -d.
+func (s *sandbox) logStart(a *linux.Artifact) {
+	if !s.opts.Log.Wants(events.DecisionAllow) { // formatting the argv is not free
+		return
+	}
+	s.opts.Log.Debugf("sandbox: proxies at 127.0.0.1:%d (HTTP) and 127.0.0.1:%d (SOCKS5) inside, %d exposed port(s), %d mount point(s) to create",
+		a.Ports.HTTP, a.Ports.SOCKS, len(s.exposed), len(s.created))
+	s.opts.Log.Debugf("sandbox: %s %s", s.bwrapPath, shquote.Join(s.argv))
+	if len(s.created)+len(s.pins) > 0 {
+		s.opts.Log.Debugf("sandbox: mount points to create: %s", shquote.Join(append(slices.Clone(s.created), s.pins...)))
+	}
 }
 
 // resolveInitPath finds the fence binary to run as the init, as an
@@ -237,206 +257,6 @@ func isForegroundTerminal(f *os.File) bool {
 	}
 	fg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
 	return err == nil && fg == unix.Getpgrp()
-}
-
-func removeEmptyTree(p string) bool {
-	fi, err := os.Lstat(p)
-	if err != nil || !fi.IsDir() {
-		return errors.Is(err, fs.ErrNotExist)
-	}
-	es, err := os.ReadDir(p)
-	if err != nil {
-		return false
-	}
-	empty := true
-	for _, e := range es {
-		if !e.IsDir() || !removeEmptyTree(filepath.Join(p, e.Name())) {
-			empty = false
-		}
-	}
-	return empty && os.Remove(p) == nil
-}
-
-// run starts bwrap and waits for the command.
-func (s *sandbox) run(ctx context.Context) (int, error) {
-	// Signals that arrive from now on go to the command.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwardedSignals...)
-	defer signal.Stop(sigs)
-
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return ExitSetup, &SetupError{Layer: "bridge", Cause: "socketpair: " + err.Error()}
-	}
-	hostEnd := os.NewFile(uintptr(fds[0]), "bridge-host")
-	sandboxEnd := os.NewFile(uintptr(fds[1]), "bridge-sandbox")
-	defer sandboxEnd.Close()
-
-	// The watchdog, when bwrap will create mount points on the host.
-	var watchdog *exec.Cmd
-	var watchdogPipe, aliveW *os.File
-	if len(s.created) > 0 {
-		var aliveR *os.File
-		if aliveR, aliveW, err = os.Pipe(); err != nil {
-			hostEnd.Close()
-			return ExitSetup, &SetupError{Layer: "cleanup", Cause: err.Error()}
-		}
-		watchdog, watchdogPipe, err = s.startWatchdog(aliveR)
-		aliveR.Close()
-		if err != nil {
-			aliveW.Close()
-			hostEnd.Close()
-			return ExitSetup, err
-		}
-		defer aliveW.Close()
-	}
-	defer func() {
-		s.mps.release()
-		if watchdog != nil {
-			watchdogPipe.Write([]byte{'d'})
-			watchdogPipe.Close()
-			watchdog.Wait()
-		}
-	}()
-
-	// Only now, with the watchdog watching, may anything be created: every
-	// mount point bwrap would create is made here, marked and held (pins
-	// too, also when deeper than the topmost created directory: bwrap
-	// binds them onto themselves, so they must exist first).
-	for _, d := range append(slices.Clone(s.created), s.pins...) {
-		if err := s.mps.claim(d); err != nil {
-			hostEnd.Close()
-			return ExitSetup, &SetupError{Layer: "plan", Cause: "cannot create the mount point " + d + ": " + err.Error(),
-				Fix: "make its parent directory writable, or change the rule that needs it"}
-		}
-	}
-	ch, err := newChannel(hostEnd)
-	if err != nil {
-		return ExitSetup, &SetupError{Layer: "bridge", Cause: err.Error()}
-	}
-	defer ch.close()
-	b := newHostBridge(ch, s.network)
-
-	stderr, stopStderr, err := fileWriter(s.opts.Stderr)
-	if err != nil {
-		return ExitSetup, &SetupError{Layer: "bridge", Cause: err.Error()}
-	}
-	var bwrapErr bytes.Buffer
-	cmd := &exec.Cmd{
-		Path:       s.bwrapPath,
-		Args:       append([]string{"bwrap"}, s.argv...),
-		Env:        s.env,
-		Stdin:      s.opts.Stdin,
-		Stdout:     s.opts.Stdout,
-		Stderr:     &bwrapErr,
-		ExtraFiles: []*os.File{sandboxEnd, stderr, s.initFile}, // fds 3, 4 and 5 in the init (6: aliveW)
-		// Its own process group: a signal to fence's group (Ctrl-C
-		// without a terminal handover) reaches fence, which forwards it,
-		// instead of killing bwrap and losing the status; and a
-		// cancellation can kill every bwrap process at once.
-		//
-		// No Pdeathsig: should fence die while bwrap's child still waits
-		// for its parent to write the uid map, a parent killed by it would
-		// leave the child blocked for good. Unkilled, bwrap finishes its
-		// setup (its own --die-with-parent comes after that point), and
-		// the init, finding fence's end of the bridge closed, ends the
-		// sandbox before the command starts.
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
-	}
-	if aliveW != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, aliveW)
-	}
-	if s.tty != nil {
-		defer setForeground(int(s.tty.Fd()), unix.Getpgrp())
-		signal.Notify(sigs, syscall.SIGCONT)
-	}
-	err = cmd.Start()
-	sandboxEnd.Close()
-	if aliveW != nil {
-		aliveW.Close() // only the sandbox holds it now
-	}
-	if err != nil {
-		stopStderr()
-		return ExitSetup, &SetupError{Layer: "bwrap", Cause: fmt.Sprintf("cannot start %s: %v", s.bwrapPath, err), Fix: fixBubblewrap}
-	}
-	go b.loop()
-	for _, e := range s.exposed {
-		go b.serveExposed(e.ln, e.port)
-	}
-
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	var waitErr, ctxErr error
-	done := ctx.Done()
-loop:
-	for {
-		select {
-		case sig := <-sigs:
-			if sig == syscall.SIGCONT {
-				// Continued after the stop below: the command follows.
-				b.ch.send(msgResume, nil, nil)
-				continue
-			}
-			b.signal(sig.(syscall.Signal))
-		case <-b.stopped:
-			// The command stopped (Ctrl-Z) while it held the terminal:
-			// stop fence's own process group, as a shell expects of the
-			// job it started, so the shell takes the terminal back.
-			syscall.Kill(0, syscall.SIGTSTP)
-		case <-done:
-			ctxErr, done = context.Cause(ctx), nil
-			// Every bwrap process is in the group (a child still in
-			// setup too); the command dies with bwrap's pid 1, and the
-			// init ends the sandbox when the bridge closes in any case.
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			ch.close()
-		case waitErr = <-waited:
-			break loop
-		}
-	}
-	<-b.done // every sandbox process is gone: the bridge is closed
-	for _, e := range s.exposed {
-		e.ln.Close()
-	}
-	b.shutdown()
-	stopStderr()
-
-	code, gotExit, failure := b.status()
-	if failure != "" && ctxErr == nil {
-		// Setup failed inside the sandbox, before or while the command
-		// was being started (the exec shim): fence's failure, not its.
-		return ExitSetup, &SetupError{Layer: "init", Cause: failure}
-	}
-	select {
-	case <-b.started:
-	default:
-		// The command never started: this is fence's failure, not its.
-		if ctxErr != nil {
-			return 128 + int(syscall.SIGKILL), ctxErr
-		}
-		if failure != "" {
-			return ExitSetup, &SetupError{Layer: "init", Cause: failure}
-		}
-		return ExitSetup, explainBwrap(bwrapErr.Bytes(), os.Getuid())
-	}
-	if ctxErr != nil {
-		return 128 + int(syscall.SIGKILL), ctxErr
-	}
-	if gotExit {
-		return code, nil
-	}
-	// The init died without reporting (killed from inside the sandbox):
-	// bwrap passes on its status.
-	var ee *exec.ExitError
-	if errors.As(waitErr, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
-			return statusCode(ws), nil
-		}
-	}
-	if waitErr != nil {
-		return ExitSetup, &SetupError{Layer: "bwrap", Cause: waitErr.Error()}
-	}
-	return 0, nil
 }
 
 // fileWriter returns w as an *os.File for the init to pass to the command
@@ -498,23 +318,6 @@ func (s *sandbox) startWatchdog(aliveR *os.File) (*exec.Cmd, *os.File, error) {
 	return cmd, w, nil
 }
 
-// setForeground makes pgid the foreground process group of the terminal
-// at fd. Called from a background group (fence gives the terminal back to
-// itself after the command, the init gives it to the command on resume),
-// where tcsetpgrp raises SIGTTOU unless that is blocked; it is blocked on
-// this thread only, for the call.
-func setForeground(fd, pgid int) {
-	goruntime.LockOSThread()
-	defer goruntime.UnlockOSThread()
-	var set, old unix.Sigset_t
-	set.Val[(syscall.SIGTTOU-1)/64] |= 1 << ((uint(syscall.SIGTTOU) - 1) % 64)
-	if unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old) != nil {
-		return
-	}
-	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
-	unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pgid)
-}
-
 // initMemfd writes the init's settings into a sealed memfd: no size limit
 // as on the command line, and nothing in the sandbox can change it.
 func initMemfd(spec *linux.Init) (*os.File, error) {
@@ -522,29 +325,7 @@ func initMemfd(spec *linux.Init) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sealedMemfd("fence-init", data)
-}
-
-// sealedMemfd is a memfd holding data, sealed against any change, read
-// from offset 0 by whoever inherits it.
-func sealedMemfd(name string, data []byte) (*os.File, error) {
-	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), name)
-	if _, err := f.Write(data); err == nil {
-		_, err = f.Seek(0, io.SeekStart)
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sealing %s: %w", name, err)
-	}
-	return f, nil
+	return bridge.SealedMemfd("fence-init", data)
 }
 
 // relaxMounts is Options.test.relaxMounts: a writable root, and no masks
@@ -564,3 +345,8 @@ func relaxMounts(argv []string) []string {
 	}
 	return out
 }
+
+// InitMain is the hidden `fence __init ARGS…` command (runtime/initproc):
+// the in-sandbox init, the exec shim (-exec) and the cleanup watchdog
+// (-cleanup). It returns the process exit status.
+func InitMain(args []string) int { return initproc.InitMain(args) }

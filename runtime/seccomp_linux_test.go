@@ -15,6 +15,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/fence-policy/fence/runtime/initproc"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/targets/seccomp"
@@ -207,7 +209,7 @@ func TestSeccompArchTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	filter, err := nativeSeccompFilter(prog)
+	filter, err := initproc.NativeFilter(prog)
 	if err != nil || len(filter) != len(insns) {
 		t.Fatalf("%d sock_filters for %d instructions: %v", len(filter), len(insns), err)
 	}

@@ -5,6 +5,8 @@ package runtime
 import (
 	"os"
 	"testing"
+
+	"github.com/fence-policy/fence/runtime/initproc"
 )
 
 // TestMain lets the test binary stand in for the fence binary: Run starts
@@ -15,7 +17,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "__init":
-			os.Exit(InitMain(os.Args[2:]))
+			os.Exit(initproc.InitMain(os.Args[2:]))
 		case "__socks-connect":
 			os.Exit(SocksConnectMain(os.Args[2:]))
 		case "__run":

@@ -1,4 +1,4 @@
-package runtime
+package initproc
 
 import (
 	"errors"
@@ -35,7 +35,7 @@ import (
 
 // nativeSeccompFilter assembles the program for the running architecture
 // as the kernel's struct sock_filter values.
-func nativeSeccompFilter(prog *seccomp.Program) ([]unix.SockFilter, error) {
+func NativeFilter(prog *seccomp.Program) ([]unix.SockFilter, error) {
 	insns, err := prog.Instructions(goruntime.GOARCH)
 	if err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func nativeSeccompFilter(prog *seccomp.Program) ([]unix.SockFilter, error) {
 // older kernel refuses the flag with EINVAL; the filter is installed
 // without it.
 func installCommandFilter(prog *seccomp.Program) (listener int, err error) {
-	insns, err := nativeSeccompFilter(prog)
+	insns, err := NativeFilter(prog)
 	if err != nil {
 		return -1, err
 	}

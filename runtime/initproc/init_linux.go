@@ -1,4 +1,4 @@
-package runtime
+package initproc
 
 import (
 	"encoding/binary"
@@ -13,29 +13,16 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"time"
+
+	"github.com/fence-policy/fence/runtime/bridge"
+	"github.com/fence-policy/fence/runtime/mounts"
+	"github.com/fence-policy/fence/runtime/supervisor"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/targets/landlock"
 	"github.com/fence-policy/fence/targets/linux"
 )
-
-// Descriptors the init inherits from bwrap (cmd.ExtraFiles on the host).
-const (
-	initCtlFD    = 3 // the sandbox end of the bridge socketpair
-	initStderrFD = 4 // the user's stderr, for the command (bwrap's own stderr is fence's pipe)
-	// initSpecFD is a sealed memfd holding the artifact's linux.Init as
-	// JSON: the ports, the Landlock ruleset (resolved against the
-	// sandbox's own view), the seccomp filter, the plan for the supervisor.
-	initSpecFD = 5
-	// initAliveFD is the write end of the watchdog's pipe, when there is a
-	// watchdog: the sandbox's processes hold it until they are all gone.
-	initAliveFD = 6
-)
-
-// forwardedSignals are the signals fence passes on to the command.
-var forwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
 // initConfig is what the init learns on its command line and from the
 // memfd.
@@ -74,7 +61,7 @@ type initConfig struct {
 // status.
 func InitMain(args []string) int {
 	if len(args) > 0 && args[0] == "-cleanup" {
-		return cleanupMain(args[1:])
+		return mounts.CleanupMain(args[1:])
 	}
 	if len(args) > 0 && args[0] == "-exec" {
 		return shimMain(args[1:])
@@ -83,29 +70,29 @@ func InitMain(args []string) int {
 	var cfg initConfig
 	fs.BoolVar(&cfg.TTY, "tty", false, "stdin is a terminal")
 	if err := fs.Parse(args); err != nil {
-		return ExitSetup
+		return bridge.ExitSetup
 	}
 	cfg.Argv = fs.Args()
 	if len(cfg.Argv) == 0 {
 		fmt.Fprintln(os.Stderr, "fence __init: no command (this is an internal command that fence runs inside its sandbox)")
-		return ExitSetup
+		return bridge.ExitSetup
 	}
 	// Both inherited descriptors must not reach the command.
-	for _, fd := range []int{initCtlFD, initStderrFD, initSpecFD} {
+	for _, fd := range []int{bridge.CtlFD, bridge.StderrFD, bridge.SpecFD} {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
 			fmt.Fprintf(os.Stderr, "fence __init: descriptor %d was not inherited; run the sandbox with fence run\n", fd)
-			return ExitSetup
+			return bridge.ExitSetup
 		}
 		syscall.CloseOnExec(fd)
 	}
-	syscall.CloseOnExec(initAliveFD) // kept open, but not for the command
-	ch, err := newChannel(os.NewFile(initCtlFD, "bridge"))
+	syscall.CloseOnExec(bridge.AliveFD) // kept open, but not for the command
+	ch, err := bridge.NewChannel(os.NewFile(bridge.CtlFD, "bridge"))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "fence __init: bridge: %v\n", err)
-		return ExitSetup
+		return bridge.ExitSetup
 	}
-	in := &sandboxInit{cfg: cfg, ch: ch, stderr: os.NewFile(initStderrFD, "stderr")}
-	specFile := os.NewFile(initSpecFD, "init")
+	in := &sandboxInit{cfg: cfg, ch: ch, stderr: os.NewFile(bridge.StderrFD, "stderr")}
+	specFile := os.NewFile(bridge.SpecFD, "init")
 	err = readSpec(specFile, &cfg.Init)
 	specFile.Close()
 	if err == nil && (cfg.Plan == nil || cfg.Landlock == nil || cfg.Seccomp == nil || cfg.Private == nil) {
@@ -121,13 +108,13 @@ func InitMain(args []string) int {
 // sandboxInit is the state of the in-sandbox init.
 type sandboxInit struct {
 	cfg    initConfig
-	ch     *channel
+	ch     *bridge.Channel
 	stderr *os.File
 	// landlock is the resolved ruleset for the command's thread, nil when
 	// Landlock is unavailable (accepted with --best-effort).
 	landlock *landlock.Applied
 	// sup serves the command's seccomp listener, when it has one.
-	sup *notifySupervisor
+	sup *supervisor.Supervisor
 
 	mu      sync.Mutex
 	pgid    int              // the command's process group, 0 before it starts
@@ -137,10 +124,10 @@ type sandboxInit struct {
 // fail reports a setup failure to the host and returns the init's status.
 func (in *sandboxInit) fail(format string, a ...any) int {
 	msg := fmt.Sprintf(format, a...)
-	if err := in.ch.send(msgFailed, []byte(msg), nil); err != nil {
+	if err := in.ch.Send(bridge.MsgFailed, []byte(msg), nil); err != nil {
 		fmt.Fprintln(in.stderr, "fence __init: "+msg)
 	}
-	return ExitSetup
+	return bridge.ExitSetup
 }
 
 func (in *sandboxInit) run() int {
@@ -156,7 +143,7 @@ func (in *sandboxInit) run() int {
 
 	// Signals first, so that none is lost between here and the start.
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwardedSignals...)
+	signal.Notify(sigs, bridge.ForwardedSignals...)
 	chld := make(chan os.Signal, 1)
 	signal.Notify(chld, syscall.SIGCHLD)
 
@@ -164,7 +151,7 @@ func (in *sandboxInit) run() int {
 		port int
 		typ  byte
 		name string
-	}{{in.cfg.HTTPPort, msgHTTP, "HTTP"}, {in.cfg.SOCKSPort, msgSOCKS, "SOCKS5"}} {
+	}{{in.cfg.HTTPPort, bridge.MsgHTTP, "HTTP"}, {in.cfg.SOCKSPort, bridge.MsgSOCKS, "SOCKS5"}} {
 		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(l.port)))
 		if err != nil {
 			return in.fail("cannot listen for the %s proxy on 127.0.0.1:%d inside the sandbox: %v", l.name, l.port, err)
@@ -196,8 +183,8 @@ func (in *sandboxInit) run() int {
 		}
 	}()
 
-	if err := in.ch.send(msgStarted, nil, nil); err != nil {
-		return ExitSetup // the host is gone; nothing to start the command for
+	if err := in.ch.Send(bridge.MsgStarted, nil, nil); err != nil {
+		return bridge.ExitSetup // the host is gone; nothing to start the command for
 	}
 	pid, code := in.start()
 	if pid == 0 {
@@ -213,9 +200,9 @@ func (in *sandboxInit) start() (int, int) {
 	argv := in.cfg.Argv
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		code := exitCannotExec
+		code := bridge.ExitCannotExec
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			code = exitNotFound
+			code = bridge.ExitNotFound
 		}
 		fmt.Fprintf(in.stderr, "fence: %s: %v\n", argv[0], unwrapExecErr(err))
 		return 0, code
@@ -225,7 +212,7 @@ func (in *sandboxInit) start() (int, int) {
 	// filter's listener from here.
 	prog := in.cfg.Seccomp
 	in.mu.Lock()
-	pid, listener, err := startShim(&shimConfig{Landlock: in.landlock, ABI: in.cfg.LandlockABI, Seccomp: programFields(*prog)},
+	pid, listener, err := StartShim(&ShimConfig{Landlock: in.landlock, ABI: in.cfg.LandlockABI, Seccomp: ProgramFields(*prog)},
 		path, argv, os.Environ(), []uintptr{0, 1, in.stderr.Fd()},
 		&syscall.SysProcAttr{Setpgid: true, Foreground: in.cfg.TTY, Ctty: 0})
 	if pid > 0 {
@@ -233,19 +220,19 @@ func (in *sandboxInit) start() (int, int) {
 	}
 	in.mu.Unlock()
 	if err == nil && listener >= 0 {
-		in.sup, err = serveNotify(listener, &in.cfg.Init, eventSender(in.ch))
+		in.sup, err = supervisor.Serve(listener, &in.cfg.Init, bridge.EventSender(in.ch))
 	}
 	if err != nil && pid > 0 {
 		// A shim that could not restrict itself exits on its own; one
 		// whose supervisor could not start must not run the command.
 		syscall.Kill(pid, syscall.SIGKILL)
 		in.fail("%v", err)
-		return 0, ExitSetup
+		return 0, bridge.ExitSetup
 	}
 	if err != nil {
-		code := exitCannotExec
+		code := bridge.ExitCannotExec
 		if errors.Is(err, syscall.ENOENT) {
-			code = exitNotFound
+			code = bridge.ExitNotFound
 		}
 		fmt.Fprintf(in.stderr, "fence: %s: %v\n", argv[0], err)
 		return 0, code
@@ -273,9 +260,9 @@ func (in *sandboxInit) exit(code int) int {
 		// The supervisor reports a refusal after answering it, so the
 		// command may have exited before the event was sent: let it
 		// finish, so that every event reaches the host before the status.
-		in.sup.stop()
+		in.sup.Stop()
 	}
-	in.ch.send(msgExit, binary.BigEndian.AppendUint32(nil, uint32(int32(code))), nil)
+	in.ch.Send(bridge.MsgExit, binary.BigEndian.AppendUint32(nil, uint32(int32(code))), nil)
 	return code
 }
 
@@ -307,24 +294,15 @@ func (in *sandboxInit) reap(pid int, chld <-chan os.Signal) int {
 			}
 			switch {
 			case got == pid && (ws.Exited() || ws.Signaled()):
-				return statusCode(ws)
+				return bridge.StatusCode(ws)
 			case got == pid && ws.Stopped() && in.cfg.TTY:
 				// Ctrl-Z: fence stops itself in turn, so that the user's
 				// shell gets the terminal back; 'R' undoes both.
-				in.ch.send(msgStopped, nil, nil)
+				in.ch.Send(bridge.MsgStopped, nil, nil)
 			}
 		}
 		<-chld
 	}
-}
-
-// statusCode is the shell's view of a wait status: the exit code, or
-// 128+N for a process killed by signal N.
-func statusCode(ws syscall.WaitStatus) int {
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
 }
 
 // acceptLoop hands each accepted connection to the host: the socket
@@ -340,7 +318,7 @@ func (in *sandboxInit) acceptLoop(ln net.Listener, typ byte) {
 		if err != nil {
 			continue
 		}
-		in.ch.send(typ, nil, f)
+		in.ch.Send(typ, nil, f)
 		f.Close()
 	}
 }
@@ -348,8 +326,8 @@ func (in *sandboxInit) acceptLoop(ln net.Listener, typ byte) {
 // control serves the host's requests until the bridge closes.
 func (in *sandboxInit) control() {
 	for {
-		typ, payload, f, err := in.ch.recv()
-		if err == errMalformed {
+		typ, payload, f, err := in.ch.Recv()
+		if err == bridge.ErrMalformed {
 			continue
 		}
 		if err != nil {
@@ -360,13 +338,13 @@ func (in *sandboxInit) control() {
 			f.Close() // the host never sends descriptors
 		}
 		switch typ {
-		case msgSignal:
+		case bridge.MsgSignal:
 			if len(payload) == 1 && isForwarded(syscall.Signal(payload[0])) {
 				in.forward(syscall.Signal(payload[0]))
 			}
-		case msgResume:
+		case bridge.MsgResume:
 			in.resume()
-		case msgDial:
+		case bridge.MsgDial:
 			if len(payload) == 6 {
 				id := payload[:4]
 				port := binary.BigEndian.Uint16(payload[4:])
@@ -400,12 +378,12 @@ func (in *sandboxInit) resume() {
 	if pgid == 0 || !in.cfg.TTY {
 		return
 	}
-	setForeground(0, pgid)
+	bridge.SetForeground(0, pgid)
 	syscall.Kill(-pgid, syscall.SIGCONT)
 }
 
 func isForwarded(s syscall.Signal) bool {
-	for _, f := range forwardedSignals {
+	for _, f := range bridge.ForwardedSignals {
 		if f == s {
 			return true
 		}
@@ -418,43 +396,17 @@ func isForwarded(s syscall.Signal) bool {
 func (in *sandboxInit) dial(id []byte, port uint16) {
 	c, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))))
 	if err != nil {
-		in.ch.send(msgDialed, id, nil)
+		in.ch.Send(bridge.MsgDialed, id, nil)
 		return
 	}
 	f, err := c.(*net.TCPConn).File()
 	c.Close()
 	if err != nil {
-		in.ch.send(msgDialed, id, nil)
+		in.ch.Send(bridge.MsgDialed, id, nil)
 		return
 	}
-	in.ch.send(msgDialed, id, f)
+	in.ch.Send(bridge.MsgDialed, id, f)
 	f.Close()
-}
-
-// cleanupMain is the watchdog (`fence __init -cleanup PATH…`) that Run
-// starts, in a session of its own, when bwrap will create mount points on
-// the host (Invocation.Created, or the private temp dir). Its stdin is a
-// pipe from fence, and its descriptor 3 the read end of a pipe whose write
-// end only the sandbox's processes hold. When fence finishes normally it
-// removes the paths itself and writes one byte: the watchdog exits. When
-// fence dies instead (SIGKILL), stdin ends without that byte; the watchdog
-// then waits until every sandbox process is gone (the second pipe ends)
-// and removes the paths, so nothing remains on disk.
-func cleanupMain(paths []string) int {
-	var b [1]byte
-	if n, _ := os.Stdin.Read(b[:]); n == 1 {
-		return 0
-	}
-	alive := os.NewFile(initCtlFD, "alive")
-	for {
-		if _, err := alive.Read(b[:]); err != nil {
-			break // EOF: no sandbox process holds the write end any more
-		}
-	}
-	for _, p := range paths {
-		removeUnused(p, 2*time.Second) // unless another run's sandbox still uses it
-	}
-	return 0
 }
 
 // readPlan reads the plan the host wrote into the memfd.

@@ -1,4 +1,4 @@
-package runtime
+package bridge
 
 import (
 	"encoding/json"
@@ -27,7 +27,7 @@ const maxEventField = 512
 var eventKinds = map[string]bool{"file": true, "exec": true, "syscall": true, "socket": true}
 
 // encodeEvent renders e for the bridge, cutting long fields.
-func encodeEvent(e events.Event) []byte {
+func EncodeEvent(e events.Event) []byte {
 	e.Time = time.Time{}
 	for _, f := range []*string{&e.Path, &e.Rule, &e.Origin, &e.Reason, &e.Syscall, &e.Process, &e.Access, &e.Kind, &e.Decision} {
 		*f = cut(*f, maxEventField)
@@ -42,7 +42,7 @@ func encodeEvent(e events.Event) []byte {
 		total += len(w)
 	}
 	data, err := json.Marshal(e)
-	if err != nil || len(data) >= maxMsg {
+	if err != nil || len(data) >= MaxMsg {
 		// Not expected with the cuts above; keep what matters.
 		data, _ = json.Marshal(events.Event{Kind: e.Kind, Decision: e.Decision, Syscall: e.Syscall, PID: e.PID, Reason: "event too large to report"})
 	}
@@ -63,29 +63,19 @@ func cut(s string, n int) string {
 // eventSender returns the report function the init gives the supervisor:
 // each event becomes one 'E' message. A failed send (the host is gone) is
 // dropped; the init notices the host's absence on its control loop.
-func eventSender(ch *channel) func(events.Event) {
+func EventSender(ch *Channel) func(events.Event) {
 	return func(e events.Event) {
-		_ = ch.send(msgEvent, encodeEvent(e), nil)
+		_ = ch.Send(MsgEvent, EncodeEvent(e), nil)
 	}
 }
 
 // decodeEvent parses an 'E' payload, refusing what the supervisor never
 // sends.
-func decodeEvent(payload []byte) (events.Event, bool) {
+func DecodeEvent(payload []byte) (events.Event, bool) {
 	var e events.Event
 	if err := json.Unmarshal(payload, &e); err != nil || !eventKinds[e.Kind] || e.Decision != events.DecisionDeny {
 		return events.Event{}, false
 	}
 	e.Time = time.Time{} // stamped by the Logger
 	return e, true
-}
-
-// event logs an 'E' message from the init.
-func (b *hostBridge) event(payload []byte) {
-	if b.net == nil || !b.net.Log.Wants(events.DecisionDeny) {
-		return
-	}
-	if e, ok := decodeEvent(payload); ok {
-		b.net.Log.Event(e)
-	}
 }

@@ -1,11 +1,10 @@
-package runtime
+package mounts
 
 import (
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -18,7 +17,7 @@ import (
 // running one.
 //
 // A directory that a fence run made as a mount point (marked, see
-// mountpoints_linux.go), or anything below one, counts as missing: the
+// points_linux.go), or anything below one, counts as missing: the
 // artifact then lists it among the mount points to create, and the run
 // that executes it shares the directory with the run that made it instead
 // of leaving it to that run's cleanup.
@@ -31,6 +30,14 @@ func (HostFS) Stat(p string) (exists, isDir bool, err error) {
 	if underMountPoint(p) {
 		return false, false, nil
 	}
+	return Stat(p)
+}
+
+// Stat is a plain stat for the layers that ask about the file system as it
+// is (the init resolving the Landlock ruleset inside the sandbox): exists
+// (following symlinks) and is a directory; a path the caller cannot reach
+// counts as missing.
+func Stat(p string) (exists, isDir bool, err error) {
 	fi, err := os.Stat(p)
 	switch {
 	case err == nil:
@@ -80,16 +87,3 @@ func (HostFS) Readlink(p string) (string, bool) {
 // user cannot, neither can the command (the same user), and bwrap could
 // not create a mount point there.
 func (HostFS) Writable(dir string) bool { return unix.Access(dir, unix.W_OK) == nil }
-
-// underMountPoint reports whether p or one of its ancestors is a marked
-// mount point.
-func underMountPoint(p string) bool {
-	for q := filepath.Clean(p); ; q = filepath.Dir(q) {
-		if marked(q) {
-			return true
-		}
-		if filepath.Dir(q) == q {
-			return false
-		}
-	}
-}

@@ -1,4 +1,4 @@
-package runtime
+package supervisor
 
 import (
 	"bytes"
@@ -111,7 +111,7 @@ const (
 const atFDCWD = uint32(0xffffff9c)
 
 // notifySupervisor serves one listener.
-type notifySupervisor struct {
+type Supervisor struct {
 	listener int
 	wake     int // an eventfd: stop() writes it to end serve
 	prog     *seccomp.Program
@@ -132,7 +132,7 @@ type notifySupervisor struct {
 // uses the filter any more, or on stop. report gets every violation (from
 // the supervisor's goroutine, after the call has been answered); it may be
 // nil.
-func serveNotify(listener int, spec *linux.Init, report func(events.Event)) (*notifySupervisor, error) {
+func Serve(listener int, spec *linux.Init, report func(events.Event)) (*Supervisor, error) {
 	plan, prog := spec.Plan, spec.Seccomp
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 	if err != nil {
@@ -142,7 +142,7 @@ func serveNotify(listener int, spec *linux.Init, report func(events.Event)) (*no
 	if report == nil {
 		report = func(events.Event) {}
 	}
-	s := &notifySupervisor{
+	s := &Supervisor{
 		listener: listener, wake: wake, prog: prog, arch: goruntime.GOARCH,
 		plan: plan, paths: ir.NewPathIndex(plan), private: spec.Private, report: report,
 		ports: spec.Landlock, httpPort: spec.HTTPPort, socksPort: spec.SOCKSPort, done: make(chan struct{}),
@@ -153,7 +153,7 @@ func serveNotify(listener int, spec *linux.Init, report func(events.Event)) (*no
 
 // stop ends the supervisor and waits for it. Calls still waiting fail with
 // ENOSYS once the listener is closed.
-func (s *notifySupervisor) stop() {
+func (s *Supervisor) Stop() {
 	s.stopOnce.Do(func() {
 		var one [8]byte
 		binary.NativeEndian.PutUint64(one[:], 1)
@@ -163,9 +163,9 @@ func (s *notifySupervisor) stop() {
 }
 
 // wait returns when the supervisor has ended.
-func (s *notifySupervisor) wait() { <-s.done }
+func (s *Supervisor) Wait() { <-s.done }
 
-func (s *notifySupervisor) serve() {
+func (s *Supervisor) serve() {
 	defer close(s.done)
 	defer unix.Close(s.wake)
 	defer unix.Close(s.listener)
@@ -206,7 +206,7 @@ func ioctlPtr(fd int, req uint, arg unsafe.Pointer) error {
 }
 
 // answer sends the response; errno 0 with cont continues the call.
-func (s *notifySupervisor) answer(id uint64, errno unix.Errno, cont bool) {
+func (s *Supervisor) answer(id uint64, errno unix.Errno, cont bool) {
 	r := seccompNotifResp{ID: id}
 	if cont {
 		r.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
@@ -219,13 +219,13 @@ func (s *notifySupervisor) answer(id uint64, errno unix.Errno, cont bool) {
 }
 
 // valid reports whether the caller of notification id still waits for it.
-func (s *notifySupervisor) valid(id uint64) bool {
+func (s *Supervisor) valid(id uint64) bool {
 	return ioctlPtr(s.listener, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&id)) == nil
 }
 
 // handle answers one notification, then reports what it refused. The
 // event names the process before the answer (it may exit right after).
-func (s *notifySupervisor) handle(n *seccompNotif) {
+func (s *Supervisor) handle(n *seccompNotif) {
 	pid := int(n.PID)
 	why, ok := s.prog.Explain(s.arch, uint32(n.Data.Nr), n.Data.Args)
 	var ev events.Event
@@ -260,7 +260,7 @@ func (s *notifySupervisor) handle(n *seccompNotif) {
 }
 
 // event completes a deny event with the process.
-func (s *notifySupervisor) event(pid int, e events.Event) events.Event {
+func (s *Supervisor) event(pid int, e events.Event) events.Event {
 	e.Decision = events.DecisionDeny
 	e.PID = pid
 	if comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); err == nil {
@@ -413,7 +413,7 @@ func kernelOwned(p string) bool {
 
 // checkFile decides a notified file system call. deny is true when some
 // path of it is denied; ev then describes the first one.
-func (s *notifySupervisor) checkFile(n *seccompNotif, c *seccomp.Call) (ev events.Event, deny bool) {
+func (s *Supervisor) checkFile(n *seccompNotif, c *seccomp.Call) (ev events.Event, deny bool) {
 	pid, args := int(n.PID), n.Data.Args
 	want := ir.CapWrite
 	openFlags := uint64(0)
@@ -502,7 +502,7 @@ func (s *notifySupervisor) checkFile(n *seccompNotif, c *seccomp.Call) (ev event
 // and as it resolves (resolved). The resolved path decides, as it is what the
 // kernel layers act on; a rule that denies the written path denies too (a
 // protected ~/.bashrc that is a link into a writable dotfiles directory).
-func (s *notifySupervisor) decidePath(c ir.Cap, lit, resolved string) ir.Decision {
+func (s *Supervisor) decidePath(c ir.Cap, lit, resolved string) ir.Decision {
 	d := s.paths.DecidePath(c, resolved)
 	if !d.Allowed || lit == resolved {
 		return d
@@ -514,7 +514,7 @@ func (s *notifySupervisor) decidePath(c ir.Cap, lit, resolved string) ir.Decisio
 }
 
 // checkExec checks a notified execve or execveat with the command rules.
-func (s *notifySupervisor) checkExec(n *seccompNotif, c *seccomp.Call) (ev events.Event, deny bool) {
+func (s *Supervisor) checkExec(n *seccompNotif, c *seccomp.Call) (ev events.Event, deny bool) {
 	pid, args := int(n.PID), n.Data.Args
 	pa := c.Paths[0]
 	refuse := func(reason string) (events.Event, bool) {

@@ -1,4 +1,4 @@
-package runtime
+package supervisor
 
 import (
 	"encoding/binary"
@@ -19,7 +19,7 @@ import (
 // supervisor never refuses more than the kernel would, it only explains.
 // Anything it cannot read or that is not TCP over IPv4/IPv6 continues to
 // the kernel.
-func (s *notifySupervisor) checkNet(n *seccompNotif, name string) (ev events.Event, deny bool) {
+func (s *Supervisor) checkNet(n *seccompNotif, name string) (ev events.Event, deny bool) {
 	pid, args := int(n.PID), n.Data.Args
 	bind := name == "bind"
 	access := landlock.ConnectTCP
@@ -70,7 +70,7 @@ func (s *notifySupervisor) checkNet(n *seccompNotif, name string) (ev events.Eve
 
 // tcpSocket reports whether the caller's descriptor fd is a TCP socket
 // (Landlock restricts TCP only), looking at a duplicate of it.
-func (s *notifySupervisor) tcpSocket(pid, fd int) bool {
+func (s *Supervisor) tcpSocket(pid, fd int) bool {
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return false

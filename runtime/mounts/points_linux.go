@@ -1,10 +1,9 @@
-package runtime
+package mounts
 
 import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,13 +32,13 @@ const mountPointXattr = "user.fence.mountpoint"
 // for .git/hooks holds hooks too), and only that directory is ever
 // removed, with everything below it, so every run that uses any part of
 // the tree keeps the whole tree.
-type mountPoints struct {
+type Points struct {
 	held map[string]*os.File // topmost marked path → its locked descriptor
 }
 
 // claim creates p (and missing parents) if needed, marking what it
 // creates, and holds the tree p belongs to while the sandbox lives.
-func (m *mountPoints) claim(p string) error {
+func (m *Points) Claim(p string) error {
 	for range 100 {
 		if err := mkdirMarked(p); err != nil {
 			return err
@@ -56,31 +55,9 @@ func (m *mountPoints) claim(p string) error {
 	return errors.New("the mount point " + p + " keeps disappearing")
 }
 
-// adopt holds the trees of mount points that another run made among paths
-// (or above them), before this run looks at what exists: that run cannot
-// remove them while this one renders and runs its sandbox. It returns the
-// trees it holds.
-func (m *mountPoints) adopt(paths []string) []string {
-	var out []string
-	for _, p := range paths {
-		for q := p; ; q = filepath.Dir(q) {
-			if _, err := os.Lstat(q); err == nil {
-				if top := topMarked(q); top != "" && m.hold(top) && !slices.Contains(out, top) {
-					out = append(out, top)
-				}
-				break
-			}
-			if filepath.Dir(q) == q {
-				break
-			}
-		}
-	}
-	return out
-}
-
 // hold takes the shared lock on top, unless it is held already. It reports
 // false when top no longer is what it named.
-func (m *mountPoints) hold(top string) bool {
+func (m *Points) hold(top string) bool {
 	if m.held == nil {
 		m.held = map[string]*os.File{}
 	}
@@ -145,7 +122,7 @@ func marked(p string) bool {
 
 // release drops the locks and removes every held tree that no other run
 // holds, if it still holds nothing but empty directories.
-func (m *mountPoints) release() {
+func (m *Points) Release() {
 	for top, f := range m.held {
 		f.Close()
 		delete(m.held, top)

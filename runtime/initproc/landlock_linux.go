@@ -1,4 +1,4 @@
-package runtime
+package initproc
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"unsafe"
+
+	"github.com/fence-policy/fence/runtime/mounts"
 
 	"golang.org/x/sys/unix"
 
@@ -47,7 +49,7 @@ func landlockRuleset(spec *linux.Init) (*landlock.Applied, error) {
 	rs := spec.Landlock
 	rs.Attach(spec.Plan)
 	return rs.Resolve(landlock.Facts{
-		Stat:           HostFS{}.Stat,
+		Stat:           mounts.Stat,
 		ReadDir:        landlockReadDir,
 		HTTPProxyPort:  spec.HTTPPort,
 		SOCKSProxyPort: spec.SOCKSPort,

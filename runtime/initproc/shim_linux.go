@@ -1,4 +1,4 @@
-package runtime
+package initproc
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	goruntime "runtime"
 	"strings"
 	"syscall"
+
+	"github.com/fence-policy/fence/runtime/bridge"
 
 	"golang.org/x/sys/unix"
 
@@ -37,21 +39,21 @@ import (
 // fork, a command whose supervisor died would wait on itself forever.
 
 // shimConfig is what the init hands the shim.
-type shimConfig struct {
+type ShimConfig struct {
 	// Landlock is the resolved ruleset; nil applies none (no Landlock on
 	// this kernel, accepted with --best-effort).
 	Landlock *landlock.Applied `json:"landlock,omitempty"`
 	ABI      int               `json:"abi"`
 	// Seccomp is the program's settings (as its fields: Program's own
 	// text form is the listing).
-	Seccomp programFields `json:"seccomp"`
+	Seccomp ProgramFields `json:"seccomp"`
 }
 
 // programFields is seccomp.Program without its methods, so JSON sees the
 // fields.
-type programFields seccomp.Program
+type ProgramFields seccomp.Program
 
-func (p *programFields) program() *seccomp.Program { return (*seccomp.Program)(p) }
+func (p *ProgramFields) program() *seccomp.Program { return (*seccomp.Program)(p) }
 
 // Descriptors the shim inherits besides stdio.
 const (
@@ -69,12 +71,12 @@ const (
 // startShim starts path with argv through the shim and returns its pid
 // (the command's, once it has exec'd) and the filter's listener, or -1.
 // files are the command's descriptors 0–2.
-func startShim(cfg *shimConfig, path string, argv, env []string, files []uintptr, sys *syscall.SysProcAttr) (pid, listener int, err error) {
+func StartShim(cfg *ShimConfig, path string, argv, env []string, files []uintptr, sys *syscall.SysProcAttr) (pid, listener int, err error) {
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		return 0, -1, err
 	}
-	conf, err := sealedMemfd("fence-shim", data)
+	conf, err := bridge.SealedMemfd("fence-shim", data)
 	if err != nil {
 		return 0, -1, err
 	}
@@ -84,12 +86,12 @@ func startShim(cfg *shimConfig, path string, argv, env []string, files []uintptr
 		return 0, -1, fmt.Errorf("socketpair: %w", err)
 	}
 	child := os.NewFile(uintptr(fds[1]), "shim-ctl")
-	ch, err := newChannel(os.NewFile(uintptr(fds[0]), "shim-ctl"))
+	ch, err := bridge.NewChannel(os.NewFile(uintptr(fds[0]), "shim-ctl"))
 	if err != nil {
 		child.Close()
 		return 0, -1, err
 	}
-	defer ch.close()
+	defer ch.Close()
 	args := append([]string{"fence", "__init", "-exec", path, "--"}, argv...)
 	pid, err = syscall.ForkExec("/proc/self/exe", args, &syscall.ProcAttr{
 		Env:   env,
@@ -100,7 +102,7 @@ func startShim(cfg *shimConfig, path string, argv, env []string, files []uintptr
 	if err != nil {
 		return 0, -1, err
 	}
-	typ, payload, f, err := ch.recv()
+	typ, payload, f, err := ch.Recv()
 	switch {
 	case err != nil:
 		return pid, -1, fmt.Errorf("the exec shim ended before starting the command: %v", err)
@@ -129,26 +131,26 @@ func startShim(cfg *shimConfig, path string, argv, env []string, files []uintptr
 func shimMain(args []string) int {
 	if len(args) < 3 || args[1] != "--" {
 		fmt.Fprintln(os.Stderr, "fence __init -exec: internal command that fence runs inside its sandbox")
-		return ExitSetup
+		return bridge.ExitSetup
 	}
 	path, argv := args[0], args[2:]
 	for _, fd := range []int{shimCtlFD, shimConfigFD} {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
 			fmt.Fprintln(os.Stderr, "fence __init -exec: run by fence's init only")
-			return ExitSetup
+			return bridge.ExitSetup
 		}
 		syscall.CloseOnExec(fd)
 	}
-	ch, err := newChannel(os.NewFile(shimCtlFD, "shim-ctl"))
+	ch, err := bridge.NewChannel(os.NewFile(shimCtlFD, "shim-ctl"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fence __init -exec:", err)
-		return ExitSetup
+		return bridge.ExitSetup
 	}
 	fail := func(format string, a ...any) int {
-		ch.send(shimFailed, []byte(fmt.Sprintf(format, a...)), nil)
-		return ExitSetup
+		ch.Send(shimFailed, []byte(fmt.Sprintf(format, a...)), nil)
+		return bridge.ExitSetup
 	}
-	var cfg shimConfig
+	var cfg ShimConfig
 	conf := os.NewFile(shimConfigFD, "shim-config")
 	data, err := io.ReadAll(conf)
 	conf.Close()
@@ -180,20 +182,20 @@ func shimMain(args []string) int {
 	}
 	if listener >= 0 {
 		lf := os.NewFile(uintptr(listener), "seccomp-listener")
-		err = ch.send(shimListener, nil, lf)
+		err = ch.Send(shimListener, nil, lf)
 		lf.Close() // the command must not hold it (see the package note)
 	} else {
-		err = ch.send(shimReady, nil, nil)
+		err = ch.Send(shimReady, nil, nil)
 	}
-	ch.close()
+	ch.Close()
 	if err != nil {
 		// The init is gone: nothing would serve the filter.
-		return ExitSetup
+		return bridge.ExitSetup
 	}
 	err = syscall.Exec(path, argv, os.Environ())
-	code := exitCannotExec
+	code := bridge.ExitCannotExec
 	if errors.Is(err, syscall.ENOENT) {
-		code = exitNotFound
+		code = bridge.ExitNotFound
 	}
 	fmt.Fprintf(os.Stderr, "fence: %s: %s\n", argv[0], strings.TrimPrefix(err.Error(), "exec: "))
 	return code

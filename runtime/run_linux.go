@@ -1,0 +1,228 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fence-policy/fence/runtime/bridge"
+)
+
+// run starts bwrap and waits for the command: hold the mount points, start
+// bwrap with the init's end of the bridge, serve the bridge until every
+// sandbox process is gone, and turn what happened into an exit status.
+func (s *sandbox) run(ctx context.Context) (int, error) {
+	// Signals that arrive from now on go to the command.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, bridge.ForwardedSignals...)
+	defer signal.Stop(sigs)
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return ExitSetup, &SetupError{Layer: "bridge", Cause: "socketpair: " + err.Error()}
+	}
+	hostEnd := os.NewFile(uintptr(fds[0]), "bridge-host")
+	sandboxEnd := os.NewFile(uintptr(fds[1]), "bridge-sandbox")
+	defer sandboxEnd.Close()
+	aliveW, unhold, err := s.holdMountPoints()
+	defer unhold()
+	if err != nil {
+		hostEnd.Close()
+		return ExitSetup, err
+	}
+	ch, err := bridge.NewChannel(hostEnd)
+	if err != nil {
+		return ExitSetup, &SetupError{Layer: "bridge", Cause: err.Error()}
+	}
+	defer ch.Close()
+	b := newHostBridge(ch, s.network)
+
+	var bwrapErr bytes.Buffer
+	cmd, stopStderr, err := s.startBwrap(sandboxEnd, aliveW, &bwrapErr)
+	if err != nil {
+		return ExitSetup, err
+	}
+	if s.tty != nil {
+		defer bridge.SetForeground(int(s.tty.Fd()), unix.Getpgrp())
+		signal.Notify(sigs, syscall.SIGCONT)
+	}
+	go b.loop()
+	for _, e := range s.exposed {
+		go b.serveExposed(e.ln, e.port)
+	}
+	waitErr, ctxErr := s.wait(ctx, cmd, b, sigs)
+	<-b.done // every sandbox process is gone: the bridge is closed
+	for _, e := range s.exposed {
+		e.ln.Close()
+	}
+	b.shutdown()
+	stopStderr()
+	return s.outcome(b, waitErr, ctxErr, bwrapErr.Bytes())
+}
+
+// holdMountPoints starts the cleanup watchdog when the artifact has mount
+// points, and only then creates, marks and holds them (pins too, also
+// when deeper than the topmost created directory: bwrap binds them onto
+// themselves, so they must exist first). aliveW is the write end of the
+// watchdog's pipe, for the sandbox; unhold releases everything, whatever
+// the error.
+func (s *sandbox) holdMountPoints() (aliveW *os.File, unhold func(), err error) {
+	var watchdog *exec.Cmd
+	var watchdogPipe *os.File
+	unhold = func() {
+		s.mps.Release()
+		if aliveW != nil {
+			aliveW.Close()
+		}
+		if watchdog != nil {
+			watchdogPipe.Write([]byte{'d'})
+			watchdogPipe.Close()
+			watchdog.Wait()
+		}
+	}
+	if len(s.created) == 0 {
+		return nil, unhold, nil
+	}
+	aliveR, w, err := os.Pipe()
+	if err != nil {
+		return nil, unhold, &SetupError{Layer: "cleanup", Cause: err.Error()}
+	}
+	watchdog, watchdogPipe, err = s.startWatchdog(aliveR)
+	aliveR.Close()
+	if err != nil {
+		w.Close()
+		return nil, unhold, err
+	}
+	aliveW = w
+	for _, d := range append(slices.Clone(s.created), s.pins...) {
+		if err := s.mps.Claim(d); err != nil {
+			return aliveW, unhold, &SetupError{Layer: "plan", Cause: "cannot create the mount point " + d + ": " + err.Error(),
+				Fix: "make its parent directory writable, or change the rule that needs it"}
+		}
+	}
+	return aliveW, unhold, nil
+}
+
+// startBwrap starts bwrap with the artifact's argv; the init inherits the
+// bridge, the user's stderr, its settings and the watchdog's pipe.
+func (s *sandbox) startBwrap(sandboxEnd, aliveW *os.File, bwrapErr *bytes.Buffer) (*exec.Cmd, func(), error) {
+	stderr, stopStderr, err := fileWriter(s.opts.Stderr)
+	if err != nil {
+		return nil, nil, &SetupError{Layer: "bridge", Cause: err.Error()}
+	}
+	cmd := &exec.Cmd{
+		Path:   s.bwrapPath,
+		Args:   append([]string{"bwrap"}, s.argv...),
+		Env:    s.env,
+		Stdin:  s.opts.Stdin,
+		Stdout: s.opts.Stdout,
+		Stderr: bwrapErr,
+		// bridge.CtlFD, StderrFD and SpecFD in the init (AliveFD: aliveW).
+		ExtraFiles: []*os.File{sandboxEnd, stderr, s.initFile},
+		// Its own process group: a signal to fence's group (Ctrl-C
+		// without a terminal handover) reaches fence, which forwards it,
+		// instead of killing bwrap and losing the status; and a
+		// cancellation can kill every bwrap process at once.
+		//
+		// No Pdeathsig: should fence die while bwrap's child still waits
+		// for its parent to write the uid map, a parent killed by it would
+		// leave the child blocked for good. Unkilled, bwrap finishes its
+		// setup (its own --die-with-parent comes after that point), and
+		// the init, finding fence's end of the bridge closed, ends the
+		// sandbox before the command starts.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if aliveW != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, aliveW)
+	}
+	err = cmd.Start()
+	sandboxEnd.Close()
+	if aliveW != nil {
+		aliveW.Close() // only the sandbox holds it now
+	}
+	if err != nil {
+		stopStderr()
+		return nil, nil, &SetupError{Layer: "bwrap", Cause: fmt.Sprintf("cannot start %s: %v", s.bwrapPath, err), Fix: fixBubblewrap}
+	}
+	return cmd, stopStderr, nil
+}
+
+// wait forwards signals and job control until bwrap exits; a cancelled ctx
+// kills every sandbox process. It returns bwrap's wait error and the
+// context's cause, if it ended the run.
+func (s *sandbox) wait(ctx context.Context, cmd *exec.Cmd, b *hostBridge, sigs chan os.Signal) (waitErr, ctxErr error) {
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	done := ctx.Done()
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGCONT {
+				// Continued after the stop below: the command follows.
+				b.ch.Send(bridge.MsgResume, nil, nil)
+				continue
+			}
+			b.signal(sig.(syscall.Signal))
+		case <-b.stopped:
+			// The command stopped (Ctrl-Z) while it held the terminal:
+			// stop fence's own process group, as a shell expects of the
+			// job it started, so the shell takes the terminal back.
+			syscall.Kill(0, syscall.SIGTSTP)
+		case <-done:
+			ctxErr, done = context.Cause(ctx), nil
+			// Every bwrap process is in the group (a child still in
+			// setup too); the command dies with bwrap's pid 1, and the
+			// init ends the sandbox when the bridge closes in any case.
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			b.ch.Close()
+		case waitErr = <-waited:
+			return waitErr, ctxErr
+		}
+	}
+}
+
+// outcome is the run's result: the command's status, or fence's failure
+// when the command never started.
+func (s *sandbox) outcome(b *hostBridge, waitErr, ctxErr error, bwrapErr []byte) (int, error) {
+	code, gotExit, failure := b.status()
+	if failure != "" && ctxErr == nil {
+		// Setup failed inside the sandbox, before or while the command
+		// was being started (the exec shim): fence's failure, not its.
+		return ExitSetup, &SetupError{Layer: "init", Cause: failure}
+	}
+	select {
+	case <-b.started:
+	default:
+		// The command never started: this is fence's failure, not its.
+		if ctxErr != nil {
+			return 128 + int(syscall.SIGKILL), ctxErr
+		}
+		return ExitSetup, explainBwrap(bwrapErr, os.Getuid())
+	}
+	if ctxErr != nil {
+		return 128 + int(syscall.SIGKILL), ctxErr
+	}
+	if gotExit {
+		return code, nil
+	}
+	// The init died without reporting (killed from inside the sandbox):
+	// bwrap passes on its status.
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
+			return bridge.StatusCode(ws), nil
+		}
+	}
+	if waitErr != nil {
+		return ExitSetup, &SetupError{Layer: "bwrap", Cause: waitErr.Error()}
+	}
+	return 0, nil
+}

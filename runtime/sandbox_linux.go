@@ -3,10 +3,8 @@ package runtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -233,19 +231,6 @@ func resolveInitPath(p string) (string, error) {
 		return "", &SetupError{Layer: "init", Cause: "the init binary: " + err.Error()}
 	}
 	return p, nil
-}
-
-// hostStat is bwrap.Facts.Stat: a path the caller cannot reach counts as
-// missing, since the sandboxed command cannot reach it either.
-func hostStat(p string) (exists, isDir bool, err error) {
-	fi, err := os.Stat(p)
-	switch {
-	case err == nil:
-		return true, fi.IsDir(), nil
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, fs.ErrPermission):
-		return false, false, nil
-	}
-	return false, false, err
 }
 
 // isForegroundTerminal reports whether f is a terminal whose foreground

@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fence-policy/fence/runtime/mounts"
-
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/plantest"
+	"github.com/fence-policy/fence/runtime/mounts"
 	"github.com/fence-policy/fence/targets/linux"
 )
 

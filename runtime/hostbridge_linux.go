@@ -10,7 +10,6 @@ import (
 
 	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/runtime/events"
-
 	"github.com/fence-policy/fence/runtime/proxy"
 	httpproxy "github.com/fence-policy/fence/runtime/proxy/http"
 	"github.com/fence-policy/fence/runtime/proxy/socks"

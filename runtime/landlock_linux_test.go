@@ -1,16 +1,16 @@
 package runtime
 
 import (
-	"github.com/fence-policy/fence/targets/landlock"
-
-	"golang.org/x/sys/unix"
-
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fence-policy/fence/targets/landlock"
 )
 
 // hostDir makes a directory outside /tmp (the sandbox's /tmp is private, so

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/fence-policy/fence/runtime/initproc"
-
 	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/seccomp"
 )

@@ -15,15 +15,14 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/fence-policy/fence/runtime/bridge"
-	"github.com/fence-policy/fence/runtime/initproc"
-	"github.com/fence-policy/fence/runtime/supervisor"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/runtime/events"
+	"github.com/fence-policy/fence/runtime/initproc"
 	"github.com/fence-policy/fence/runtime/proxy"
+	"github.com/fence-policy/fence/runtime/supervisor"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
 
@@ -37,12 +36,6 @@ import (
 // descriptor 3. It then prints whether its own main thread carries a
 // filter, waits for the command and the supervisor, and exits with the
 // command's status.
-func init() {
-	if len(os.Args) > 1 && os.Args[1] == "__notify-init" {
-		os.Exit(notifyInitMain(os.Args[2:]))
-	}
-}
-
 func notifyInitMain(args []string) int {
 	if len(args) < 3 {
 		fmt.Fprintln(os.Stderr, "__notify-init PLAN.json MONITOR ARGV…")

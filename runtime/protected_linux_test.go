@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"github.com/fence-policy/fence/internal/shquote"
-
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/plantest"
+	"github.com/fence-policy/fence/internal/shquote"
 )
 
 // protectedDirs are the entries of the protected lists that are folders;

@@ -15,15 +15,14 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/fence-policy/fence/runtime/bridge"
-	"github.com/fence-policy/fence/runtime/initproc"
-	"github.com/fence-policy/fence/runtime/mounts"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/shquote"
+	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/runtime/events"
+	"github.com/fence-policy/fence/runtime/initproc"
+	"github.com/fence-policy/fence/runtime/mounts"
 	netproxy "github.com/fence-policy/fence/runtime/proxy"
 	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/seccomp"

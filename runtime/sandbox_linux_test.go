@@ -507,17 +507,22 @@ func openFDs(t *testing.T) []string {
 	return out
 }
 
-// After a normal exit and after a forwarded signal, nothing of the sandbox
-// remains: no process, no descriptor in fence, no file on disk (the mount
-// points bwrap had to create are gone too).
-func TestNoLeftovers(t *testing.T) {
+// leftoverPlan allows writing a directory anyone may write, with denied
+// paths below it that do not exist: the artifact has mount points to
+// create on the host, which must be gone afterwards.
+func leftoverPlan(t *testing.T) (*ir.Plan, string) {
 	dir := workDir(t)
 	writable := filepath.Join(dir, "proj")
 	os.Mkdir(writable, 0o777)
 	os.Chmod(writable, 0o777)
-	// A denied path that does not exist under a writable bind makes bwrap
-	// create a mount point on the host.
-	p := testPlan(t, dir, "allow write "+writable, "deny write "+filepath.Join(writable, ".git/hooks"), "deny read "+filepath.Join(writable, ".env"))
+	return testPlan(t, dir, "allow write "+writable, "deny write "+filepath.Join(writable, ".git/hooks"), "deny read "+filepath.Join(writable, ".env")), writable
+}
+
+// After a normal exit and after a forwarded signal, nothing of the sandbox
+// remains: no process, no descriptor in fence, no file on disk (the mount
+// points bwrap had to create are gone too).
+func TestNoLeftovers(t *testing.T) {
+	p, writable := leftoverPlan(t)
 	before := openFDs(t)
 	token := fmt.Sprintf("fence-leftover-%d", os.Getpid())
 	r := run(t, p, testOptions(t), "sh", "-c", `sleep 1000 & touch $TMPDIR/x; exit 0`, token)
@@ -550,11 +555,7 @@ func TestNoLeftovers(t *testing.T) {
 // When fence itself is killed with SIGKILL, every sandbox process dies and
 // the watchdog removes the mount points bwrap created.
 func TestFenceKilled(t *testing.T) {
-	dir := workDir(t)
-	writable := filepath.Join(dir, "proj")
-	os.Mkdir(writable, 0o777)
-	os.Chmod(writable, 0o777)
-	p := testPlan(t, dir, "allow write "+writable, "deny write "+filepath.Join(writable, ".git/hooks"), "deny read "+filepath.Join(writable, ".env"))
+	p, writable := leftoverPlan(t)
 	token := fmt.Sprintf("fence-killed-%d", os.Getpid())
 	cmd := fixtureCmd(t, p, "sh", "-c", `sleep 1000 & echo ready; while :; do sleep 1; done`, token)
 	startReady(t, cmd)

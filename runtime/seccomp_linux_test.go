@@ -15,10 +15,9 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/fence-policy/fence/runtime/initproc"
-
 	"golang.org/x/sys/unix"
 
+	"github.com/fence-policy/fence/runtime/initproc"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
 
@@ -26,12 +25,6 @@ import (
 // tests run inside (and outside) the sandbox. It is dispatched here, in an
 // init function, rather than in TestMain, which belongs to the sandbox
 // tests.
-func init() {
-	if len(os.Args) > 1 && os.Args[1] == "__seccomp-probe" {
-		os.Exit(seccompProbe(os.Args[2:]))
-	}
-}
-
 // errnoResult renders a system call's outcome for the probe's output.
 func errnoResult(err error) string {
 	if err == nil {

@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"github.com/fence-policy/fence/internal/shquote"
-
 	"bytes"
 	"os"
 	"os/exec"
@@ -13,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fence-policy/fence/internal/shquote"
 )
 
 // pty is a pseudo-terminal whose master side the test reads and writes.

@@ -1,11 +1,11 @@
 package ir
 
 import (
-	"github.com/fence-policy/fence/internal/shquote"
-
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fence-policy/fence/internal/shquote"
 )
 
 func execPlan(rules ...[]string) *Plan {

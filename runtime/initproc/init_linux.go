@@ -14,12 +14,11 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/runtime/mounts"
 	"github.com/fence-policy/fence/runtime/supervisor"
-
-	"golang.org/x/sys/unix"
-
 	"github.com/fence-policy/fence/targets/landlock"
 	"github.com/fence-policy/fence/targets/linux"
 )

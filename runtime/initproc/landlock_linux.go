@@ -9,10 +9,9 @@ import (
 	"strconv"
 	"unsafe"
 
-	"github.com/fence-policy/fence/runtime/mounts"
-
 	"golang.org/x/sys/unix"
 
+	"github.com/fence-policy/fence/runtime/mounts"
 	"github.com/fence-policy/fence/targets/landlock"
 	"github.com/fence-policy/fence/targets/linux"
 )

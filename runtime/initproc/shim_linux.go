@@ -10,10 +10,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/fence-policy/fence/runtime/bridge"
-
 	"golang.org/x/sys/unix"
 
+	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/targets/landlock"
 	"github.com/fence-policy/fence/targets/seccomp"
 )

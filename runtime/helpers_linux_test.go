@@ -149,14 +149,7 @@ func runFixtureMain(args []string) int {
 // fixtureCmd prepares `testbinary __run` for plan and argv.
 func fixtureCmd(t testing.TB, plan *ir.Plan, argv ...string) *exec.Cmd {
 	t.Helper()
-	data, err := json.Marshal(fixture{Plan: plan, Argv: argv})
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "fixture.json")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := writeJSON(t, "fixture.json", fixture{Plan: plan, Argv: argv})
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -202,4 +195,19 @@ func workDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// writeJSON writes v as JSON into a new file name in a temporary directory
+// and returns its path.
+func writeJSON(t testing.TB, name string, v any) string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }

@@ -118,14 +118,7 @@ func (r notifyRun) String() string {
 // notifyInit runs argv under __notify-init with env added to a plain one.
 func notifyInit(t *testing.T, plan *ir.Plan, monitor bool, env []string, argv ...string) notifyRun {
 	t.Helper()
-	data, err := json.Marshal(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	planFile := filepath.Join(t.TempDir(), "plan.json")
-	if err := os.WriteFile(planFile, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	planFile := writeJSON(t, "plan.json", plan)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"slices"
+
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/lang"
 )
@@ -19,6 +21,14 @@ type Env struct {
 	// Vars is the environment used for ${VAR} expansion and for lints that
 	// look at PATH.
 	Vars map[string]string
+	// Repos are the git work trees found below the writable roots (by
+	// runtime/probe, through fence.CompileEnv); each gets the protected
+	// repository paths. Order does not matter: the compiler sorts them.
+	Repos []ir.Repo
+	// GitHooksPaths are the core.hooksPath values of the system's and the
+	// user's git configuration, as written: an absolute (or "~/") one is
+	// protected once, a relative one in every repository of Repos.
+	GitHooksPaths []string
 }
 
 // Compile layers the policies left to right (each after what it extends),
@@ -28,7 +38,7 @@ func Compile(env Env, layers ...*lang.Policy) (*ir.Plan, ir.Diagnostics) {
 	c := &compilation{env: env, seen: map[string]bool{}}
 	plan := &ir.Plan{
 		Version:         ir.Version,
-		Context:         ir.Context{Home: env.Home, Cwd: env.Cwd, TempDir: env.TempDir},
+		Context:         ir.Context{Home: env.Home, Cwd: env.Cwd, TempDir: env.TempDir, Repos: c.repos(), GitHooksPaths: slices.Clone(env.GitHooksPaths)},
 		CommandDefaults: true,
 	}
 	for _, l := range layers {

@@ -85,11 +85,6 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 	if plan == nil {
 		return nil, &SetupError{Layer: "plan", Cause: "no plan"}
 	}
-	// Every git repository below a writable root gets the protected paths
-	// the compiler gives the working directory (runtime/protected_linux.go).
-	if plan, err = withNestedRepos(plan); err != nil {
-		return nil, err
-	}
 	if e := checkCommands(plan, argv); e != nil {
 		return nil, e
 	}

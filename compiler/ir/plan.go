@@ -36,6 +36,12 @@ type Context struct {
 	Home    string `json:"home"`
 	Cwd     string `json:"cwd"`
 	TempDir string `json:"temp_dir"`
+	// Repos are the git work trees found on the host below the writable
+	// roots (compiler.Env.Repos), sorted by Top; the plan protects each.
+	Repos []Repo `json:"repos,omitempty"`
+	// GitHooksPaths are the core.hooksPath values of the system's and the
+	// user's git configuration, as written (compiler.Env.GitHooksPaths).
+	GitHooksPaths []string `json:"git_hooks_paths,omitempty"`
 }
 
 // NetworkSettings are the scalar network options of a plan.

@@ -46,6 +46,7 @@ func Compile(env Env, layers ...*lang.Policy) (*ir.Plan, ir.Diagnostics) {
 			c.layer(plan, l, nil)
 		}
 	}
+	c.proxyPorts(plan)
 	c.addBuiltins(plan)
 	plan.Rules = c.dedupe(plan.Rules)
 	ir.SortRules(plan.Rules)
@@ -68,10 +69,13 @@ type compilation struct {
 	// outboundSet records that some layer set allow_local_outbound itself,
 	// so a later allow_local_binding no longer implies it.
 	outboundSet bool
+	// httpPortOrigin and socksPortOrigin are where the last layer that
+	// fixed a proxy port did so; nil when no layer did (see proxyPorts).
+	httpPortOrigin, socksPortOrigin *ir.Origin
 }
 
-func (c *compilation) errorf(o ir.Origin, code, summary, detail string) {
-	c.diags = append(c.diags, ir.Diagnostic{Severity: ir.SevError, Code: code, Summary: summary, Detail: detail, Origin: o})
+func (c *compilation) errorf(o ir.Origin, code, summary, detail string, related ...ir.Origin) {
+	c.diags = append(c.diags, ir.Diagnostic{Severity: ir.SevError, Code: code, Summary: summary, Detail: detail, Origin: o, Related: related})
 }
 
 func (c *compilation) warnf(o ir.Origin, code, summary, detail string, rule string, related ...ir.Origin) {
@@ -134,9 +138,11 @@ func (c *compilation) settings(plan *ir.Plan, p *lang.Policy) {
 	}
 	if s.HTTPProxyPort != nil {
 		plan.Network.HTTPProxyPort = s.HTTPProxyPort.Value
+		c.httpPortOrigin = &ir.Origin{Span: spanOf(s.HTTPProxyPort.Range), Field: "network.http_proxy_port", Profile: p.Profile}
 	}
 	if s.SOCKSProxyPort != nil {
 		plan.Network.SOCKSProxyPort = s.SOCKSProxyPort.Value
+		c.socksPortOrigin = &ir.Origin{Span: spanOf(s.SOCKSProxyPort.Range), Field: "network.socks_proxy_port", Profile: p.Profile}
 	}
 	setBool(&plan.AllowGitConfig, s.AllowGitConfig)
 	setBool(&plan.CommandDefaults, s.UseDefaults)

@@ -20,14 +20,6 @@ import (
 // of a run, the setup error, the environment the command gets, and the tiny
 // SOCKS5 client that GIT_SSH_COMMAND names.
 
-// Default in-sandbox proxy ports, used when the plan sets none. The sandbox
-// has a network namespace of its own, so a fixed port cannot collide with
-// anything on the host or in another sandbox.
-const (
-	DefaultHTTPProxyPort  = 3128
-	DefaultSOCKSProxyPort = 1080
-)
-
 // Exit statuses of a run that are not the command's own.
 const (
 	// ExitSetup is what the CLI exits with when Run returns a *SetupError:

@@ -103,8 +103,8 @@ func InitMain(args []string) int {
 	}
 	fs := flag.NewFlagSet("fence __init", flag.ContinueOnError)
 	var cfg initConfig
-	fs.IntVar(&cfg.HTTPPort, "http", DefaultHTTPProxyPort, "in-sandbox HTTP proxy port")
-	fs.IntVar(&cfg.SOCKSPort, "socks", DefaultSOCKSProxyPort, "in-sandbox SOCKS5 proxy port")
+	fs.IntVar(&cfg.HTTPPort, "http", 0, "in-sandbox HTTP proxy port (the plan's)")
+	fs.IntVar(&cfg.SOCKSPort, "socks", 0, "in-sandbox SOCKS5 proxy port (the plan's)")
 	fs.BoolVar(&cfg.TTY, "tty", false, "stdin is a terminal")
 	fs.IntVar(&cfg.LandlockABI, "landlock", -1, "the Landlock ABI the host checked (0: none, accepted with --best-effort)")
 	fs.BoolVar(&cfg.Monitor, "monitor", false, "report denied system calls and file accesses")
@@ -116,6 +116,12 @@ func InitMain(args []string) int {
 		// Never default to no Landlock: only the host's explicit 0 (a
 		// run the user accepted without it) leaves it out.
 		fmt.Fprintln(os.Stderr, "fence __init: -landlock is missing (this is an internal command that fence runs inside its sandbox)")
+		return ExitSetup
+	}
+	if cfg.HTTPPort == 0 || cfg.SOCKSPort == 0 {
+		// The ports are the plan's, decided by the compiler; never
+		// default them here.
+		fmt.Fprintln(os.Stderr, "fence __init: -http or -socks is missing (this is an internal command that fence runs inside its sandbox)")
 		return ExitSetup
 	}
 	if len(cfg.Argv) == 0 {

@@ -26,8 +26,7 @@ func (s *notifySupervisor) checkNet(n *seccompNotif, name string) (ev Event, den
 	if bind {
 		access = landlock.BindTCP
 	}
-	httpPort := orDefault(s.plan.Network.HTTPProxyPort, DefaultHTTPProxyPort)
-	socksPort := orDefault(s.plan.Network.SOCKSProxyPort, DefaultSOCKSProxyPort)
+	httpPort, socksPort := s.plan.Network.HTTPProxyPort, s.plan.Network.SOCKSProxyPort
 	if s.ports.HandledNet&access == 0 {
 		return Event{}, false // not restricted at all
 	}
@@ -89,13 +88,6 @@ func (s *notifySupervisor) tcpSocket(pid, fd int) bool {
 	}
 	proto, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_PROTOCOL)
 	return err == nil && (proto == unix.IPPROTO_TCP || proto == 0)
-}
-
-func orDefault(port, def int) int {
-	if port == 0 {
-		return def
-	}
-	return port
 }
 
 // portRules is the plan's Landlock ruleset, for its TCP port rules.

@@ -127,10 +127,12 @@ func prepare(plan *ir.Plan, argv []string, opts Options) (_ *sandbox, err error)
 		Log:      opts.Log,
 	}
 
-	httpPort := orDefault(plan.Network.HTTPProxyPort, DefaultHTTPProxyPort)
-	socksPort := orDefault(plan.Network.SOCKSProxyPort, DefaultSOCKSProxyPort)
-	if err := checkPorts(httpPort, socksPort, plan.Expose); err != nil {
-		return nil, err
+	// The compiler decides the proxy ports (compiler/ports.go) and every
+	// plan it makes names them; a plan without them was made elsewhere.
+	httpPort, socksPort := plan.Network.HTTPProxyPort, plan.Network.SOCKSProxyPort
+	if httpPort == 0 || socksPort == 0 {
+		return nil, &SetupError{Layer: "plan", Cause: "the plan names no in-sandbox proxy ports",
+			Fix: "compile the plan with fence's compiler (fence compile, fence.CompilePolicies), which always sets them"}
 	}
 	for _, e := range plan.Expose {
 		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(e.Port)))
@@ -234,31 +236,6 @@ func resolveInitPath(p string) (string, error) {
 		return "", &SetupError{Layer: "init", Cause: "the init binary: " + err.Error()}
 	}
 	return p, nil
-}
-
-// checkPorts rejects port combinations that cannot work: the in-sandbox
-// proxies and the exposed ports share the sandbox's loopback.
-func checkPorts(httpPort, socksPort int, expose []ir.ExposedPort) error {
-	bad := func(cause string) error {
-		return &SetupError{Layer: "plan", Cause: cause, Fix: "choose different ports in network.http_proxy_port, network.socks_proxy_port or expose"}
-	}
-	for _, p := range []int{httpPort, socksPort} {
-		if p < 1 || p > 65535 {
-			return bad(fmt.Sprintf("proxy port %d is out of range", p))
-		}
-	}
-	if httpPort == socksPort {
-		return bad(fmt.Sprintf("the HTTP and SOCKS5 proxies cannot both use port %d", httpPort))
-	}
-	for _, e := range expose {
-		if e.Port < 1 || e.Port > 65535 {
-			return bad(fmt.Sprintf("exposed port %d is out of range", e.Port))
-		}
-		if e.Port == httpPort || e.Port == socksPort {
-			return bad(fmt.Sprintf("exposed port %d is also an in-sandbox proxy port", e.Port))
-		}
-	}
-	return nil
 }
 
 // hostStat is bwrap.Facts.Stat: a path the caller cannot reach counts as

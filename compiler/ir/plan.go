@@ -48,8 +48,10 @@ type Context struct {
 type NetworkSettings struct {
 	AllowLocalBinding  bool `json:"allow_local_binding,omitempty"`
 	AllowLocalOutbound bool `json:"allow_local_outbound,omitempty"`
-	// HTTPProxyPort and SOCKSProxyPort are fixed in-sandbox proxy ports; 0
-	// lets the runtime choose.
+	// HTTPProxyPort and SOCKSProxyPort are the in-sandbox proxy ports. The
+	// compiler always sets them (the policy's, or its defaults 3128 and
+	// 1080 moved up past exposed ports); the runtime refuses a plan
+	// without them.
 	HTTPProxyPort  int `json:"http_proxy_port,omitempty"`
 	SOCKSProxyPort int `json:"socks_proxy_port,omitempty"`
 }

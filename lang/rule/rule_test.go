@@ -134,4 +134,28 @@ func TestSuggest(t *testing.T) {
 	if got := Suggest("zzz", cands); got != "" {
 		t.Errorf("got %q", got)
 	}
+	// One swap of adjacent letters is one edit, so short names are found
+	// too; two swaps are not a typo of a three-letter name.
+	for _, tc := range []struct{ s, want string }{
+		{"nmp", "npm"}, {"pnm", "npm"}, {"NPM", "npm"}, {"pip", "pip"},
+		{"allwo", "allow"}, {"nte", "net"}, {"mpn", ""}, {"xyz", ""},
+	} {
+		if got := Suggest(tc.s, []string{"npm", "pip", "allow", "deny", "net"}); got != tc.want {
+			t.Errorf("Suggest(%q) = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}
+
+func TestDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"a", "", 1}, {"", "abc", 3}, {"abc", "abc", 0},
+		{"abc", "acb", 1}, {"ca", "abc", 3}, {"kitten", "sitting", 3}, {"ünï", "nüï", 1},
+	} {
+		if got := distance(tc.a, tc.b); got != tc.want {
+			t.Errorf("distance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
 }

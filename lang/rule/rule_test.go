@@ -67,7 +67,6 @@ func TestParseErrors(t *testing.T) {
 		{"allow net 10.0.0.1/8", 11, "host bits"},
 		{"allow net fe80::1%eth0", 11, "zoned"},
 		{"allow net [::1", 11, "missing ]"},
-		{"allow net a..b", 11, "empty label"},
 		{"deny read ~bob/x", 11, "~user"},
 		{"deny read $HOME/x", 11, "${HOME}"},
 		{"deny read ${HOME/x", 11, "unterminated"},
@@ -156,6 +155,34 @@ func TestDistance(t *testing.T) {
 	} {
 		if got := distance(tc.a, tc.b); got != tc.want {
 			t.Errorf("distance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// ParseHost spells names canonically and records where the name was
+// written; their validity is ir.CheckHostName's (through the compiler).
+func TestParseHostName(t *testing.T) {
+	for _, tc := range []struct {
+		in, name string
+		off, end int
+	}{
+		{"GitHub.COM.", "github.com", 0, 10},
+		{"*.Bücher.example:443", "*.xn--bcher-kva.example", 2, 17},
+		{"a..b", "a..b", 0, 4},
+		{"bad!name", "bad!name", 0, 8},
+		{"[exa.mple]:80", "exa.mple", 1, 9},
+	} {
+		h, err := ParseHost(tc.in)
+		if err != nil {
+			t.Errorf("%q: %v", tc.in, err)
+			continue
+		}
+		got := h.Name
+		if h.Kind == HostSubdomains {
+			got = "*." + got
+		}
+		if got != tc.name || h.NameOffset != tc.off || h.NameEnd != tc.end {
+			t.Errorf("%q: %q [%d,%d), want %q [%d,%d)", tc.in, got, h.NameOffset, h.NameEnd, tc.name, tc.off, tc.end)
 		}
 	}
 }

@@ -17,7 +17,10 @@
 //
 // The compiler's own entry points, for callers that want the plan: Compile
 // (a Config) or CompilePolicies (policy files and profile names, as
-// `fence run -p`) give an *ir.Plan and its diagnostics, Explain decides a
+// `fence run -p`) give an *ir.Plan and its diagnostics (both, and the CLI,
+// go through CompileHost, fence's one compile pipeline: host env, load,
+// compile, find the git repositories below the writable roots, compile
+// again), Explain decides a
 // query against it the way `fence explain` does, and Run executes a command
 // under it in this process (the fence binary, or a program that calls
 // ServeInternal first thing in main, is the sandbox's init).

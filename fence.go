@@ -154,22 +154,17 @@ func Compile(cfg *Config) (*ir.Plan, ir.Diagnostics) {
 }
 
 func compileConfig(cfg *Config) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
-	env, err := HostEnv()
-	if err != nil {
-		return nil, ir.Diagnostics{errorDiag(err)}, nil
-	}
-	data, err := cfg.JSON(env.Cwd)
-	if err != nil {
-		return nil, ir.Diagnostics{errorDiag(err)}, nil
-	}
-	l := NewLoader(env)
-	p, hds := l.LoadBytes(configName, data)
-	ds := compiler.FromHCL(hds)
-	if p == nil || ds.HasErrors() {
-		return nil, ds, l.Sources()
-	}
-	plan, cds := compiler.Compile(env, p)
-	return plan, append(ds, cds...), l.Sources()
+	return compileHost(func(l *lang.Loader, env compiler.Env) ([]*lang.Policy, ir.Diagnostics, error) {
+		data, err := cfg.JSON(env.Cwd)
+		if err != nil {
+			return nil, ir.Diagnostics{errorDiag(err)}, nil
+		}
+		p, hds := l.LoadBytes(configName, data)
+		if p == nil {
+			return nil, compiler.FromHCL(hds), nil
+		}
+		return []*lang.Policy{p}, compiler.FromHCL(hds), nil
+	})
 }
 
 // CompilePolicies loads and compiles policies as `fence run -p` does: each
@@ -183,20 +178,25 @@ func CompilePolicies(refs ...string) (*ir.Plan, ir.Diagnostics) {
 }
 
 func compilePolicies(refs []string) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
-	env, err := HostEnv()
+	return compileHost(func(l *lang.Loader, env compiler.Env) ([]*lang.Policy, ir.Diagnostics, error) {
+		if len(refs) == 0 {
+			refs = []string{DefaultPolicy(env.Home)}
+		}
+		layers, ds := LoadLayers(l, refs, env.Cwd)
+		if len(layers) != len(refs) {
+			return nil, ds, nil
+		}
+		return layers, ds, nil
+	})
+}
+
+// compileHost is CompileHost for the Go API: every error is a diagnostic.
+func compileHost(load LoadFunc) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
+	c, err := CompileHost(load)
 	if err != nil {
 		return nil, ir.Diagnostics{errorDiag(err)}, nil
 	}
-	if len(refs) == 0 {
-		refs = []string{DefaultPolicy(env.Home)}
-	}
-	l := NewLoader(env)
-	layers, ds := LoadLayers(l, refs, env.Cwd)
-	if len(layers) != len(refs) || ds.HasErrors() {
-		return nil, ds, l.Sources()
-	}
-	plan, cds := compiler.Compile(env, layers...)
-	return plan, append(ds, cds...), l.Sources()
+	return c.Plan, c.Diags, c.Loader.Sources()
 }
 
 // LoadLayers loads the policies named by refs (files relative to cwd, or

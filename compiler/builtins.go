@@ -9,9 +9,9 @@ import (
 	"github.com/fence-policy/fence/compiler/ir"
 )
 
-// The protected-path lists (DESIGN §2) live in compiler/ir (protected.go),
-// shared with the runtime, which adds the same repository list for every git
-// repository it finds below a writable root when the sandbox starts.
+// The protected-path lists (DESIGN §2) live in compiler/ir (protected.go);
+// the git repositories they also apply to come in as host facts
+// (Env.Repos, repos.go).
 
 // DefaultCommands is the seed's dangerous-command list, denied when
 // command.use_defaults is on (the default). Command rules are advisory: they
@@ -46,8 +46,8 @@ func (c *compilation) addBuiltins(plan *ir.Plan) {
 }
 
 // addProtected adds the protected paths: the home directory's list, the
-// repository list under the working directory and under every writable root,
-// and the policy files in use. They are added even where nothing allows a
+// repository list under every git repository of Env.Repos, under the working
+// directory and under every writable root, and the policy files in use. They are added even where nothing allows a
 // write, so that `fence explain` names them and a later layer cannot forget
 // them; targets skip the ones no write rule reaches.
 func (c *compilation) addProtected(plan *ir.Plan) {
@@ -61,6 +61,9 @@ func (c *compilation) addProtected(plan *ir.Plan) {
 		}
 	}
 	plan.Rules = append(plan.Rules, ir.HomeProtected(c.env.Home)...)
+	// Before the roots' lists: where a root is a repository's top, dedupe
+	// keeps the rule whose origin names the repository.
+	c.addRepos(plan)
 	for _, root := range slices.Sorted(maps.Keys(roots)) {
 		plan.Rules = append(plan.Rules, ir.RepoProtected(root, plan.AllowGitConfig)...)
 	}

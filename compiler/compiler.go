@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"slices"
+
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/lang"
 )
@@ -19,6 +21,14 @@ type Env struct {
 	// Vars is the environment used for ${VAR} expansion and for lints that
 	// look at PATH.
 	Vars map[string]string
+	// Repos are the git work trees found below the writable roots (by
+	// runtime/probe, through fence.CompileEnv); each gets the protected
+	// repository paths. Order does not matter: the compiler sorts them.
+	Repos []ir.Repo
+	// GitHooksPaths are the core.hooksPath values of the system's and the
+	// user's git configuration, as written: an absolute (or "~/") one is
+	// protected once, a relative one in every repository of Repos.
+	GitHooksPaths []string
 }
 
 // Compile layers the policies left to right (each after what it extends),
@@ -28,7 +38,7 @@ func Compile(env Env, layers ...*lang.Policy) (*ir.Plan, ir.Diagnostics) {
 	c := &compilation{env: env, seen: map[string]bool{}}
 	plan := &ir.Plan{
 		Version:         ir.Version,
-		Context:         ir.Context{Home: env.Home, Cwd: env.Cwd, TempDir: env.TempDir},
+		Context:         ir.Context{Home: env.Home, Cwd: env.Cwd, TempDir: env.TempDir, Repos: c.repos(), GitHooksPaths: slices.Clone(env.GitHooksPaths)},
 		CommandDefaults: true,
 	}
 	for _, l := range layers {
@@ -36,6 +46,7 @@ func Compile(env Env, layers ...*lang.Policy) (*ir.Plan, ir.Diagnostics) {
 			c.layer(plan, l, nil)
 		}
 	}
+	c.proxyPorts(plan)
 	c.addBuiltins(plan)
 	plan.Rules = c.dedupe(plan.Rules)
 	ir.SortRules(plan.Rules)
@@ -58,10 +69,13 @@ type compilation struct {
 	// outboundSet records that some layer set allow_local_outbound itself,
 	// so a later allow_local_binding no longer implies it.
 	outboundSet bool
+	// httpPortOrigin and socksPortOrigin are where the last layer that
+	// fixed a proxy port did so; nil when no layer did (see proxyPorts).
+	httpPortOrigin, socksPortOrigin *ir.Origin
 }
 
-func (c *compilation) errorf(o ir.Origin, code, summary, detail string) {
-	c.diags = append(c.diags, ir.Diagnostic{Severity: ir.SevError, Code: code, Summary: summary, Detail: detail, Origin: o})
+func (c *compilation) errorf(o ir.Origin, code, summary, detail string, related ...ir.Origin) {
+	c.diags = append(c.diags, ir.Diagnostic{Severity: ir.SevError, Code: code, Summary: summary, Detail: detail, Origin: o, Related: related})
 }
 
 func (c *compilation) warnf(o ir.Origin, code, summary, detail string, rule string, related ...ir.Origin) {
@@ -124,9 +138,11 @@ func (c *compilation) settings(plan *ir.Plan, p *lang.Policy) {
 	}
 	if s.HTTPProxyPort != nil {
 		plan.Network.HTTPProxyPort = s.HTTPProxyPort.Value
+		c.httpPortOrigin = &ir.Origin{Span: spanOf(s.HTTPProxyPort.Range), Field: "network.http_proxy_port", Profile: p.Profile}
 	}
 	if s.SOCKSProxyPort != nil {
 		plan.Network.SOCKSProxyPort = s.SOCKSProxyPort.Value
+		c.socksPortOrigin = &ir.Origin{Span: spanOf(s.SOCKSProxyPort.Range), Field: "network.socks_proxy_port", Profile: p.Profile}
 	}
 	setBool(&plan.AllowGitConfig, s.AllowGitConfig)
 	setBool(&plan.CommandDefaults, s.UseDefaults)

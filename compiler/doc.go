@@ -5,9 +5,15 @@
 // paths are relative to Env.Cwd, "${VAR}" expands from Env.Vars — never from
 // the compiler's own process), layers policies left to right (each after the
 // policies it extends; lists merge, and for scalar settings the last layer that
-// sets one wins), adds fence's built-in rules (the private temp dir, the
-// protected paths, the default dangerous-command list), removes exact
+// sets one wins), validates host names (ir.CheckHostName), decides the
+// in-sandbox proxy ports (ports.go), adds fence's built-in rules (the private
+// temp dir, the protected paths, also of every git repository the host probe
+// found, Env.Repos, the default dangerous-command list), removes exact
 // duplicates, sorts canonically and lints. Every rule keeps an ir.Origin.
+//
+// Host facts come only through Env; fence.CompileEnv fills Env.Repos by
+// compiling once, probing below the plan's writable roots (runtime/probe)
+// and compiling again, so every decision is in the plan the runtime gets.
 //
 // Lints are warnings (errors where a rule is never what the user means): an
 // allow made dead by a deny, duplicates, over-broad wildcards such as "*.com"

@@ -63,6 +63,9 @@ func Explain(plan *ir.Plan, env Env, query string) (Answer, error) {
 		a.Object = abs
 		a.Decision = plan.DecideUnix(abs)
 	case rule.Net:
+		if err := checkHostName(*q.Host); err != nil {
+			return Answer{}, &rule.Error{Offset: q.ObjectOffset + q.Host.NameOffset, End: q.ObjectOffset + q.Host.NameEnd, Msg: err.Error()}
+		}
 		host, port := q.Host.Addr(), q.Host.Port()
 		if port == 0 {
 			port = DefaultQueryPort

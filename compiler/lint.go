@@ -313,13 +313,8 @@ func (c *compilation) lintExpose(plan *ir.Plan) {
 			continue
 		}
 		seen[e.Port] = e.Origin
-		if e.Port == plan.Network.HTTPProxyPort || e.Port == plan.Network.SOCKSProxyPort {
-			c.errorf(e.Origin, "port-conflict", fmt.Sprintf("port %d is both exposed and a proxy port", e.Port), "Choose another proxy port, or expose another port.")
-		}
 	}
-	if h, s := plan.Network.HTTPProxyPort, plan.Network.SOCKSProxyPort; h != 0 && h == s {
-		c.errorf(ir.Origin{Field: "network.http_proxy_port"}, "port-conflict", fmt.Sprintf("http_proxy_port and socks_proxy_port are both %d", h), "Give them different ports.")
-	}
+	// Conflicts with the proxy ports are errors of proxyPorts (ports.go).
 }
 
 // sortDiagnostics orders diagnostics by position so output is stable.

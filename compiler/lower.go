@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -46,6 +47,12 @@ func (c *compilation) lower(r lang.Rule, o ir.Origin) (ir.Rule, bool) {
 			c.errorf(o, "internal", "rule has no host", "")
 			return out, false
 		}
+		if err := checkHostName(*r.Host); err != nil {
+			bad := o
+			bad.Span = nameSpan(r)
+			c.errorf(bad, "bad-host", err.Error(), "")
+			return out, false
+		}
 		out.Host = HostPattern(*r.Host)
 	case rule.Env:
 		if r.Env == nil {
@@ -64,6 +71,41 @@ func (c *compilation) lower(r lang.Rule, o ir.Origin) (ir.Rule, bool) {
 		return out, false
 	}
 	return out, true
+}
+
+// checkHostName validates the name of a host pattern with ir.CheckHostName
+// (lang/rule leaves validity to it); patterns without a name pass.
+func checkHostName(h rule.Host) error {
+	if h.Kind != rule.HostExact && h.Kind != rule.HostSubdomains {
+		return nil
+	}
+	if err := ir.CheckHostName(h.Name); err != nil {
+		return fmt.Errorf("bad host name %q: %v", h.Name, err)
+	}
+	return nil
+}
+
+// nameSpan is the source span of the host name inside r's object, where
+// the object's range maps byte for byte onto the source (a string without
+// escapes on one line); else the object's span, or the rule's.
+func nameSpan(r lang.Rule) ir.Span {
+	rng := r.ObjectRange
+	if rng.Filename == "" {
+		return spanOf(r.Range)
+	}
+	h := r.Host
+	if rng.Start.Line != rng.End.Line || rng.End.Byte-rng.Start.Byte != len(r.Object) ||
+		h.NameOffset < 0 || h.NameEnd > len(r.Object) || h.NameEnd <= h.NameOffset {
+		return spanOf(rng)
+	}
+	before, name := r.Object[:h.NameOffset], r.Object[h.NameOffset:h.NameEnd]
+	start := rng.Start
+	start.Byte += len(before)
+	start.Column += utf8.RuneCountInString(before)
+	end := start
+	end.Byte += len(name)
+	end.Column += utf8.RuneCountInString(name)
+	return spanOf(hcl.Range{Filename: rng.Filename, Start: start, End: end})
 }
 
 // HostPattern converts a parsed host atom into its IR form.

@@ -140,7 +140,7 @@ func (d *decoder) hclBlock(sec *section, e entry) {
 	}
 	summary := fmt.Sprintf("unknown block %q", b.Type)
 	detail := "Blocks are network, filesystem and command."
-	if sg := didYouMean(b.Type, blockNames()); sg != "" && sec == topSection {
+	if sg := rule.Suggest(b.Type, blockNames()); sg != "" && sec == topSection {
 		detail = fmt.Sprintf("Did you mean %q?", sg)
 	}
 	if sec != topSection {
@@ -359,7 +359,7 @@ func (d *decoder) unknown(sec *section, e entry) {
 		} else {
 			detail = fmt.Sprintf("%s belongs in the %s block.", e.name, home.name)
 		}
-	} else if sg := didYouMean(e.name, sec.names(hasUpper(e.name))); sg != "" {
+	} else if sg := rule.Suggest(e.name, sec.names(hasUpper(e.name))); sg != "" {
 		detail = fmt.Sprintf("Did you mean %q?", sg)
 	} else {
 		detail = fmt.Sprintf("Valid names %s: %s (or their camelCase spellings).", sec.where(), strings.Join(sec.canonicalNames(), ", "))

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/fence-policy/fence/lang/rule"
 )
 
 // Loader loads policies and remembers every source it read, for rendering
@@ -172,7 +174,7 @@ func (l *Loader) profileNames() []string {
 func (l *Loader) unknownProfile(name string, subject *hcl.Range) *hcl.Diagnostic {
 	names := l.profileNames()
 	var detail string
-	if sg := didYouMean(name, names); sg != "" {
+	if sg := rule.Suggest(name, names); sg != "" {
 		detail = fmt.Sprintf("Did you mean %q?", sg)
 	} else if len(names) > 0 {
 		detail = "Available profiles: " + strings.Join(dedupe(names), ", ") + "."

@@ -162,30 +162,3 @@ func homeOf(name string, not *section) *section {
 }
 
 func hasUpper(s string) bool { return strings.ToLower(s) != s }
-
-// didYouMean is rule.Suggest, plus one swap of adjacent letters ("nmp" for
-// "npm"), which plain edit distance counts as two edits and so misses for
-// short names.
-func didYouMean(s string, candidates []string) string {
-	if sg := rule.Suggest(s, candidates); sg != "" {
-		return sg
-	}
-	ls := strings.ToLower(s)
-	for _, c := range candidates {
-		if swappedOnce(ls, strings.ToLower(c)) {
-			return c
-		}
-	}
-	return ""
-}
-
-func swappedOnce(a, b string) bool {
-	if len(a) != len(b) || a == b {
-		return false
-	}
-	i := 0
-	for i < len(a) && a[i] == b[i] {
-		i++
-	}
-	return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
-}

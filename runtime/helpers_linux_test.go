@@ -29,7 +29,11 @@ const deadlock = 60 * time.Second
 func testPlan(t testing.TB, cwd string, rules ...string) *ir.Plan {
 	t.Helper()
 	ctx := ir.Context{Home: cwd, Cwd: cwd, TempDir: "/tmp/fence-" + fmt.Sprint(os.Getuid())}
-	return plantest.Plan(t, ctx, append(rules, "allow write "+ctx.TempDir)...)
+	p := plantest.Plan(t, ctx, append(rules, "allow write "+ctx.TempDir)...)
+	// The compiler's default proxy ports (compiler/ports.go): every plan
+	// it makes names them.
+	p.Network.HTTPProxyPort, p.Network.SOCKSProxyPort = 3128, 1080
+	return p
 }
 
 // result is what a sandboxed command did.

@@ -415,14 +415,15 @@ func TestSetupErrors(t *testing.T) {
 			t.Fatalf("want bwrap's own message in a SetupError, got %s", r)
 		}
 	})
-	t.Run("port clash", func(t *testing.T) {
+	t.Run("no proxy ports", func(t *testing.T) {
+		// The compiler decides the ports (and refuses clashes with the
+		// exposed ports); a plan that names none was not compiled by it.
 		p := testPlan(t, dir)
-		p.Network.HTTPProxyPort = 4000
-		p.Expose = append(p.Expose, irPort(4000))
+		p.Network.HTTPProxyPort = 0
 		r := sh(t, p, script)
 		var se *SetupError
-		if !errors.As(r.err, &se) || r.code != ExitSetup {
-			t.Fatalf("want a SetupError, got %s", r)
+		if !errors.As(r.err, &se) || r.code != ExitSetup || se.Layer != "plan" || !strings.Contains(se.Cause, "proxy ports") {
+			t.Fatalf("want a plan SetupError, got %s", r)
 		}
 	})
 	t.Run("init cannot listen", func(t *testing.T) {

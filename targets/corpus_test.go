@@ -53,6 +53,22 @@ type corpusCase struct {
 	profiles fs.FS
 	args     []string
 	probes   []string
+	host     hostFacts
+}
+
+// hostFacts are what the host probe found on the pretend host, from the
+// archive's host/repos.json (the JSON of ir.Context's fields): the git
+// repositories below the writable roots and the user's core.hooksPath.
+type hostFacts struct {
+	Repos         []ir.Repo `json:"repos"`
+	GitHooksPaths []string  `json:"git_hooks_paths"`
+}
+
+// env is corpusEnv with the case's host facts.
+func (c *corpusCase) env() compiler.Env {
+	env := corpusEnv
+	env.Repos, env.GitHooksPaths = c.host.Repos, c.host.GitHooksPaths
+	return env
 }
 
 func loadCase(t *testing.T, file string) *corpusCase {
@@ -69,6 +85,12 @@ func loadCase(t *testing.T, file string) *corpusCase {
 			c.args = lines(f.Data)
 		case f.Name == "probes":
 			c.probes = lines(f.Data)
+		case f.Name == "host/repos.json":
+			dec := json.NewDecoder(bytes.NewReader(f.Data))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&c.host); err != nil {
+				t.Fatalf("%s: host/repos.json: %v", file, err)
+			}
 		case strings.HasPrefix(f.Name, "out/"):
 		case strings.HasPrefix(f.Name, "profiles/"):
 			prof[strings.TrimPrefix(f.Name, "profiles/")] = &fstest.MapFile{Data: f.Data}
@@ -137,7 +159,7 @@ func (c *corpusCase) compile(main string) (*ir.Plan, ir.Diagnostics, map[string]
 	if diags.HasErrors() {
 		return nil, diags, loader.Sources()
 	}
-	plan, ds := compiler.Compile(corpusEnv, pols...)
+	plan, ds := compiler.Compile(c.env(), pols...)
 	return plan, append(diags, ds...), loader.Sources()
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,7 +67,7 @@ func agreementScript(file string) ([]byte, error) {
 		return nil, err
 	}
 	out := &txtar.Archive{Comment: []byte("# agreement of check, explain, compile and run: " + filepath.Base(file) + "\n" +
-		"env CACHE=$WORK/cache\nenv XDG_RUNTIME_DIR=$WORK/run\nmkdir $WORK/cache $WORK/run\n")}
+		"env CACHE=$WORK/cache\nenv XDG_RUNTIME_DIR=$WORK/run\nmkdir $WORK/cache $WORK/run $WORK/tmp\n")}
 	var flags []string
 	main := ""
 	for _, f := range ar.Files {
@@ -81,6 +82,12 @@ func agreementScript(file string) ([]byte, error) {
 		case strings.HasPrefix(f.Name, "profiles/"):
 			out.Files = append(out.Files, txtar.File{Name: "home/.config/fence/" + f.Name, Data: f.Data})
 		default:
+			// /tmp is shared with every process on the machine, and the
+			// compiler looks for git repositories below the writable
+			// roots: a policy that writes /tmp would be compiled against
+			// a tree other processes (other tests) change between two
+			// commands. Such policies write $WORK/tmp here instead.
+			f.Data = bytes.ReplaceAll(f.Data, []byte(`"/tmp"`), []byte(`"../tmp"`))
 			if f.Name == "policy.hcl" || (f.Name == "policy.json" && main == "") {
 				main = f.Name
 			}

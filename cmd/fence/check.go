@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fence-policy/fence"
 	"github.com/fence-policy/fence/compiler"
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/lang"
@@ -49,17 +51,17 @@ func checkAction(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usageErrorf("fence check: no FILE given\nRun 'fence check --help' for usage.")
 	}
-	env, err := hostEnv()
-	if err != nil {
-		return err
-	}
 	var all ir.Diagnostics
 	bad := false
 	for _, arg := range c.Args().Slice() {
-		// A fresh loader per file: each is checked on its own, and a
+		// A compilation per file: each is checked on its own, and a
 		// profile or file that two arguments extend is reported for both.
-		l := newLoader(env)
-		ds, err := checkOne(l, env, arg, c.Bool("best-effort"))
+		cp, err := fence.CompileHost(func(l *lang.Loader, env compiler.Env) ([]*lang.Policy, ir.Diagnostics, error) {
+			return checkOne(l, env, arg)
+		})
+		if errors.Is(err, fence.ErrHome) {
+			return hostError(err)
+		}
 		if err != nil {
 			// An unusable argument is reported and the other files are
 			// still checked.
@@ -67,14 +69,17 @@ func checkAction(c *cli.Context) error {
 			bad = true
 			continue
 		}
-		if len(ds) == 0 {
+		if cp.Plan != nil && !cp.Diags.HasErrors() {
+			cp.Diags = append(cp.Diags, runRefusals(cp.Plan, c.Bool("best-effort"))...)
+		}
+		if len(cp.Diags) == 0 {
 			fmt.Fprintf(c.App.Writer, "%s: ok\n", arg)
 			continue
 		}
-		if err := writeDiagnostics(c.App.ErrWriter, ds, l); err != nil {
+		if err := writeDiagnostics(c.App.ErrWriter, cp.Diags, cp.Loader); err != nil {
 			return err
 		}
-		all = append(all, ds...)
+		all = append(all, cp.Diags...)
 	}
 	switch {
 	case bad || all.HasErrors():
@@ -85,11 +90,11 @@ func checkAction(c *cli.Context) error {
 	return nil
 }
 
-// checkOne loads and compiles one policy on its own. An argument goes
-// through the loader's file-or-profile rule (so `fence check npm` checks a
-// profile), except that an existing file is always a file, whatever its
-// name.
-func checkOne(l *lang.Loader, env compiler.Env, arg string, bestEffort bool) (ir.Diagnostics, error) {
+// checkOne loads one policy for fence.CompileHost, which compiles it on
+// its own as `fence run -p FILE` would. An argument goes through the
+// loader's file-or-profile rule (so `fence check npm` checks a profile),
+// except that an existing file is always a file, whatever its name.
+func checkOne(l *lang.Loader, env compiler.Env, arg string) ([]*lang.Policy, ir.Diagnostics, error) {
 	ref := arg
 	if !lang.IsFileRef(arg) {
 		if fi, err := os.Stat(filepath.Join(env.Cwd, arg)); err == nil && fi.Mode().IsRegular() {
@@ -97,22 +102,13 @@ func checkOne(l *lang.Loader, env compiler.Env, arg string, bestEffort bool) (ir
 		}
 	}
 	if err := checkRef(ref, env); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p, d := l.Load(ref, env.Cwd)
-	return compileOne(env, p, compiler.FromHCL(d), bestEffort), nil
-}
-
-func compileOne(env compiler.Env, p *lang.Policy, ds ir.Diagnostics, bestEffort bool) ir.Diagnostics {
 	// Compile even after load errors (when there is a policy at all), so
 	// that one run reports the compiler's problems too.
 	if p == nil {
-		return ds
+		return nil, compiler.FromHCL(d), nil
 	}
-	plan, cds := compiler.Compile(env, p)
-	ds = append(ds, cds...)
-	if plan != nil {
-		ds = append(ds, runRefusals(plan, bestEffort)...)
-	}
-	return ds
+	return []*lang.Policy{p}, compiler.FromHCL(d), nil
 }

@@ -24,14 +24,18 @@ import (
 // path, and `fence run` has the runtime mount a fresh tmpfs there.
 func hostEnv() (compiler.Env, error) {
 	env, err := fence.HostEnv()
+	return env, hostError(err)
+}
+
+// hostError makes fence.ErrHome a usage error.
+func hostError(err error) error {
 	if errors.Is(err, fence.ErrHome) {
-		return env, usageErrorf("%v", strings.TrimPrefix(err.Error(), "fence: "))
+		return usageErrorf("%v", strings.TrimPrefix(err.Error(), "fence: "))
 	}
-	return env, err
+	return err
 }
 
 var (
-	newLoader      = fence.NewLoader
 	defaultPolicy  = fence.DefaultPolicy
 	userProfileDir = fence.UserProfileDir
 )
@@ -102,45 +106,45 @@ func compileRefs(stderr io.Writer, refs []string) (*compiled, error) {
 
 // compileLayers is compileRefs with an optional last layer that extra builds
 // with the same loader (fence run's --allow, --deny and --expose); a nil or
-// empty extra layer is left out. It also returns the layers compiled.
+// empty extra layer is left out. It also returns the layers compiled. It
+// is fence.CompileHost, the one compile pipeline of the CLI and the Go API
+// (the git repositories below the writable roots are found there).
 func compileLayers(stderr io.Writer, refs []string, extra func(*lang.Loader) (*lang.Policy, ir.Diagnostics)) (*compiled, []*lang.Policy, error) {
-	env, err := hostEnv()
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(refs) == 0 {
-		refs = []string{defaultPolicy(env.Home)}
-	}
-	l := newLoader(env)
-	layers, ds, err := loadLayers(l, refs, env)
-	if err != nil {
-		return nil, nil, err
-	}
-	var last *lang.Policy
-	if extra != nil {
-		var eds ir.Diagnostics
-		last, eds = extra(l)
-		ds = append(ds, eds...)
-	}
-	// Compile even after load errors, as long as every layer loaded at all:
-	// the user then sees the compiler's problems too in one run. The plan
-	// is not used when there is any error.
-	var plan *ir.Plan
-	if len(layers) == len(refs) {
+	c, err := fence.CompileHost(func(l *lang.Loader, env compiler.Env) ([]*lang.Policy, ir.Diagnostics, error) {
+		if len(refs) == 0 {
+			refs = []string{defaultPolicy(env.Home)}
+		}
+		layers, ds, err := loadLayers(l, refs, env)
+		if err != nil {
+			return nil, nil, err
+		}
+		var last *lang.Policy
+		if extra != nil {
+			var eds ir.Diagnostics
+			last, eds = extra(l)
+			ds = append(ds, eds...)
+		}
+		// Compile even after load errors, as long as every layer loaded at
+		// all: the user then sees the compiler's problems too in one run.
+		// The plan is not used when there is any error.
+		if len(layers) != len(refs) {
+			return nil, ds, nil
+		}
 		if last != nil && (len(last.Rules) > 0 || len(last.Expose) > 0) {
 			layers = append(layers, last)
 		}
-		var cds ir.Diagnostics
-		plan, cds = compiler.Compile(env, layers...)
-		ds = append(ds, cds...)
+		return layers, ds, nil
+	})
+	if err != nil {
+		return nil, nil, hostError(err)
 	}
-	if err := writeDiagnostics(stderr, ds, l); err != nil {
+	if err := writeDiagnostics(stderr, c.Diags, c.Loader); err != nil {
 		return nil, nil, err
 	}
-	if ds.HasErrors() || plan == nil {
+	if c.Diags.HasErrors() || c.Plan == nil {
 		return nil, nil, silentExit(exitUsage)
 	}
-	return &compiled{plan: plan, env: env, loader: l}, layers, nil
+	return &compiled{plan: c.Plan, env: c.Env, loader: c.Loader}, c.Layers, nil
 }
 
 // writeDiagnostics renders diagnostics with the loader's sources.

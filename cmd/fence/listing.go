@@ -36,6 +36,31 @@ func writeListing(w io.Writer, p *ir.Plan) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// The host facts the compiler protected: git repositories found below
+	// the writable roots, and the user's core.hooksPath.
+	for _, r := range p.Context.Repos {
+		var about []string
+		if r.GitFile != "" {
+			about = append(about, "gitdir file "+r.GitFile)
+		}
+		if r.GitDir != "" {
+			about = append(about, "git dir "+r.GitDir)
+		}
+		if r.CommonDir != "" {
+			about = append(about, "common dir "+r.CommonDir)
+		}
+		for _, h := range r.HooksPaths {
+			about = append(about, "core.hooksPath "+h)
+		}
+		line := "# git repository: " + r.Top
+		if len(about) > 0 {
+			line += " (" + strings.Join(about, ", ") + ")"
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, h := range p.Context.GitHooksPaths {
+		fmt.Fprintln(w, "# git core.hooksPath of the user's or the system's configuration: "+h)
+	}
 
 	for _, c := range ir.Caps {
 		rules := p.RulesFor(c)
@@ -51,7 +76,7 @@ func writeListing(w io.Writer, p *ir.Plan) error {
 	fmt.Fprintf(tw, "\nsettings\n")
 	port := func(n int) string {
 		if n == 0 {
-			return "chosen at run time"
+			return "none (a plan fence's compiler did not make; fence run refuses it)"
 		}
 		return fmt.Sprint(n)
 	}

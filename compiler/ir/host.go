@@ -1,6 +1,8 @@
 package ir
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -112,9 +114,9 @@ func (h *HostPattern) Matches(host string, port int) bool {
 
 // CanonicalHost puts a host name as received from a client into the form
 // patterns use: lower case, no trailing dot, brackets removed from IPv6
-// literals, IPv4-mapped IPv6 unmapped. It refuses names that are not plain
-// ASCII DNS names (callers holding Unicode names convert them to A-labels
-// first; lang/rule does for policies and queries).
+// literals, IPv4-mapped IPv6 unmapped. It refuses names that CheckHostName
+// refuses after that (callers holding Unicode names convert them to
+// A-labels first; lang/rule does for policies and queries).
 func CanonicalHost(host string) (string, bool) {
 	h := strings.TrimSuffix(host, ".")
 	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
@@ -126,20 +128,47 @@ func CanonicalHost(host string) (string, bool) {
 		}
 		return addr.Unmap().String(), true
 	}
-	if h == "" || len(h) > 253 {
+	h = strings.ToLower(h)
+	if CheckHostName(h) != nil {
 		return "", false
 	}
-	h = strings.ToLower(h)
-	for _, label := range strings.Split(h, ".") {
-		if label == "" || len(label) > 63 {
-			return "", false
+	return h, true
+}
+
+// CheckHostName says why name is not a host name in the form patterns
+// hold (nil when it is): lower-case ASCII labels of letters, digits, '-'
+// and '_', each 1 to 63 characters long, 253 characters in all at most, no
+// trailing dot, no Unicode (A-labels only).
+//
+// It is fence's one host-name validator. The compiler checks every name
+// of a policy and of an explain query with it (lang/rule parses and
+// converts spellings, IDNA and case, and leaves validity to this function,
+// which it may not import); CanonicalHost uses it for the names the proxies
+// receive and for --resolve pins, and targets/proxy for the plans it is
+// given.
+func CheckHostName(name string) error {
+	if name == "" {
+		return errors.New("empty name")
+	}
+	if len(name) > 253 {
+		return errors.New("longer than 253 characters")
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" {
+			return errors.New("empty label")
+		}
+		if len(label) > 63 {
+			return errors.New("label longer than 63 characters")
 		}
 		for i := 0; i < len(label); i++ {
 			c := label[i]
 			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return "", false
+				if c >= 0x80 {
+					return errors.New("not an ASCII name (write international names as xn-- A-labels)")
+				}
+				return fmt.Errorf("%q is not allowed in a host name", string(c))
 			}
 		}
 	}
-	return h, true
+	return nil
 }

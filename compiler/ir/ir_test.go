@@ -296,3 +296,30 @@ func TestPathIndexAgrees(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckHostName(t *testing.T) {
+	for _, tc := range []struct{ name, err string }{
+		{"example.com", ""},
+		{"x_y.a-b.0", ""},
+		{"", "empty name"},
+		{"a..b", "empty label"},
+		{"a.", "empty label"},
+		{strings.Repeat("a", 64) + ".x", "label longer than 63"},
+		{strings.Repeat("a.", 127) + "ab", "longer than 253"},
+		{"Example.com", `"E" is not allowed`},
+		{"bücher.de", "not an ASCII name"},
+		{"a b", `" " is not allowed`},
+	} {
+		err := CheckHostName(tc.name)
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("CheckHostName(%q) = %v, want %q", tc.name, err, tc.err)
+		}
+	}
+	// CanonicalHost accepts what CheckHostName accepts after lower-casing.
+	if h, ok := CanonicalHost("Example.COM."); !ok || h != "example.com" {
+		t.Errorf("CanonicalHost: %q %v", h, ok)
+	}
+	if _, ok := CanonicalHost("a..b"); ok {
+		t.Error("CanonicalHost accepted a..b")
+	}
+}

@@ -36,14 +36,22 @@ type Context struct {
 	Home    string `json:"home"`
 	Cwd     string `json:"cwd"`
 	TempDir string `json:"temp_dir"`
+	// Repos are the git work trees found on the host below the writable
+	// roots (compiler.Env.Repos), sorted by Top; the plan protects each.
+	Repos []Repo `json:"repos,omitempty"`
+	// GitHooksPaths are the core.hooksPath values of the system's and the
+	// user's git configuration, as written (compiler.Env.GitHooksPaths).
+	GitHooksPaths []string `json:"git_hooks_paths,omitempty"`
 }
 
 // NetworkSettings are the scalar network options of a plan.
 type NetworkSettings struct {
 	AllowLocalBinding  bool `json:"allow_local_binding,omitempty"`
 	AllowLocalOutbound bool `json:"allow_local_outbound,omitempty"`
-	// HTTPProxyPort and SOCKSProxyPort are fixed in-sandbox proxy ports; 0
-	// lets the runtime choose.
+	// HTTPProxyPort and SOCKSProxyPort are the in-sandbox proxy ports. The
+	// compiler always sets them (the policy's, or its defaults 3128 and
+	// 1080 moved up past exposed ports); the runtime refuses a plan
+	// without them.
 	HTTPProxyPort  int `json:"http_proxy_port,omitempty"`
 	SOCKSProxyPort int `json:"socks_proxy_port,omitempty"`
 }

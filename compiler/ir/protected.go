@@ -8,11 +8,12 @@ import (
 // Protected paths are write-denied in every plan (DESIGN §2): files that a
 // shell, git, an editor or an agent executes or trusts later, outside the
 // sandbox. A policy cannot allow writing them; only allow_git_config lifts
-// the protection of .git/config. The lists live here, in the leaf package,
-// because two parties add them: the compiler (home directory, working
-// directory, writable roots, policy files) and the runtime (every git
-// repository it finds below a writable root when the sandbox starts, which
-// only the host can know).
+// the protection of .git/config. The compiler adds them all: for the home
+// directory, the working directory, every writable root, every policy file
+// in use, and every git repository that the host probe (runtime/probe)
+// found below a writable root before compiling (Repo, compiler.Env.Repos).
+// The lists live here, in the leaf package, so that the runtime's tests can
+// name them without the compiler.
 
 // Protected is one protected path, relative to the directory it belongs to
 // (the home directory or the top of a work tree), with the reason it is

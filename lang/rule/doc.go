@@ -16,5 +16,8 @@
 // host or path means the same thing wherever it is written. Errors carry byte
 // offsets into the parsed string so that callers can point at the column
 // inside a policy file. The package resolves nothing against a host: "~", "."
-// and "${VAR}" are kept as written for the compiler to resolve.
+// and "${VAR}" are kept as written for the compiler to resolve. Host names
+// are spelled canonically (IDNA A-labels, lower case) but judged by
+// ir.CheckHostName, through the compiler: this package imports nothing of
+// the module. Suggest is fence's one "did you mean" algorithm.
 package rule

@@ -19,13 +19,20 @@ const (
 	HostAny        HostKind = "any"        // *
 )
 
-// Host is a validated network destination pattern. Name is canonical: lower
-// case, IDNA A-labels, no trailing dot.
+// Host is a parsed network destination pattern. Name is in canonical
+// spelling: lower case, IDNA A-labels, no trailing dot. Whether it is a
+// valid host name (characters, label lengths) is not decided here but by
+// ir.CheckHostName, fence's one validator, which the compiler applies to
+// every name of a policy or query (this package may not import it).
 type Host struct {
 	Kind   HostKind
 	Name   string
 	Prefix netip.Prefix
 	Ports  []PortRange
+	// NameOffset and NameEnd are the byte span of the name as written in
+	// the pattern (after "*." for subdomains, before ":ports"), so that an
+	// error about the name can point at it; zero for other kinds.
+	NameOffset, NameEnd int
 }
 
 // PortRange is an inclusive port range.
@@ -112,11 +119,11 @@ func ParseHost(s string) (Host, error) {
 	if i := strings.IndexByte(name, '*'); i >= 0 {
 		return Host{}, &Error{Offset: nameOff + i, End: nameOff + i + 1, Msg: "a wildcard must be the whole first label", Hint: `write "*.example.com" to match every subdomain of example.com`}
 	}
-	canon, cerr := canonicalName(name)
-	if cerr != "" {
-		return Host{}, &Error{Offset: nameOff, End: nameOff + len(name), Msg: fmt.Sprintf("bad host name %q: %s", name, cerr)}
+	canon, ok := canonicalName(name)
+	if !ok {
+		return Host{}, &Error{Offset: nameOff, End: nameOff + len(name), Msg: fmt.Sprintf("bad host name %q: not a valid internationalized name", name)}
 	}
-	h.Name = canon
+	h.Name, h.NameOffset, h.NameEnd = canon, hostOff+nameOff, hostOff+nameOff+len(name)
 	return h, nil
 }
 
@@ -208,45 +215,21 @@ func parsePort(s string) (uint16, error) {
 	return uint16(n), nil
 }
 
-// canonicalName lower-cases a DNS name and converts Unicode labels to A-labels.
-// It returns a reason when the name is not a valid host name.
-func canonicalName(name string) (string, string) {
-	if name == "" {
-		return "", "empty name"
-	}
-	ascii := true
+// canonicalName spells a DNS name as patterns hold it: Unicode labels
+// converted to A-labels, lower case. It fails only when the IDNA
+// conversion does; the name's validity is ir.CheckHostName's to decide.
+func canonicalName(name string) (string, bool) {
 	for i := 0; i < len(name); i++ {
 		if name[i] >= 0x80 {
-			ascii = false
+			a, err := hostIDNA.ToASCII(name)
+			if err != nil {
+				return "", false
+			}
+			name = a
 			break
 		}
 	}
-	if !ascii {
-		a, err := hostIDNA.ToASCII(name)
-		if err != nil {
-			return "", "not a valid internationalized name"
-		}
-		name = a
-	}
-	name = strings.ToLower(name)
-	if len(name) > 253 {
-		return "", "longer than 253 characters"
-	}
-	for _, label := range strings.Split(name, ".") {
-		if label == "" {
-			return "", "empty label"
-		}
-		if len(label) > 63 {
-			return "", "label longer than 63 characters"
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return "", fmt.Sprintf("%q is not allowed in a host name", string(c))
-			}
-		}
-	}
-	return name, ""
+	return strings.ToLower(name), true
 }
 
 // String renders the host in canonical rule syntax.

@@ -165,7 +165,7 @@ func Parse(s string) (*Rule, error) {
 	eff := Effect(strings.ToLower(toks[0].text))
 	if eff != Allow && eff != Deny {
 		hint := `a rule starts with "allow" or "deny"`
-		if s := suggest(toks[0].text, []string{"allow", "deny"}); s != "" {
+		if s := Suggest(toks[0].text, []string{"allow", "deny"}); s != "" {
 			hint = fmt.Sprintf("did you mean %q?", s)
 		}
 		return nil, &Error{Offset: toks[0].off, End: toks[0].end, Msg: fmt.Sprintf("unknown effect %q", toks[0].text), Hint: hint}
@@ -199,7 +199,7 @@ func parseCapObject(s string, toks []token, after int, query bool) (*Rule, error
 	c := Capability(strings.ToLower(toks[0].text))
 	if !validCap(c) {
 		hint := "one of read, write, net, unix, env, exec"
-		if sg := suggest(toks[0].text, capNames()); sg != "" {
+		if sg := Suggest(toks[0].text, capNames()); sg != "" {
 			hint = fmt.Sprintf("did you mean %q?", sg)
 		}
 		return nil, &Error{Offset: toks[0].off, End: toks[0].end, Msg: fmt.Sprintf("unknown capability %q", toks[0].text), Hint: hint}

@@ -68,7 +68,6 @@ func TestParseErrors(t *testing.T) {
 		{"allow net 10.0.0.1/8", 11, "host bits"},
 		{"allow net fe80::1%eth0", 11, "zoned"},
 		{"allow net [::1", 11, "missing ]"},
-		{"allow net a..b", 11, "empty label"},
 		{"deny read ~bob/x", 11, "~user"},
 		{"deny read $HOME/x", 11, "${HOME}"},
 		{"deny read ${HOME/x", 11, "unterminated"},
@@ -146,5 +145,57 @@ func TestSuggest(t *testing.T) {
 	}
 	if got := Suggest("zzz", cands); got != "" {
 		t.Errorf("got %q", got)
+	}
+	// One swap of adjacent letters is one edit, so short names are found
+	// too; two swaps are not a typo of a three-letter name.
+	for _, tc := range []struct{ s, want string }{
+		{"nmp", "npm"}, {"pnm", "npm"}, {"NPM", "npm"}, {"pip", "pip"},
+		{"allwo", "allow"}, {"nte", "net"}, {"mpn", ""}, {"xyz", ""},
+	} {
+		if got := Suggest(tc.s, []string{"npm", "pip", "allow", "deny", "net"}); got != tc.want {
+			t.Errorf("Suggest(%q) = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}
+
+func TestDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"a", "", 1}, {"", "abc", 3}, {"abc", "abc", 0},
+		{"abc", "acb", 1}, {"ca", "abc", 3}, {"kitten", "sitting", 3}, {"ünï", "nüï", 1},
+	} {
+		if got := distance(tc.a, tc.b); got != tc.want {
+			t.Errorf("distance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// ParseHost spells names canonically and records where the name was
+// written; their validity is ir.CheckHostName's (through the compiler).
+func TestParseHostName(t *testing.T) {
+	for _, tc := range []struct {
+		in, name string
+		off, end int
+	}{
+		{"GitHub.COM.", "github.com", 0, 10},
+		{"*.Bücher.example:443", "*.xn--bcher-kva.example", 2, 17},
+		{"a..b", "a..b", 0, 4},
+		{"bad!name", "bad!name", 0, 8},
+		{"[exa.mple]:80", "exa.mple", 1, 9},
+	} {
+		h, err := ParseHost(tc.in)
+		if err != nil {
+			t.Errorf("%q: %v", tc.in, err)
+			continue
+		}
+		got := h.Name
+		if h.Kind == HostSubdomains {
+			got = "*." + got
+		}
+		if got != tc.name || h.NameOffset != tc.off || h.NameEnd != tc.end {
+			t.Errorf("%q: %q [%d,%d), want %q [%d,%d)", tc.in, got, h.NameOffset, h.NameEnd, tc.name, tc.off, tc.end)
+		}
 	}
 }

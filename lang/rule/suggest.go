@@ -2,13 +2,16 @@ package rule
 
 import "strings"
 
-// Suggest returns the candidate closest to s when it is close enough to be a
-// likely typo (edit distance at most a third of its length, at least 1), or "".
-// Comparison ignores case, "_" and "-", so allowedDomains and allowed_domains
-// are near each other.
-func Suggest(s string, candidates []string) string { return suggest(s, candidates) }
-
-func suggest(s string, candidates []string) string {
+// Suggest is fence's one "did you mean" algorithm, for field names,
+// capabilities, effects and profile names alike (lang and cmd/fence call
+// it): it returns the candidate closest to s when it is close enough to be
+// a likely typo, or "". Close enough is an edit distance of at most a third
+// of s's length, and at least 1, where an edit inserts, deletes or
+// replaces one character or swaps two adjacent ones ("nmp" is one edit
+// from "npm"). Comparison ignores case, "_" and "-", so allowedDomains and
+// allowed_domains are near each other. Among equally close candidates the
+// first wins.
+func Suggest(s string, candidates []string) string {
 	norm := func(x string) string {
 		return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(x))
 	}
@@ -27,9 +30,13 @@ func suggest(s string, candidates []string) string {
 	return best
 }
 
-// distance is the Levenshtein edit distance.
+// distance is the optimal string alignment distance: Levenshtein's edits
+// plus the transposition of two adjacent runes, each costing 1 (no
+// substring is edited twice).
 func distance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
+	// Three rows: i-2, i-1 and i.
+	prev2 := make([]int, len(rb)+1)
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)
 	for j := range prev {
@@ -43,8 +50,11 @@ func distance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
 }

@@ -30,13 +30,6 @@ const (
 	CommandPlaceholder = "{{command}}"
 )
 
-// Default in-sandbox proxy ports, used when the plan sets none (plans from
-// the compiler always set them).
-const (
-	DefaultHTTPProxyPort  = 3128
-	DefaultSOCKSProxyPort = 1080
-)
-
 // Host is what the lowering may learn about the host's files: the facts
 // the mount table depends on (which denied paths exist, which are
 // directories, which are symbolic links, what a glob matches). The CLI
@@ -156,8 +149,8 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 	}
 	a := &Artifact{Fidelity: rep}
 	a.Ports = Ports{
-		HTTP:  orDefault(plan.Network.HTTPProxyPort, DefaultHTTPProxyPort),
-		SOCKS: orDefault(plan.Network.SOCKSProxyPort, DefaultSOCKSProxyPort),
+		HTTP:  plan.Network.HTTPProxyPort,
+		SOCKS: plan.Network.SOCKSProxyPort,
 	}
 	for _, e := range plan.Expose {
 		a.Ports.Expose = append(a.Ports.Expose, e.Port)
@@ -184,11 +177,15 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 	return a, rep.notes
 }
 
-// check refuses ports that cannot work together: the in-sandbox proxies
+// check refuses ports that cannot work together (a plan from the
+// compiler always names both proxy ports; 0 is out of range here): the in-sandbox proxies
 // and the exposed ports share the sandbox's loopback. The compiler reports
 // the same conflicts with their source positions (fence check); this is
 // the target's own guard for plans built otherwise.
 func (p Ports) check() error {
+	if p.HTTP == 0 || p.SOCKS == 0 {
+		return fmt.Errorf("the plan names no in-sandbox proxy ports; compile it with fence's compiler (fence compile, fence.CompilePolicies), which always sets them")
+	}
 	for _, n := range append([]int{p.HTTP, p.SOCKS}, p.Expose...) {
 		if n < 1 || n > 65535 {
 			return fmt.Errorf("port %d is out of range", n)
@@ -207,13 +204,6 @@ func (p Ports) check() error {
 
 func errorDiag(msg string) ir.Diagnostics {
 	return ir.Diagnostics{{Severity: ir.SevError, Code: "linux-internal", Target: Target, Summary: msg}}
-}
-
-func orDefault(port, def int) int {
-	if port == 0 {
-		return def
-	}
-	return port
 }
 
 // hasExecDenials reports whether some command rule denies: only then does

@@ -14,7 +14,7 @@ var testCtx = ir.Context{Home: "/h", Cwd: "/w", TempDir: "/tmp/t"}
 
 func lower(t *testing.T, monitor bool, rules ...string) *Artifact {
 	t.Helper()
-	a, ds := Lower(plantest.Plan(t, testCtx, rules...), Params{Machine: fullMachine(), Host: emptyHost{}, Monitor: monitor})
+	a, ds := Lower(withPorts(plantest.Plan(t, testCtx, rules...)), Params{Machine: fullMachine(), Host: emptyHost{}, Monitor: monitor})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -139,4 +139,10 @@ func TestInitRoundTrip(t *testing.T) {
 	if back.Plan.DecideExec([]string{"git", "push"}).Allowed {
 		t.Error("the decoded plan allows what the plan denies")
 	}
+}
+
+// withPorts names the proxy ports, as the compiler does in every plan.
+func withPorts(p *ir.Plan) *ir.Plan {
+	p.Network.HTTPProxyPort, p.Network.SOCKSProxyPort = 3128, 1080
+	return p
 }

@@ -284,7 +284,7 @@ func (emptyHost) Writable(string) bool                     { return true }
 // checkPlanFidelity lowers p for m on an empty host and checks it as fence
 // run does.
 func checkPlanFidelity(p *ir.Plan, m Machine, bestEffort bool) ([]string, error) {
-	a, ds := Lower(p, Params{Machine: m, Host: emptyHost{}})
+	a, ds := Lower(withPorts(p), Params{Machine: m, Host: emptyHost{}})
 	if ds.HasErrors() {
 		return nil, errors.New(ds[0].Summary)
 	}

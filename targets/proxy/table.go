@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/fence-policy/fence/compiler/ir"
 )
@@ -184,7 +183,7 @@ func inertReason(h *ir.HostPattern) string {
 	case ir.HostAny:
 		return ""
 	case ir.HostExact:
-		if !canonicalName(h.Name) {
+		if ir.CheckHostName(h.Name) != nil {
 			return fmt.Sprintf("%q is not a canonical host name (lower case, A-labels, no trailing dot)", h.Name)
 		}
 		if couldBeAddr(h.Name) {
@@ -194,7 +193,7 @@ func inertReason(h *ir.HostPattern) string {
 		}
 		return ""
 	case ir.HostSubdomains:
-		if !canonicalName(h.Name) {
+		if ir.CheckHostName(h.Name) != nil {
 			return fmt.Sprintf("%q is not a canonical host name (lower case, A-labels, no trailing dot)", h.Name)
 		}
 		return ""
@@ -208,26 +207,6 @@ func inertReason(h *ir.HostPattern) string {
 		return ""
 	}
 	return fmt.Sprintf("unknown host pattern kind %q", h.Kind)
-}
-
-// canonicalName reports whether s is a name as ir.CanonicalHost produces
-// them: lower-case ASCII labels of letters, digits, '-' and '_'.
-func canonicalName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for label := range strings.SplitSeq(s, ".") {
-		if label == "" || len(label) > 63 {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // Settings returns the plan's scalar network settings. They do not enter

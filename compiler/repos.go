@@ -1,0 +1,106 @@
+package compiler
+
+import (
+	"path"
+	"strings"
+
+	"github.com/fence-policy/fence/compiler/ir"
+)
+
+// The git repositories found on the host (Env.Repos) get the repository
+// list of protected paths, like the working directory and the writable
+// roots; a linked worktree's or absorbed submodule's ".git" file, the git
+// directories it leads to and every core.hooksPath directory are protected
+// too. Each rule's origin names the repository, so `fence explain` says why
+// a path deep in a vendored checkout is read-only.
+
+// repos returns env.Repos cleaned and sorted, for the plan's context. A
+// repository whose top is not absolute is an error: the compiler cannot
+// tell what it would protect.
+func (c *compilation) repos() []ir.Repo {
+	var out []ir.Repo
+	for _, r := range c.env.Repos {
+		r = r.Clean()
+		if !path.IsAbs(r.Top) {
+			c.errorf(ir.Origin{Builtin: ir.BuiltinProtected, Field: "compiler.Env.Repos"}, "bad-env",
+				"git repository "+quote(r.Top)+" is not an absolute path",
+				"The host probe reports absolute paths; a caller filling compiler.Env by hand must too.")
+			continue
+		}
+		out = append(out, r)
+	}
+	return ir.SortRepos(out)
+}
+
+// addRepos adds the protections of the plan's repositories (Context.Repos,
+// sorted) and of the user's and system's core.hooksPath.
+func (c *compilation) addRepos(plan *ir.Plan) {
+	home := c.env.Home
+	add := func(r ir.Rule, why string) {
+		r.Origin.Field += "; " + why
+		plan.Rules = append(plan.Rules, r)
+	}
+	for _, h := range plan.Context.GitHooksPaths {
+		if d, ok := hooksDir(h, "", home); ok {
+			add(ir.HooksPathProtected(d), "set in the user's or the system's git configuration")
+		}
+	}
+	for _, r := range plan.Context.Repos {
+		in := "in the git repository " + r.Top
+		for _, rl := range ir.RepoProtected(r.Top, plan.AllowGitConfig) {
+			add(rl, in)
+		}
+		if r.GitFile != "" {
+			add(ir.GitFileProtected(r.GitFile), in)
+		}
+		for _, d := range []string{r.GitDir, r.CommonDir} {
+			if d == "" {
+				continue
+			}
+			for _, rl := range ir.GitDirProtected(d, plan.AllowGitConfig) {
+				add(rl, "git directory of the work tree "+r.Top)
+			}
+		}
+		for _, h := range r.HooksPaths {
+			if d, ok := hooksDir(h, r.Top, home); ok {
+				add(ir.HooksPathProtected(d), "set in the git repository "+r.Top)
+			}
+		}
+		// A relative hooks path of the user's configuration is taken in
+		// every work tree, where the hooks run.
+		for _, h := range plan.Context.GitHooksPaths {
+			if isRelativeHooksPath(h) {
+				if d, ok := hooksDir(h, r.Top, home); ok {
+					add(ir.HooksPathProtected(d), "set in the user's or the system's git configuration, taken in the git repository "+r.Top)
+				}
+			}
+		}
+	}
+}
+
+// hooksDir resolves a core.hooksPath value as git does: "~/" is the home
+// directory, a relative path is taken in the work tree top (none when top
+// is ""). Another user's home ("~bob/") cannot be resolved: git would look
+// it up in the password database, which the compiler does not read.
+func hooksDir(h, top, home string) (string, bool) {
+	switch {
+	case h == "":
+		return "", false
+	case h == "~" || strings.HasPrefix(h, "~/"):
+		if home == "" {
+			return "", false
+		}
+		return path.Join(home, strings.TrimPrefix(h, "~")), true
+	case strings.HasPrefix(h, "~"):
+		return "", false
+	case path.IsAbs(h):
+		return path.Clean(h), true
+	case top == "":
+		return "", false
+	}
+	return path.Join(top, h), true
+}
+
+func isRelativeHooksPath(h string) bool {
+	return h != "" && !path.IsAbs(h) && !strings.HasPrefix(h, "~")
+}

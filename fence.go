@@ -14,6 +14,7 @@ import (
 
 	"github.com/fence-policy/fence/compiler"
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/internal/shquote"
 	"github.com/fence-policy/fence/lang"
 	"github.com/fence-policy/fence/profiles"
 	"github.com/fence-policy/fence/runtime"
@@ -446,12 +447,7 @@ func (m *Manager) Cleanup() {
 // holds only characters no shell treats specially, else in single quotes,
 // inside which nothing is special; a single quote itself closes the
 // quotes, is written escaped (\') and the quotes reopen.
-func ShellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+func ShellQuote(s string) string { return shquote.POSIX(s) }
 
 // ErrHome is HostEnv's error when HOME is unset or not absolute: a problem
 // of the caller's environment, which the CLI reports as a usage error.

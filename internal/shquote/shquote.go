@@ -15,11 +15,8 @@ import (
 // reopen), and in $'…' quotes (bash, zsh, and POSIX.1-2024) when it holds
 // bytes a reader could not see.
 func Quote(w string) string {
-	if w != "" && strings.IndexFunc(w, func(r rune) bool { return !safeRune(r) }) < 0 {
-		return w
-	}
 	if utf8.ValidString(w) && strings.IndexFunc(w, isControl) < 0 {
-		return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		return POSIX(w)
 	}
 	var b strings.Builder
 	b.WriteString("$'")
@@ -42,6 +39,19 @@ func Quote(w string) string {
 	}
 	b.WriteByte('\'')
 	return b.String()
+}
+
+// POSIX renders w as one word for any POSIX shell (dash too, which has no
+// $'…'): bare when it only holds characters no shell treats specially,
+// else in single quotes, inside which nothing is special; a single quote
+// itself closes the quotes, is written escaped and the quotes reopen. Use
+// it for text a shell will run (GIT_SSH_COMMAND, WrapCommand); Quote for
+// text a person reads.
+func POSIX(w string) string {
+	if w != "" && strings.IndexFunc(w, func(r rune) bool { return !safeRune(r) }) < 0 {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }
 
 // Join quotes every word and joins them with spaces: a command line.

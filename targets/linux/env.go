@@ -83,7 +83,7 @@ func newEnvFilter(plan *ir.Plan, ports Ports) EnvFilter {
 // levels of quoting; the fence binary's path is quoted when substituted.
 func gitSSHCommand(socksPort int) string {
 	inner := FencePlaceholder + " __socks-connect 127.0.0.1:" + strconv.Itoa(socksPort) + " %h %p"
-	return "ssh -o ProxyCommand=" + shquote.Quote(inner)
+	return "ssh -o ProxyCommand=" + shquote.POSIX(inner)
 }
 
 // dropped reports whether an inherited variable never enters the sandbox.
@@ -132,7 +132,7 @@ func substituteQuoted(s, placeholder, value string) string {
 	quoted := false
 	for i := 0; i < len(s); {
 		if strings.HasPrefix(s[i:], placeholder) {
-			w := shquote.Quote(value)
+			w := shquote.POSIX(value)
 			if quoted {
 				w = strings.ReplaceAll(w, "'", `'\''`)
 			}

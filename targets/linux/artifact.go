@@ -143,7 +143,8 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 	if p.Host == nil {
 		return nil, errorDiag("no host facts to render the mounts with")
 	}
-	rep, errs := PlanFidelity(plan, p.Machine)
+	ps := lowerParts(plan, p.Machine)
+	rep, errs := ps.fidelity(plan, p.Machine)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -158,20 +159,15 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 	if err := a.Ports.check(); err != nil {
 		return nil, errorDiag(err.Error())
 	}
-	a.Proxy, _ = proxy.Lower(plan)
-	prog, _ := seccomp.Lower(plan)
+	a.Proxy = ps.proxy
+	prog := *ps.seccomp
 	prog.Monitor = p.Monitor
 	prog.Exec = hasExecDenials(plan)
-	rs, _ := landlock.Lower(plan)
-	a.Init = Init{HTTPPort: a.Ports.HTTP, SOCKSPort: a.Ports.SOCKS, Landlock: rs,
-		Seccomp: prog, Private: landlock.NewPrivateFS(plan), Plan: plan}
-	if abi := p.Machine.LandlockABI; abi > 0 {
-		a.Init.Landlock, _ = rs.ForABI(abi)
-		a.Init.LandlockABI = abi
-	}
+	a.Init = Init{HTTPPort: a.Ports.HTTP, SOCKSPort: a.Ports.SOCKS, Landlock: ps.landlock,
+		Seccomp: &prog, Private: landlock.NewPrivateFS(plan), Plan: plan, LandlockABI: p.Machine.LandlockABI}
 	a.Env = newEnvFilter(plan, a.Ports)
 	a.HostWeaker = symlinkedDenies(plan, p.Host)
-	if err := a.renderBwrap(plan, p); err != nil {
+	if err := a.renderBwrap(plan, ps.bwrap, p); err != nil {
 		return nil, errorDiag(err.Error())
 	}
 	return a, rep.notes
@@ -219,8 +215,7 @@ var initArgs = []string{FencePlaceholder, "__init", "-tty=" + TTYPlaceholder, "-
 // renderBwrap renders the mount table against the host and assembles the
 // argv: the rule mounts, the private temp dir, the fence binary, the
 // working directory, the init.
-func (a *Artifact) renderBwrap(plan *ir.Plan, p Params) error {
-	args, _ := bwrap.Lower(plan) // its notes are in the fidelity report
+func (a *Artifact) renderBwrap(plan *ir.Plan, args *bwrap.Args, p Params) error {
 	h := p.Host
 	inv, err := args.Render(bwrap.Facts{
 		Init:          initArgs,

@@ -130,32 +130,52 @@ type FidelityReport struct {
 // targets' errors (a lowering that disagrees with the plan); the notes are
 // in the report.
 func PlanFidelity(plan *ir.Plan, m Machine) (*FidelityReport, ir.Diagnostics) {
-	var notes, errs ir.Diagnostics
-	keep := func(ds ir.Diagnostics) {
-		for _, d := range ds {
-			if d.Severity == ir.SevError {
-				errs = append(errs, d)
-			} else {
-				notes = append(notes, d)
-			}
-		}
-	}
-	_, bds := bwrap.Lower(plan)
-	keep(bds)
-	keep(bwrapUnixNotes(plan, bds))
-	_, pds := proxy.Lower(plan)
-	keep(pds)
-	rs, lds := landlock.Lower(plan)
-	keep(lds)
+	return lowerParts(plan, m).fidelity(plan, m)
+}
+
+// parts are the sibling targets' lowerings of one plan, each done once,
+// with their diagnostics.
+type parts struct {
+	bwrap    *bwrap.Args
+	proxy    *proxy.Table
+	landlock *landlock.Ruleset // reduced to the machine's ABI when it has one
+	seccomp  *seccomp.Program
+	diags    ir.Diagnostics
+}
+
+func lowerParts(plan *ir.Plan, m Machine) *parts {
+	var ps parts
+	var ds ir.Diagnostics
+	ps.bwrap, ds = bwrap.Lower(plan)
+	ps.diags = append(ps.diags, ds...)
+	ps.diags = append(ps.diags, bwrapUnixNotes(plan, ds)...)
+	ps.proxy, ds = proxy.Lower(plan)
+	ps.diags = append(ps.diags, ds...)
+	ps.landlock, ds = landlock.Lower(plan)
+	ps.diags = append(ps.diags, ds...)
 	if m.LandlockABI > 0 {
 		// ABI 0 is a missing layer (Machine.Layers), not one note per
 		// feature.
-		_, ads := rs.ForABI(m.LandlockABI)
-		keep(ads)
+		ps.landlock, ds = ps.landlock.ForABI(m.LandlockABI)
+		ps.diags = append(ps.diags, ds...)
 	}
-	prog, sds := seccomp.Lower(plan)
-	keep(sds)
-	keep(seccompUnixNotes(plan, prog))
+	ps.seccomp, ds = seccomp.Lower(plan)
+	ps.diags = append(ps.diags, ds...)
+	ps.diags = append(ps.diags, seccompUnixNotes(plan, ps.seccomp)...)
+	return &ps
+}
+
+// fidelity combines the parts' notes into the report; the errors (a
+// lowering that disagrees with the plan) are returned apart.
+func (ps *parts) fidelity(plan *ir.Plan, m Machine) (*FidelityReport, ir.Diagnostics) {
+	var notes, errs ir.Diagnostics
+	for _, d := range ps.diags {
+		if d.Severity == ir.SevError {
+			errs = append(errs, d)
+		} else {
+			notes = append(notes, d)
+		}
+	}
 	return &FidelityReport{Machine: m, FidelityReport: *ir.CombineFidelity(plan, m.Layers(), notes), notes: notes}, errs
 }
 

@@ -11,49 +11,11 @@ import (
 
 	"github.com/fence-policy/fence/compiler"
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/internal/testfs"
 	"github.com/fence-policy/fence/lang"
 	"github.com/fence-policy/fence/profiles"
 	"github.com/fence-policy/fence/runtime/probe"
 )
-
-// workDir makes a fresh directory that the current user owns and that an
-// unprivileged test user can use too.
-func workDir(t testing.TB) string {
-	t.Helper()
-	d := t.TempDir()
-	if err := os.Chmod(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-// mkTree creates files (content "orig\n") and directories (names ending
-// in "/") below dir.
-func mkTree(t testing.TB, dir string, entries ...string) {
-	t.Helper()
-	for _, e := range entries {
-		p := filepath.Join(dir, e)
-		if strings.HasSuffix(e, "/") {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("orig\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func writeFile(t testing.TB, file, data string) {
-	t.Helper()
-	if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // testEnv is a pretend host: home and cwd as given, the temp dir the CLI
 // would use.
@@ -98,13 +60,13 @@ const writeCwd = `filesystem { allow_write = ["."] }`
 // wt of it, and returns proj.
 func worktreeTree(t testing.TB, dir string) string {
 	cwd := filepath.Join(dir, "proj")
-	mkTree(t, dir,
+	testfs.MkTree(t, dir,
 		"proj/main/.git/HEAD", "proj/main/.git/config", "proj/main/.git/hooks/",
 		"proj/main/.git/worktrees/wt/HEAD", "proj/main/.git/worktrees/wt/commondir",
 		"proj/main/.husky/", "proj/wt/.git", "home/")
-	writeFile(t, filepath.Join(cwd, "main/.git/config"), "[core]\n\thooksPath = .husky\n")
-	writeFile(t, filepath.Join(cwd, "main/.git/worktrees/wt/commondir"), "../..\n")
-	writeFile(t, filepath.Join(cwd, "wt/.git"), "gitdir: ../main/.git/worktrees/wt\n")
+	testfs.WriteFile(t, filepath.Join(cwd, "main/.git/config"), "[core]\n\thooksPath = .husky\n")
+	testfs.WriteFile(t, filepath.Join(cwd, "main/.git/worktrees/wt/commondir"), "../..\n")
+	testfs.WriteFile(t, filepath.Join(cwd, "wt/.git"), "gitdir: ../main/.git/worktrees/wt\n")
 	return cwd
 }
 
@@ -112,9 +74,9 @@ func worktreeTree(t testing.TB, dir string) string {
 // in the plan's context and protects them with rules that name them, so
 // that explain answers from the plan alone.
 func TestCompileEnvRepos(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	cwd := worktreeTree(t, dir)
-	mkTree(t, cwd, "sub/inner/.git/HEAD")
+	testfs.MkTree(t, cwd, "sub/inner/.git/HEAD")
 	plan, env := compileTest(t, testEnv(filepath.Join(dir, "home"), cwd), "", writeCwd)
 
 	at := func(rel string) string { return filepath.Join(cwd, rel) }
@@ -164,11 +126,11 @@ func TestProbeDiagnostic(t *testing.T) {
 // The pipeline is the same for the Go API and the CLI: CompilePolicies
 // protects a nested repository below the working directory.
 func TestCompilePoliciesProbes(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	t.Chdir(dir)
 	t.Setenv("HOME", filepath.Join(dir, "home"))
-	mkTree(t, dir, "home/", "vendor/x/.git/HEAD")
-	writeFile(t, filepath.Join(dir, "p.hcl"), writeCwd+"\n")
+	testfs.MkTree(t, dir, "home/", "vendor/x/.git/HEAD")
+	testfs.WriteFile(t, filepath.Join(dir, "p.hcl"), writeCwd+"\n")
 	plan, ds := CompilePolicies("./p.hcl")
 	if plan == nil {
 		t.Fatal(FormatDiagnostics(ds))

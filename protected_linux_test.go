@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/internal/testfs"
 )
 
 // The attacks on protected paths: each test compiles a real policy through
@@ -142,9 +143,9 @@ func placeProtected(t *testing.T, p string, isDir, existing bool) {
 	switch {
 	case !existing:
 	case isDir:
-		mkTree(t, p, "keep")
+		testfs.MkTree(t, p, "keep")
 	default:
-		mkTree(t, filepath.Dir(p), filepath.Base(p))
+		testfs.MkTree(t, filepath.Dir(p), filepath.Base(p))
 	}
 }
 
@@ -154,10 +155,10 @@ func placeProtected(t *testing.T, p string, isDir, existing bool) {
 func TestProtectedRepoPaths(t *testing.T) {
 	for _, existing := range []bool{true, false} {
 		t.Run(map[bool]string{true: "existing", false: "missing"}[existing], func(t *testing.T) {
-			dir := workDir(t)
+			dir := testfs.WorkDir(t)
 			cwd := filepath.Join(dir, "proj")
 			nested := filepath.Join(cwd, "a", "b")
-			mkTree(t, dir, "proj/.git/HEAD", "proj/a/b/.git/HEAD", "proj/src/main.go", "home/")
+			testfs.MkTree(t, dir, "proj/.git/HEAD", "proj/a/b/.git/HEAD", "proj/src/main.go", "home/")
 			paths := map[string]bool{}
 			for _, e := range ir.RepoProtectedPaths() {
 				for _, top := range []string{cwd, nested} {
@@ -177,10 +178,10 @@ func TestProtectedRepoPaths(t *testing.T) {
 func TestProtectedHomePaths(t *testing.T) {
 	for _, existing := range []bool{true, false} {
 		t.Run(map[bool]string{true: "existing", false: "missing"}[existing], func(t *testing.T) {
-			dir := workDir(t)
+			dir := testfs.WorkDir(t)
 			home := filepath.Join(dir, "home")
 			cwd := filepath.Join(home, "proj")
-			mkTree(t, dir, "home/proj/", "home/notes.txt")
+			testfs.MkTree(t, dir, "home/proj/", "home/notes.txt")
 			paths := map[string]bool{}
 			for _, e := range ir.HomeProtectedPaths() {
 				p := filepath.Join(home, e.Rel)
@@ -204,12 +205,12 @@ func TestProtectedHomePaths(t *testing.T) {
 // Replacing .git with a new directory (renamed away or removed, then made
 // again with a hook) neither gets a hook onto the host nor leaves anything.
 func TestProtectedGitSwap(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	cwd := filepath.Join(dir, "proj")
 	nested := filepath.Join(cwd, "a", "b")
 	// The working directory's repository has hooks; the nested one has
 	// none yet (a fresh clone without samples).
-	mkTree(t, dir, "proj/.git/HEAD", "proj/.git/hooks/pre-commit.sample", "proj/.git/config", "proj/a/b/.git/HEAD", "home/")
+	testfs.MkTree(t, dir, "proj/.git/HEAD", "proj/.git/hooks/pre-commit.sample", "proj/.git/config", "proj/a/b/.git/HEAD", "home/")
 	plan, _ := compileTest(t, testEnv(filepath.Join(dir, "home"), cwd), "", writeCwd)
 	for _, top := range []string{cwd, nested} {
 		for _, swap := range []string{"mv .git .git.old", "rm -rf .git", "mv .git/hooks .git/hooks.old", "rm -rf .git/hooks"} {
@@ -249,7 +250,7 @@ func TestProtectedGitSwap(t *testing.T) {
 // config sets core.hooksPath: the pointer, the git directories it leads to
 // and the hooks path are all read-only.
 func TestProtectedWorktreeAndHooksPath(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	cwd := worktreeTree(t, dir)
 	gd := filepath.Join(cwd, "main/.git/worktrees/wt")
 	paths := map[string]bool{
@@ -269,11 +270,11 @@ func TestProtectedWorktreeAndHooksPath(t *testing.T) {
 // The policy files in use are read-only, also where the policy lets the
 // command write around them.
 func TestProtectedPolicyFile(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	cwd := filepath.Join(dir, "proj")
-	mkTree(t, dir, "proj/", "home/")
+	testfs.MkTree(t, dir, "proj/", "home/")
 	file := filepath.Join(cwd, "fence.hcl")
-	writeFile(t, file, writeCwd+"\n")
+	testfs.WriteFile(t, file, writeCwd+"\n")
 	plan, _ := compileTest(t, testEnv(filepath.Join(dir, "home"), cwd), "./fence.hcl", "")
 	checkProtected(t, plan, dir, map[string]bool{file: false})
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/fence-policy/fence/internal/testfs"
 )
 
 // BenchmarkRunTrue measures what `fence run -- true` costs over a bare
@@ -20,7 +22,7 @@ func BenchmarkRunTrue(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dir := workDir(b)
+	dir := testfs.WorkDir(b)
 	plan := testPlan(b, dir)
 	opts := testOptions(b)
 	bare := []string{"--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--dev", "/dev", "--proc", "/proc", "true"}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/fence-policy/fence/internal/testfs"
 )
 
 // httpServer is a loopback HTTP server on the host that answers with its
@@ -41,7 +43,7 @@ func pinned(names ...string) map[string][]netip.Addr {
 // bridge; a denied host gets the proxy's refusal naming it.
 func TestProxiesThroughBridge(t *testing.T) {
 	port := httpServer(t, "server")
-	p := testPlan(t, workDir(t), "allow net allowed.fence.test")
+	p := testPlan(t, testfs.WorkDir(t), "allow net allowed.fence.test")
 	o := testOptions(t)
 	o.Pins = pinned("allowed.fence.test", "blocked.fence.test")
 	script := fmt.Sprintf(`
@@ -66,7 +68,7 @@ func TestProxiesThroughBridge(t *testing.T) {
 // same in-sandbox address, and neither can reach the other's.
 func TestConcurrentSandboxesIsolated(t *testing.T) {
 	port := httpServer(t, "server")
-	shared := workDir(t)
+	shared := testfs.WorkDir(t)
 	os.Chmod(shared, 0o777)
 	var wg sync.WaitGroup
 	results := map[string]result{}
@@ -173,7 +175,7 @@ func proxyCommandScript(port int) string {
 // ProxyCommand it names connects to an allowed host through the bridge.
 func TestGitSSHCommandThroughSandbox(t *testing.T) {
 	srv := newTCPServer(t, "SSH-2.0-fence-test\r\n")
-	p := testPlan(t, workDir(t), "allow net git.fence.test")
+	p := testPlan(t, testfs.WorkDir(t), "allow net git.fence.test")
 	o := testOptions(t)
 	o.Pins = pinned("git.fence.test")
 	r := run(t, p, o, "sh", "-c", proxyCommandScript(srv.port))
@@ -189,7 +191,7 @@ func TestGitSSHCommandThroughSandbox(t *testing.T) {
 // working directory, under the private /tmp), and a path with spaces and
 // quotes survives both levels of quoting in GIT_SSH_COMMAND.
 func TestInitPathWithSpaces(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	exe, _ := os.Executable()
 	data, err := os.ReadFile(exe)
 	if err != nil {

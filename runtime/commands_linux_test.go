@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fence-policy/fence/internal/testfs"
 )
 
 // A denied command stops the run before anything starts: no bwrap, no part
 // of the command line runs, exit 125 with the rule named.
 func TestDeniedCommandNeverStarts(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	marker := filepath.Join(dir, "marker")
 	p := testPlan(t, dir, "allow write "+dir, "deny exec git push")
 	r := run(t, p, testOptions(t), "sh", "-c", "touch "+marker+" && git push origin main")
@@ -52,7 +54,7 @@ func TestDeniedCommandNeverStarts(t *testing.T) {
 
 // Shells nested too deep are refused before anything starts, with what to do.
 func TestTooDeepCommandNeverStarts(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	p := testPlan(t, dir, "allow write "+dir, "deny exec git push")
 	s := "true"
 	for range 10 {

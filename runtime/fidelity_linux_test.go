@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fence-policy/fence/internal/testfs"
 	"github.com/fence-policy/fence/runtime/initproc"
 )
 
@@ -45,7 +46,7 @@ func TestProbeMachine(t *testing.T) {
 // that the mounts match only at start and Landlock not at all) before
 // anything starts, and with BestEffort runs it and says what is weaker.
 func TestRunRefusesWeakerRule(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	p := testPlan(t, dir, "allow write "+dir, "deny read "+dir+"/**/.env")
 	r := sh(t, p, "echo ran")
 	var se *SetupError

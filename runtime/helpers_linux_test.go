@@ -190,17 +190,6 @@ func processesWith(token string) []int {
 	return pids
 }
 
-// workDir makes a fresh directory that the current user owns and that the
-// unprivileged test user can use too.
-func workDir(t testing.TB) string {
-	t.Helper()
-	d := t.TempDir()
-	if err := os.Chmod(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // writeJSON writes v as JSON into a new file name in a temporary directory
 // and returns its path.
 func writeJSON(t testing.TB, name string, v any) string {

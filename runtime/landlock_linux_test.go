@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fence-policy/fence/internal/testfs"
 	"github.com/fence-policy/fence/targets/landlock"
 )
 
@@ -189,7 +190,7 @@ func TestSymlinkedProtectedPathRefused(t *testing.T) {
 // private /dev: the command may use it (Python's multiprocessing needs it),
 // and nothing reaches the host.
 func TestLandlockPrivateDevShm(t *testing.T) {
-	r := sh(t, testPlan(t, workDir(t)), `echo x > /dev/shm/fence-test && cat /dev/shm/fence-test && python3 -c "import multiprocessing as m; m.Lock(); print('lock')"`)
+	r := sh(t, testPlan(t, testfs.WorkDir(t)), `echo x > /dev/shm/fence-test && cat /dev/shm/fence-test && python3 -c "import multiprocessing as m; m.Lock(); print('lock')"`)
 	if r.err != nil || r.code != 0 || r.stdout != "x\nlock\n" {
 		t.Fatalf("/dev/shm is not usable: %v", r)
 	}
@@ -216,7 +217,7 @@ func TestLandlockUnlistableParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(locked, 0o755) })
-	r := sh(t, testPlan(t, workDir(t), "deny read "+filepath.Join(locked, "secret")), "cat "+filepath.Join(locked, "secret")+"; echo rc=$?")
+	r := sh(t, testPlan(t, testfs.WorkDir(t), "deny read "+filepath.Join(locked, "secret")), "cat "+filepath.Join(locked, "secret")+"; echo rc=$?")
 	if r.err != nil {
 		t.Fatalf("the sandbox did not start: %v", r)
 	}

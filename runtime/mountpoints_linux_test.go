@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fence-policy/fence/internal/testfs"
 )
 
 // Two sandboxes in the same directory share the mount points over the
@@ -14,7 +16,7 @@ import (
 // the other's mount, and the protected path could be created after all),
 // and the last one removes it.
 func TestConcurrentRunsShareMountPoints(t *testing.T) {
-	cwd := workDir(t)
+	cwd := testfs.WorkDir(t)
 	idea := filepath.Join(cwd, ".idea")
 	plan := testPlan(t, cwd, "allow write "+cwd, "deny write "+idea)
 	waitFor := func(name string) {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/internal/testfs"
 	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/runtime/events"
 	"github.com/fence-policy/fence/runtime/initproc"
@@ -193,7 +194,7 @@ func TestNotifyDeniedSyscalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	plan := testPlan(t, dir, "deny exec shutdown")
 	for _, monitor := range []bool{true, false} {
 		t.Run(fmt.Sprintf("monitor=%v", monitor), func(t *testing.T) {
@@ -244,7 +245,7 @@ func TestNotifyTerminalAndUnix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	r := notifyInit(t, testPlan(t, dir), true, nil, exe, "__seccomp-probe", "unix", filepath.Join(dir, "none.sock"), filepath.Join(dir, "none.dgram"))
 	if !strings.Contains(r.stdout, "socket-unix=EPERM\n") || !strings.Contains(r.stdout, "socketpair-dgram=EPERM\n") || !strings.Contains(r.stdout, "socketpair-stream=ok\n") {
 		t.Fatalf("unix probe: %s", r)
@@ -280,7 +281,7 @@ func TestNotifyTerminalAndUnix(t *testing.T) {
 // Landlock run here, so the refusals are the supervisor's own. Without
 // -m the same script is not supervised at all.
 func TestNotifyFiles(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	work, denied, secret := filepath.Join(dir, "work"), filepath.Join(dir, "work", "denied"), filepath.Join(dir, "secret")
 	for _, d := range []string{work, denied} {
 		if err := os.Mkdir(d, 0o755); err != nil {
@@ -373,7 +374,7 @@ cat ok.txt
 // executed that could harm the machine: shutdown here is a script in the
 // test's directory, first in PATH, and PATH has no sbin.
 func TestNotifyExec(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)
@@ -432,7 +433,7 @@ other; echo other=$?
 // the exec shim keeps that from deadlocking even with GOMAXPROCS=1 and a
 // collector that would run all the time.
 func TestNotifyStartNoDeadlock(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	plan := testPlan(t, dir, "deny exec shutdown")
 	for i := 0; i < 5; i++ {
 		r := notifyInit(t, plan, true, []string{"GOMAXPROCS=1", "GOGC=1"}, "/bin/sh", "-c", "for i in 1 2 3; do /bin/true; done; echo done")

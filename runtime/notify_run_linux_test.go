@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fence-policy/fence/internal/testfs"
 	"github.com/fence-policy/fence/runtime/events"
 )
 
@@ -43,7 +44,7 @@ func TestRunMonitorEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	work, denied, secret, bin := filepath.Join(dir, "work"), filepath.Join(dir, "work", "denied"), filepath.Join(dir, "secret"), filepath.Join(dir, "bin")
 	for _, d := range []string{work, denied, bin} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -102,7 +103,7 @@ sh %s`, denied, secret, exe, script))
 // syscall events do not exist (the filter has no Monitor part), and the
 // denied command is still refused.
 func TestRunWithoutMonitor(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	bin := filepath.Join(dir, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		t.Fatal(err)
@@ -130,7 +131,7 @@ func TestRunWithoutMonitor(t *testing.T) {
 // kernel: writing them is what programs do, and nothing reaches the host.
 // A host directory bound below /tmp is still decided by the plan.
 func TestRunMonitorPrivateFileSystems(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	denied := filepath.Join(dir, "ro")
 	if err := os.Mkdir(denied, 0o755); err != nil {
 		t.Fatal(err)
@@ -169,7 +170,7 @@ attempt("connect", lambda: socket.socket().connect(("10.1.2.3", 443)))
 attempt("proxy", lambda: socket.socket().connect(("127.0.0.1", 3128)))
 attempt("udp", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(("127.0.0.1", 9999)))
 `
-	r := run(t, testPlan(t, workDir(t)), opts, "/usr/bin/python3", "-c", script)
+	r := run(t, testPlan(t, testfs.WorkDir(t)), opts, "/usr/bin/python3", "-c", script)
 	want := "bind 13\nconnect 13\nproxy ok\nudp ok\n"
 	if r.err != nil || r.stdout != want {
 		t.Fatalf("want %q: %s", want, r)

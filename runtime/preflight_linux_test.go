@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/fence-policy/fence/internal/testfs"
 )
 
 // fakeSysctls makes sysctlFile describe another kernel for one test.
@@ -86,7 +88,7 @@ func TestExplainBwrapFailures(t *testing.T) {
 // starts, with the fix; Supported says the same.
 func TestPreflightRefusesDisabledUserns(t *testing.T) {
 	fakeSysctls(t, map[string]string{"user.max_user_namespaces": "0"})
-	r := sh(t, testPlan(t, workDir(t)), "true")
+	r := sh(t, testPlan(t, testfs.WorkDir(t)), "true")
 	var se *SetupError
 	if !errors.As(r.err, &se) || se.Layer != "userns" || r.code != ExitSetup {
 		t.Fatalf("want a userns SetupError, got %s", r)
@@ -120,7 +122,7 @@ func TestContextCancel(t *testing.T) {
 			o.Stdout = pw
 			done := make(chan error, 1)
 			go func() {
-				_, err := runPlan(ctx, testPlan(t, workDir(t)), []string{"sh", "-c", "echo ready; exec sleep 1000", token}, o)
+				_, err := runPlan(ctx, testPlan(t, testfs.WorkDir(t)), []string{"sh", "-c", "echo ready; exec sleep 1000", token}, o)
 				pw.Close()
 				done <- err
 			}()

@@ -17,10 +17,11 @@ import (
 	"testing"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/internal/testfs"
 )
 
 func TestExitStatus(t *testing.T) {
-	p := testPlan(t, workDir(t))
+	p := testPlan(t, testfs.WorkDir(t))
 	for _, tc := range []struct {
 		script string
 		want   int
@@ -41,7 +42,7 @@ func TestExitStatus(t *testing.T) {
 // A command that cannot be found is the command's failure (127, as a shell
 // says), not fence's: the sandbox was up.
 func TestCommandNotFound(t *testing.T) {
-	r := run(t, testPlan(t, workDir(t)), testOptions(t), "/nonexistent/fence-no-such-command")
+	r := run(t, testPlan(t, testfs.WorkDir(t)), testOptions(t), "/nonexistent/fence-no-such-command")
 	if r.err != nil || r.code != 127 || !strings.Contains(r.stderr, "fence-no-such-command") {
 		t.Fatalf("want exit 127 and a message naming the command, got %s", r)
 	}
@@ -50,7 +51,7 @@ func TestCommandNotFound(t *testing.T) {
 func TestStdioPassthrough(t *testing.T) {
 	o := testOptions(t)
 	o.Stdin = strings.NewReader("from stdin\n")
-	r := run(t, testPlan(t, workDir(t)), o, "sh", "-c", "cat; echo to-stderr >&2")
+	r := run(t, testPlan(t, testfs.WorkDir(t)), o, "sh", "-c", "cat; echo to-stderr >&2")
 	if r.err != nil || r.code != 0 || r.stdout != "from stdin\n" || r.stderr != "to-stderr\n" {
 		t.Fatalf("stdio not passed through: %s", r)
 	}
@@ -58,7 +59,7 @@ func TestStdioPassthrough(t *testing.T) {
 
 // Signals sent to fence reach the command's process group.
 func TestSignalsForwarded(t *testing.T) {
-	p := testPlan(t, workDir(t))
+	p := testPlan(t, testfs.WorkDir(t))
 	for _, tc := range []struct {
 		sig    syscall.Signal
 		script string
@@ -83,7 +84,7 @@ func TestSignalsForwarded(t *testing.T) {
 
 // The same forwarding in process: Run takes the signal while it runs.
 func TestSignalForwardedInProcess(t *testing.T) {
-	p := testPlan(t, workDir(t))
+	p := testPlan(t, testfs.WorkDir(t))
 	pr, pw := io.Pipe()
 	o := testOptions(t)
 	o.Stdout = pw
@@ -116,14 +117,14 @@ func TestOrphansReaped(t *testing.T) {
 		# A zombie keeps /proc/PID; only reaping removes it.
 		while [ -e /proc/$pid ]; do sleep 0.01; done
 		echo reaped`
-	r := mustRun(t, sh(t, testPlan(t, workDir(t)), script))
+	r := mustRun(t, sh(t, testPlan(t, testfs.WorkDir(t)), script))
 	if r.stdout != "reaped\n" {
 		t.Fatalf("got %s", r)
 	}
 }
 
 func TestWritesOutsideAllowedPathsFail(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	allowed := filepath.Join(dir, "allowed")
 	other := filepath.Join(dir, "other")
 	for _, d := range []string{allowed, other} {
@@ -159,7 +160,7 @@ func TestWritesOutsideAllowedPathsFail(t *testing.T) {
 }
 
 func TestDeniedReadsMasked(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	secretFile := filepath.Join(dir, "secret.txt")
 	secretDir := filepath.Join(dir, "secrets")
 	os.Mkdir(secretDir, 0o755)
@@ -187,7 +188,7 @@ func TestDeniedReadsMasked(t *testing.T) {
 // /tmp and TMPDIR are private tmpfs mounts: writes there never reach the
 // host, and nothing is left after the run.
 func TestPrivateTmp(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	token := fmt.Sprintf("fence-private-tmp-%d", os.Getpid())
 	p := testPlan(t, dir)
 	r := mustRun(t, sh(t, p, fmt.Sprintf(`
@@ -207,7 +208,7 @@ func TestPrivateTmp(t *testing.T) {
 }
 
 func TestEnvironment(t *testing.T) {
-	p := testPlan(t, workDir(t), "deny env SECRET_*")
+	p := testPlan(t, testfs.WorkDir(t), "deny env SECRET_*")
 	o := testOptions(t)
 	o.Env = append(o.Env,
 		"LD_PRELOAD=/nonexistent/evil.so", "LD_LIBRARY_PATH=/evil", "LD_AUDIT=/evil.so",
@@ -248,7 +249,7 @@ func TestEnvironment(t *testing.T) {
 
 // The plan's proxy ports reach both the listeners and the environment.
 func TestPlanProxyPorts(t *testing.T) {
-	p := testPlan(t, workDir(t))
+	p := testPlan(t, testfs.WorkDir(t))
 	p.Network.HTTPProxyPort, p.Network.SOCKSProxyPort = 18080, 11080
 	r := mustRun(t, sh(t, p, `echo "$HTTP_PROXY $ALL_PROXY"; cat /proc/net/tcp | awk '$4 == "0A" {print $2}' | sort`))
 	want := "http://127.0.0.1:18080 socks5h://127.0.0.1:11080\n0100007F:2B48\n0100007F:46A0\n"
@@ -300,7 +301,7 @@ func TestNoDirectNetwork(t *testing.T) {
 	}
 	defer udp.Close()
 	udpPort := udp.LocalAddr().(*net.UDPAddr).Port
-	p := testPlan(t, workDir(t), "allow net *")
+	p := testPlan(t, testfs.WorkDir(t), "allow net *")
 	script := fmt.Sprintf(`
 		curl -s -m 5 --noproxy '*' http://127.0.0.1:%[1]d/ && echo "curl reached it"
 		bash -c 'exec 3<>/dev/tcp/127.0.0.1/%[1]d && echo "dev-tcp reached it"' 2>/dev/null
@@ -334,7 +335,7 @@ func TestNoDirectNetwork(t *testing.T) {
 
 // Escape attempts of a sandboxed root (or user): each must fail.
 func TestEscapes(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	secretDir := filepath.Join(dir, "secrets")
 	os.Mkdir(secretDir, 0o755)
 	os.WriteFile(filepath.Join(secretDir, "key"), []byte("TOPSECRET\n"), 0o644)
@@ -394,7 +395,7 @@ func TestEscapes(t *testing.T) {
 
 // A prepared failure is a SetupError, and nothing runs.
 func TestSetupErrors(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	marker := filepath.Join(dir, "ran")
 	script := "touch " + marker
 
@@ -458,7 +459,7 @@ func TestExposedPort(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	p := testPlan(t, workDir(t))
+	p := testPlan(t, testfs.WorkDir(t))
 	p.Expose = append(p.Expose, irPort(port))
 	done := make(chan result, 1)
 	go func() {
@@ -512,7 +513,7 @@ func openFDs(t *testing.T) []string {
 // paths below it that do not exist: the artifact has mount points to
 // create on the host, which must be gone afterwards.
 func leftoverPlan(t *testing.T) (*ir.Plan, string) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	writable := filepath.Join(dir, "proj")
 	os.Mkdir(writable, 0o777)
 	os.Chmod(writable, 0o777)
@@ -585,7 +586,7 @@ func TestNamespaces(t *testing.T) {
 		fmt.Fprintf(&script, "readlink /proc/self/ns/%s\n", k)
 	}
 	script.WriteString(`ls /proc | grep -c '^[0-9]'` + "\n")
-	r := mustRun(t, sh(t, testPlan(t, workDir(t)), script.String()))
+	r := mustRun(t, sh(t, testPlan(t, testfs.WorkDir(t)), script.String()))
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != len(kinds)+1 {
 		t.Fatalf("got %s", r)

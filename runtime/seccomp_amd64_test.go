@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fence-policy/fence/internal/testfs"
 )
 
 // int80ELF is a minimal static x86-64 executable that calls exit(42)
@@ -59,7 +61,7 @@ func TestSeccompForeignABI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	elf := filepath.Join(dir, "int80")
 	if err := os.WriteFile(elf, int80ELF(), 0o755); err != nil {
 		t.Fatal(err)

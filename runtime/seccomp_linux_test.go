@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fence-policy/fence/internal/testfs"
 	"github.com/fence-policy/fence/runtime/initproc"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
@@ -247,7 +248,7 @@ func TestSeccompListing(t *testing.T) {
 }
 
 func TestPlanAllowsUnix(t *testing.T) {
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	for _, c := range []struct {
 		rules []string
 		want  bool
@@ -276,7 +277,7 @@ func TestSeccompInherited(t *testing.T) {
 		cat /proc/$PPID/environ >/dev/null 2>&1 && echo "init readable"
 		kill -0 $PPID 2>/dev/null && echo "init signalable"
 		echo end`
-	r := mustRun(t, sh(t, testPlan(t, workDir(t)), script))
+	r := mustRun(t, sh(t, testPlan(t, testfs.WorkDir(t)), script))
 	want := "NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\nSeccomp:\t2\nSeccomp:\t0\nend\n"
 	if r.stdout != want {
 		t.Fatalf("want %q, got %s", want, r)
@@ -337,7 +338,7 @@ func TestSeccompTIOCSTI(t *testing.T) {
 
 	p := openPTY(t)
 	rawTerminal(t, p)
-	fence := fixtureCmd(t, testPlan(t, workDir(t)), exe, "__seccomp-probe", "tty")
+	fence := fixtureCmd(t, testPlan(t, testfs.WorkDir(t)), exe, "__seccomp-probe", "tty")
 	startOnPTY(t, p, fence)
 	fence.Wait()
 	p.waitFor(t, "done")
@@ -444,7 +445,7 @@ func TestSeccompUnixSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	streamPath, dgramPath := filepath.Join(dir, "host.sock"), filepath.Join(dir, "host.dgram")
 	host := listenUnixHost(t, streamPath, dgramPath)
 	script := fmt.Sprintf(`%s __seccomp-probe unix %s %s
@@ -557,7 +558,7 @@ func TestSeccompDeniedSyscalls(t *testing.T) {
 	hostResults := probeResults(t, string(host))
 	t.Logf("on the host:\n%s", host)
 
-	dir := workDir(t)
+	dir := testfs.WorkDir(t)
 	if err := os.WriteFile(filepath.Join(dir, "Makefile"), []byte("all:\n\t@echo spawned\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

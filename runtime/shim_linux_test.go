@@ -3,6 +3,8 @@ package runtime
 import (
 	"strings"
 	"testing"
+
+	"github.com/fence-policy/fence/internal/testfs"
 )
 
 // The init serves the seccomp listener for the whole run, whatever its
@@ -13,7 +15,7 @@ import (
 func TestSupervisorOutlivesGarbageCollection(t *testing.T) {
 	opts := testOptions(t)
 	opts.Env = append(opts.Env, "GOGC=1")
-	r := run(t, testPlan(t, workDir(t), "deny exec shutdown"), opts, "sh", "-c",
+	r := run(t, testPlan(t, testfs.WorkDir(t), "deny exec shutdown"), opts, "sh", "-c",
 		`i=0; while [ $i -lt 300 ]; do /bin/true || { echo "exec $i failed"; exit 1; }; i=$((i+1)); done; echo done`)
 	if r.err != nil || r.code != 0 || !strings.Contains(r.stdout, "done") {
 		t.Fatalf("execs failed once the init collected garbage: %v", r)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/internal/shquote"
+	"github.com/fence-policy/fence/internal/testfs"
 )
 
 // pty is a pseudo-terminal whose master side the test reads and writes.
@@ -81,7 +82,7 @@ func startOnPTY(t *testing.T, p *pty, cmd *exec.Cmd) {
 // as SIGINT.
 func TestTerminalForeground(t *testing.T) {
 	p := openPTY(t)
-	plan := testPlan(t, workDir(t))
+	plan := testPlan(t, testfs.WorkDir(t))
 	script := `set -- $(cat /proc/$$/stat)
 		[ "$5" = "$8" ] && echo "FOREGROUND"
 		test -t 0 && test -t 1 && echo "IS-A-TTY"
@@ -107,7 +108,7 @@ func TestTerminalForeground(t *testing.T) {
 // them, and exits with the status it is given.
 func TestInteractiveBash(t *testing.T) {
 	p := openPTY(t)
-	plan := testPlan(t, workDir(t))
+	plan := testPlan(t, testfs.WorkDir(t))
 	cmd := fixtureCmd(t, plan, "bash", "--norc", "--noprofile", "-i")
 	startOnPTY(t, p, cmd)
 	p.master.Write([]byte("echo result=$((6*7)); sleep 1000 & jobs; kill %1; exit 3\n"))
@@ -129,7 +130,7 @@ func TestInteractiveBash(t *testing.T) {
 // bash, the session leader of the terminal, with fence as its job.
 func TestTerminalStopAndContinue(t *testing.T) {
 	p := openPTY(t)
-	plan := testPlan(t, workDir(t))
+	plan := testPlan(t, testfs.WorkDir(t))
 	fence := fixtureCmd(t, plan, "sh", "-c", `echo ready; read line; echo "got $line"`)
 	var line []string
 	for _, a := range fence.Args {

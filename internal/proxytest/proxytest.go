@@ -506,3 +506,25 @@ func Curl(t *testing.T, args ...string) (int, string, string) {
 	}
 	return code, out.String(), errb.String()
 }
+
+// OneEvent checks that the log has exactly one line holding match, and
+// that it holds every one of wants.
+func (e *Env) OneEvent(t testing.TB, match string, wants ...string) {
+	t.Helper()
+	ev := e.Log.Lines(match)
+	ok := len(ev) == 1
+	for _, w := range wants {
+		ok = ok && strings.Contains(ev[0], w)
+	}
+	if !ok {
+		t.Errorf("want one event %q holding %q, got %q", match, wants, ev)
+	}
+}
+
+// NoLookups checks that no name was resolved (a pinned or a denied one).
+func (e *Env) NoLookups(t testing.TB) {
+	t.Helper()
+	if n := e.Lookup.Total(); n != 0 {
+		t.Errorf("%d names were looked up, want none", n)
+	}
+}

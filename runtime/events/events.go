@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/fence-policy/fence/targets/proxy"
 )
 
 // Event is one decision or violation, reported under -d (every event) and
@@ -205,15 +207,7 @@ func (e Event) Text() string {
 
 // HostPort renders host and port for humans and rules: IPv6 literals in
 // brackets when a port follows, no port when it is 0.
-func HostPort(host string, port int) string {
-	if port == 0 {
-		return host
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	return host + ":" + strconv.Itoa(port)
-}
+func HostPort(host string, port int) string { return proxy.HostPort(host, port) }
 
 // Printable returns s unchanged when it is valid UTF-8 without control
 // characters, else its Go-quoted form (so "\x1b[2J" shows as such instead of

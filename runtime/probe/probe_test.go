@@ -13,40 +13,13 @@ import (
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/plantest"
+	"github.com/fence-policy/fence/internal/testfs"
 )
-
-// mkTree creates files (content "orig\n") and directories (names ending
-// in "/") below dir.
-func mkTree(t testing.TB, dir string, entries ...string) {
-	t.Helper()
-	for _, e := range entries {
-		p := filepath.Join(dir, e)
-		if strings.HasSuffix(e, "/") {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("orig\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func write(t testing.TB, file, data string) {
-	t.Helper()
-	if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestReposFinds(t *testing.T) {
 	root := t.TempDir()
 	other := t.TempDir() // writable too, a second root
-	mkTree(t, root,
+	testfs.MkTree(t, root,
 		".git/HEAD",                           // the root itself is a repository
 		".git/modules/sub/hooks/",             // never descended into
 		".git/modules/sub/config",             // the submodule's hooks path
@@ -67,13 +40,13 @@ func TestReposFinds(t *testing.T) {
 		"husky/.git/HEAD", // core.hooksPath in the repository's config
 		"husky/.git/config",
 	)
-	write(t, filepath.Join(root, "main/.git/worktrees/wt/commondir"), "../..\n")
-	write(t, filepath.Join(root, "main/.git/config"), "[core]\n\thooksPath = hooks-of-main\n")
-	write(t, filepath.Join(root, "wt/.git"), "gitdir: "+filepath.Join(root, "main/.git/worktrees/wt")+"\n")
-	write(t, filepath.Join(root, "sub/.git"), "gitdir: ../.git/modules/sub\n")
-	write(t, filepath.Join(root, ".git/modules/sub/config"), "[core]\nhooksPath = /abs/hooks\n")
-	write(t, filepath.Join(root, "husky/.git/config"), "[core]\n\tbare = false\n\thooksPath = \".husky/_\" ; husky\n[alias]\n\thookspath = no\n")
-	mkTree(t, other, "r/.git/")
+	testfs.WriteFile(t, filepath.Join(root, "main/.git/worktrees/wt/commondir"), "../..\n")
+	testfs.WriteFile(t, filepath.Join(root, "main/.git/config"), "[core]\n\thooksPath = hooks-of-main\n")
+	testfs.WriteFile(t, filepath.Join(root, "wt/.git"), "gitdir: "+filepath.Join(root, "main/.git/worktrees/wt")+"\n")
+	testfs.WriteFile(t, filepath.Join(root, "sub/.git"), "gitdir: ../.git/modules/sub\n")
+	testfs.WriteFile(t, filepath.Join(root, ".git/modules/sub/config"), "[core]\nhooksPath = /abs/hooks\n")
+	testfs.WriteFile(t, filepath.Join(root, "husky/.git/config"), "[core]\n\tbare = false\n\thooksPath = \".husky/_\" ; husky\n[alias]\n\thookspath = no\n")
+	testfs.MkTree(t, other, "r/.git/")
 	if err := os.Symlink(filepath.Join(other, "r"), filepath.Join(root, "link")); err != nil { // not followed
 		t.Fatal(err)
 	}
@@ -119,7 +92,7 @@ func TestReposFinds(t *testing.T) {
 // none.
 func TestReposGitSymlink(t *testing.T) {
 	root := t.TempDir()
-	mkTree(t, root, "store/r.git/HEAD", "a/", "b/")
+	testfs.MkTree(t, root, "store/r.git/HEAD", "a/", "b/")
 	os.Symlink(filepath.Join(root, "store/r.git"), filepath.Join(root, "a/.git"))
 	os.Symlink(filepath.Join(root, "missing"), filepath.Join(root, "b/.git"))
 	got, err := Repos(plantest.Plan(t, ir.Context{Cwd: root}, "allow write "+root))
@@ -138,7 +111,7 @@ func TestReposGitSymlink(t *testing.T) {
 // Without a writable root or a repository there is nothing.
 func TestReposNothing(t *testing.T) {
 	root := t.TempDir()
-	mkTree(t, root, "a/b/file")
+	testfs.MkTree(t, root, "a/b/file")
 	for _, rules := range [][]string{
 		{"allow write " + root},
 		{"allow write " + filepath.Join(root, "missing")},
@@ -157,7 +130,7 @@ func TestReposNothing(t *testing.T) {
 // is skipped silently.
 func TestReposBound(t *testing.T) {
 	root := t.TempDir()
-	mkTree(t, root, "a/b/c/", "d/e/.git/")
+	testfs.MkTree(t, root, "a/b/c/", "d/e/.git/")
 	old := maxDirs
 	t.Cleanup(func() { maxDirs = old })
 	maxDirs = 3
@@ -174,9 +147,9 @@ func TestReposBound(t *testing.T) {
 
 func TestGitHooksPaths(t *testing.T) {
 	home := t.TempDir()
-	mkTree(t, home, ".gitconfig", ".config/git/config")
-	write(t, filepath.Join(home, ".gitconfig"), "[core]\n\thooksPath = ~/.githooks\n")
-	write(t, filepath.Join(home, ".config/git/config"), "[core]\n\thooksPath = .hooks\n")
+	testfs.MkTree(t, home, ".gitconfig", ".config/git/config")
+	testfs.WriteFile(t, filepath.Join(home, ".gitconfig"), "[core]\n\thooksPath = ~/.githooks\n")
+	testfs.WriteFile(t, filepath.Join(home, ".config/git/config"), "[core]\n\thooksPath = .hooks\n")
 	got := GitHooksPaths(home)
 	// /etc/gitconfig is the machine's: only its absence or presence is
 	// not ours to decide, so compare the user's part.
@@ -198,7 +171,7 @@ func TestHooksPathOf(t *testing.T) {
 		{"", ""},
 	} {
 		f := filepath.Join(dir, "config")
-		write(t, f, tc.config)
+		testfs.WriteFile(t, f, tc.config)
 		if got := hooksPathOf(f); got != tc.want {
 			t.Errorf("%q: got %q, want %q", tc.config, got, tc.want)
 		}

@@ -46,7 +46,7 @@ func ParsePin(s string) (host string, addr netip.Addr, err error) {
 	if err != nil {
 		// curl's own form is HOST:PORT:ADDR; say so rather than
 		// "invalid address".
-		if port, rest, ok := strings.Cut(a, ":"); ok && isDigits(port) {
+		if port, rest, ok := strings.Cut(a, ":"); ok && port != "" && strings.Trim(port, "0123456789") == "" {
 			if _, err2 := parsePinAddr(rest); err2 == nil {
 				return bad("fence pins a host for every port: drop the port and write %s:%s", h, rest)
 			}
@@ -83,18 +83,6 @@ func parsePinAddr(a string) (netip.Addr, error) {
 		return netip.Addr{}, errZoned
 	}
 	return addr.Unmap(), nil
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // How a host's addresses were found.

@@ -47,7 +47,7 @@ func (v Verdict) Suggestion() string {
 	case v.Allowed || v.Refused:
 		return ""
 	case len(v.Rules) == 0:
-		return fmt.Sprintf("allow it with --allow 'net %s'", hostPort(v.Host, v.Port))
+		return fmt.Sprintf("allow it with --allow 'net %s'", HostPort(v.Host, v.Port))
 	}
 	var blocks []string
 	for _, r := range v.Rules {
@@ -61,8 +61,9 @@ func (v Verdict) Suggestion() string {
 		noun, strings.Join(blocks, ", "), noun)
 }
 
-// hostPort renders a canonical host and port in rule syntax.
-func hostPort(host string, port int) string {
+// HostPort renders a canonical host and port in rule syntax: IPv6
+// literals in brackets when a port follows, no port when it is 0.
+func HostPort(host string, port int) string {
 	if port == 0 {
 		return host
 	}

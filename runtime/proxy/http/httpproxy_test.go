@@ -23,13 +23,8 @@ func TestHTTPPlainAllowed(t *testing.T) {
 	if h.Get("X-Upstream") != "web" {
 		t.Errorf("upstream header lost: %v", h)
 	}
-	ev := e.Log.Lines("net allow http allowed.fence.test:")
-	if len(ev) != 1 || !strings.Contains(ev[0], "allow net allowed.fence.test at --allow #1") || !strings.Contains(ev[0], "pinned by --resolve to 127.0.0.1 (loopback)") {
-		t.Errorf("allow event: %q", ev)
-	}
-	if e.Lookup.Total() != 0 {
-		t.Errorf("a pinned name was looked up")
-	}
+	e.OneEvent(t, "net allow http allowed.fence.test:", "allow net allowed.fence.test at --allow #1", "pinned by --resolve to 127.0.0.1 (loopback)")
+	e.NoLookups(t)
 }
 
 func TestHTTPPlainKeepAlive(t *testing.T) {

@@ -17,16 +17,6 @@ import (
 	"github.com/fence-policy/fence/lang/rule"
 )
 
-// hostEnv describes the real process to the compiler (fence.HostEnv); a
-// HOME that is unset or relative is a usage error.
-//
-// TempDir is $TMPDIR/fence-UID: compile, check and explain only show the
-// path, and `fence run` has the runtime mount a fresh tmpfs there.
-func hostEnv() (compiler.Env, error) {
-	env, err := fence.HostEnv()
-	return env, hostError(err)
-}
-
 // hostError makes fence.ErrHome a usage error.
 func hostError(err error) error {
 	if errors.Is(err, fence.ErrHome) {

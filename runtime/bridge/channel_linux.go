@@ -56,17 +56,17 @@ const (
 // maxMsg bounds a message; 'F' texts longer than this are cut.
 const MaxMsg = 4096
 
-// errMalformed is a message that breaks the protocol. It is dropped and
+// ErrMalformed is a message that breaks the protocol. It is dropped and
 // the channel stays usable: the peer could only be confusing itself.
 var ErrMalformed = errors.New("bridge: malformed message")
 
-// channel is one end of the bridge. Sends are safe for concurrent use (one
+// Channel is one end of the bridge. Sends are safe for concurrent use (one
 // packet per sendmsg); recv must be called from one goroutine.
 type Channel struct {
 	c *net.UnixConn
 }
 
-// newChannel wraps an inherited or created socket descriptor. The channel
+// NewChannel wraps an inherited or created socket descriptor. The channel
 // gets its own close-on-exec duplicate; f is closed.
 func NewChannel(f *os.File) (*Channel, error) {
 	defer f.Close()
@@ -84,7 +84,7 @@ func NewChannel(f *os.File) (*Channel, error) {
 
 func (ch *Channel) Close() error { return ch.c.Close() }
 
-// send writes one message, with f's descriptor attached when f is not nil.
+// Send writes one message, with f's descriptor attached when f is not nil.
 func (ch *Channel) Send(typ byte, payload []byte, f *os.File) error {
 	msg := append([]byte{typ}, payload...)
 	if len(msg) > MaxMsg {
@@ -99,7 +99,7 @@ func (ch *Channel) Send(typ byte, payload []byte, f *os.File) error {
 	return err
 }
 
-// recv reads one message. A received descriptor comes back as an *os.File
+// Recv reads one message. A received descriptor comes back as an *os.File
 // (close-on-exec: the net package asks for MSG_CMSG_CLOEXEC). io.EOF means
 // the other end is gone.
 func (ch *Channel) Recv() (typ byte, payload []byte, f *os.File, err error) {
@@ -145,7 +145,7 @@ func (ch *Channel) Recv() (typ byte, payload []byte, f *os.File, err error) {
 	return buf[0], buf[1:n], f, nil
 }
 
-// fileConn turns a received socket into a net.Conn (closing f).
+// FileConn turns a received socket into a net.Conn (closing f).
 func FileConn(f *os.File) (net.Conn, error) {
 	defer f.Close()
 	return net.FileConn(f)

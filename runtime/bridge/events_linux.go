@@ -26,7 +26,7 @@ const maxEventField = 512
 // ("net" events come from the host's proxies only.)
 var eventKinds = map[string]bool{"file": true, "exec": true, "syscall": true, "socket": true}
 
-// encodeEvent renders e for the bridge, cutting long fields.
+// EncodeEvent renders e for the bridge, cutting long fields.
 func EncodeEvent(e events.Event) []byte {
 	e.Time = time.Time{}
 	for _, f := range []*string{&e.Path, &e.Rule, &e.Origin, &e.Reason, &e.Syscall, &e.Process, &e.Access, &e.Kind, &e.Decision} {
@@ -60,7 +60,7 @@ func cut(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// eventSender returns the report function the init gives the supervisor:
+// EventSender returns the report function the init gives the supervisor:
 // each event becomes one 'E' message. A failed send (the host is gone) is
 // dropped; the init notices the host's absence on its control loop.
 func EventSender(ch *Channel) func(events.Event) {
@@ -69,7 +69,7 @@ func EventSender(ch *Channel) func(events.Event) {
 	}
 }
 
-// decodeEvent parses an 'E' payload, refusing what the supervisor never
+// DecodeEvent parses an 'E' payload, refusing what the supervisor never
 // sends.
 func DecodeEvent(payload []byte) (events.Event, bool) {
 	var e events.Event

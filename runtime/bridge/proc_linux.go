@@ -23,10 +23,10 @@ const (
 	AliveFD = 6
 )
 
-// forwardedSignals are the signals fence passes on to the command.
+// ForwardedSignals are the signals fence passes on to the command.
 var ForwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
-// statusCode is the shell's view of a wait status: the exit code, or
+// StatusCode is the shell's view of a wait status: the exit code, or
 // 128+N for a process killed by signal N.
 func StatusCode(ws syscall.WaitStatus) int {
 	if ws.Signaled() {
@@ -35,7 +35,7 @@ func StatusCode(ws syscall.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
-// sealedMemfd is a memfd holding data, sealed against any change, read
+// SealedMemfd is a memfd holding data, sealed against any change, read
 // from offset 0 by whoever inherits it.
 func SealedMemfd(name string, data []byte) (*os.File, error) {
 	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
@@ -43,7 +43,8 @@ func SealedMemfd(name string, data []byte) (*os.File, error) {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), name)
-	if _, err := f.Write(data); err == nil {
+	_, err = f.Write(data)
+	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)
 	}
 	if err != nil {
@@ -57,7 +58,7 @@ func SealedMemfd(name string, data []byte) (*os.File, error) {
 	return f, nil
 }
 
-// setForeground makes pgid the foreground process group of the terminal
+// SetForeground makes pgid the foreground process group of the terminal
 // at fd. Called from a background group (fence gives the terminal back to
 // itself after the command, the init gives it to the command on resume),
 // where tcsetpgrp raises SIGTTOU unless that is blocked; it is blocked on

@@ -33,7 +33,7 @@ import (
 // namespaces) before the init runs, so denying mount and unshare costs the
 // command nothing.
 
-// nativeSeccompFilter assembles the program for the running architecture
+// NativeFilter assembles the program for the running architecture
 // as the kernel's struct sock_filter values.
 func NativeFilter(prog *seccomp.Program) ([]unix.SockFilter, error) {
 	insns, err := prog.Instructions(goruntime.GOARCH)

@@ -37,7 +37,7 @@ import (
 // the listener out of the command: had the command inherited it across a
 // fork, a command whose supervisor died would wait on itself forever.
 
-// shimConfig is what the init hands the shim.
+// ShimConfig is what the init hands the shim.
 type ShimConfig struct {
 	// Landlock is the resolved ruleset; nil applies none (no Landlock on
 	// this kernel, accepted with --best-effort).
@@ -48,7 +48,7 @@ type ShimConfig struct {
 	Seccomp ProgramFields `json:"seccomp"`
 }
 
-// programFields is seccomp.Program without its methods, so JSON sees the
+// ProgramFields is seccomp.Program without its methods, so JSON sees the
 // fields.
 type ProgramFields seccomp.Program
 
@@ -67,7 +67,7 @@ const (
 	shimFailed   = 'F' // text: what could not be applied; the shim exits
 )
 
-// startShim starts path with argv through the shim and returns its pid
+// StartShim starts path with argv through the shim and returns its pid
 // (the command's, once it has exec'd) and the filter's listener, or -1.
 // files are the command's descriptors 0–2.
 func StartShim(cfg *ShimConfig, path string, argv, env []string, files []uintptr, sys *syscall.SysProcAttr) (pid, listener int, err error) {

@@ -10,7 +10,7 @@ import (
 	"github.com/fence-policy/fence/runtime/bridge"
 )
 
-// cleanupMain is the watchdog (`fence __init -cleanup PATH…`) that Run
+// CleanupMain is the watchdog (`fence __init -cleanup PATH…`) that Run
 // starts, in a session of its own, when bwrap will create mount points on
 // the host (Invocation.Created, or the private temp dir). Its stdin is a
 // pipe from fence, and its descriptor 3 the read end of a pipe whose write

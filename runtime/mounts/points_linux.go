@@ -27,7 +27,7 @@ import (
 
 const mountPointXattr = "user.fence.mountpoint"
 
-// mountPoints are the directories a run holds. A lock is taken on the
+// Points are the directories a run holds. A lock is taken on the
 // topmost marked directory of a tree of mount points (a missing .git made
 // for .git/hooks holds hooks too), and only that directory is ever
 // removed, with everything below it, so every run that uses any part of
@@ -36,7 +36,7 @@ type Points struct {
 	held map[string]*os.File // topmost marked path → its locked descriptor
 }
 
-// claim creates p (and missing parents) if needed, marking what it
+// Claim creates p (and missing parents) if needed, marking what it
 // creates, and holds the tree p belongs to while the sandbox lives.
 func (m *Points) Claim(p string) error {
 	for range 100 {
@@ -120,7 +120,7 @@ func marked(p string) bool {
 	return err == nil && n == 1 && b[0] == '1'
 }
 
-// release drops the locks and removes every held tree that no other run
+// Release drops the locks and removes every held tree that no other run
 // holds, if it still holds nothing but empty directories.
 func (m *Points) Release() {
 	for top, f := range m.held {

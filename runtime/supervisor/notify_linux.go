@@ -110,7 +110,7 @@ const (
 // atFDCWD is AT_FDCWD as the low 32 bits of a register.
 const atFDCWD = uint32(0xffffff9c)
 
-// notifySupervisor serves one listener.
+// Supervisor serves one listener.
 type Supervisor struct {
 	listener int
 	wake     int // an eventfd: stop() writes it to end serve
@@ -127,7 +127,7 @@ type Supervisor struct {
 	stopOnce            sync.Once
 }
 
-// serveNotify starts a supervisor for listener in its own goroutine. It
+// Serve starts a supervisor for listener in its own goroutine. It
 // owns listener from then on and closes it when it ends: when no process
 // uses the filter any more, or on stop. report gets every violation (from
 // the supervisor's goroutine, after the call has been answered); it may be
@@ -151,7 +151,7 @@ func Serve(listener int, spec *linux.Init, report func(events.Event)) (*Supervis
 	return s, nil
 }
 
-// stop ends the supervisor and waits for it. Calls still waiting fail with
+// Stop ends the supervisor and waits for it. Calls still waiting fail with
 // ENOSYS once the listener is closed.
 func (s *Supervisor) Stop() {
 	s.stopOnce.Do(func() {
@@ -162,7 +162,7 @@ func (s *Supervisor) Stop() {
 	<-s.done
 }
 
-// wait returns when the supervisor has ended.
+// Wait returns when the supervisor has ended.
 func (s *Supervisor) Wait() { <-s.done }
 
 func (s *Supervisor) serve() {

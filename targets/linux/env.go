@@ -23,10 +23,6 @@ var unsecureEnv = []string{
 	"NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR",
 }
 
-// proxyEnvNames are the variables the sandbox sets itself, in both cases;
-// inherited values are dropped first.
-var proxyEnvNames = []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"}
-
 // EnvFilter turns the user's environment into the command's: it drops the
 // loader-injection variables, the proxy variables and those the plan's env
 // rules deny, and sets the proxy settings, GIT_SSH_COMMAND, FENCE_SANDBOX

@@ -44,7 +44,8 @@ type Options struct {
 	BestEffort bool
 
 	// test weakens layers on purpose, so that a test can show that
-	// another layer holds on its own. Only this package's tests set it.
+	// another layer holds on its own. Only this package's tests set and
+	// read it (they edit the artifact before Run); Run itself ignores it.
 	test testHooks
 }
 

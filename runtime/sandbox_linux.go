@@ -132,18 +132,11 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 	if f, ok := opts.Stdin.(*os.File); ok && isForegroundTerminal(f) {
 		s.tty = f
 	}
-	spec := a.Init
-	if opts.test.noLandlock {
-		spec.LandlockABI = 0
-	}
-	if s.initFile, err = initMemfd(&spec); err != nil {
+	if s.initFile, err = initMemfd(&a.Init); err != nil {
 		return nil, &SetupError{Layer: "plan", Cause: "cannot hand the sandbox its settings: " + err.Error()}
 	}
 	if s.argv, err = a.Bwrap.Substitute(s.initPath, s.tty != nil, argv); err != nil {
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
-	}
-	if opts.test.relaxMounts {
-		s.argv = relaxMounts(s.argv)
 	}
 	s.created, s.pins = a.Bwrap.MountPoints, a.Bwrap.Pins
 	s.env = a.Env.Apply(opts.Env, s.initPath)
@@ -312,23 +305,6 @@ func initMemfd(spec *linux.Init) (*os.File, error) {
 	return bridge.SealedMemfd("fence-init", data)
 }
 
-// relaxMounts is Options.test.relaxMounts: a writable root, and no masks
-// over denied directories.
-func relaxMounts(argv []string) []string {
-	var out []string
-	for i := 0; i < len(argv); i++ {
-		switch {
-		case i+2 < len(argv) && argv[i] == "--ro-bind" && argv[i+1] == "/" && argv[i+2] == "/":
-			out = append(out, "--bind", "/", "/")
-			i += 2
-		case i+3 < len(argv) && argv[i] == "--tmpfs" && argv[i+2] == "--remount-ro" && argv[i+1] == argv[i+3]:
-			i += 3
-		default:
-			out = append(out, argv[i])
-		}
-	}
-	return out
-}
 
 // InitMain is the hidden `fence __init ARGS…` command (runtime/initproc):
 // the in-sandbox init, the exec shim (-exec) and the cleanup watchdog

@@ -95,7 +95,6 @@ func relaxMounts(argv []string) []string {
 	return out
 }
 
-
 // testSpec is the init's part of plan's artifact on this machine.
 func testSpec(plan *ir.Plan, monitor bool) *linux.Init {
 	a, ds := linux.Lower(plan, linux.Params{Machine: HostMachine(""), Host: mounts.HostFS{}, Monitor: monitor})

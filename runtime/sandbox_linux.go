@@ -305,7 +305,6 @@ func initMemfd(spec *linux.Init) (*os.File, error) {
 	return bridge.SealedMemfd("fence-init", data)
 }
 
-
 // InitMain is the hidden `fence __init ARGS…` command (runtime/initproc):
 // the in-sandbox init, the exec shim (-exec) and the cleanup watchdog
 // (-cleanup). It returns the process exit status.

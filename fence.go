@@ -478,10 +478,11 @@ func HostEnv() (compiler.Env, error) {
 		tmp = "/tmp"
 	}
 	return compiler.Env{
-		Home:    filepath.Clean(home),
-		Cwd:     cwd,
-		TempDir: filepath.Join(tmp, "fence-"+strconv.Itoa(os.Getuid())),
-		Vars:    vars,
+		Home:     filepath.Clean(home),
+		Cwd:      cwd,
+		TempDir:  filepath.Join(tmp, "fence-"+strconv.Itoa(os.Getuid())),
+		StateDir: mounts.StateDir(),
+		Vars:     vars,
 	}, nil
 }
 

@@ -43,6 +43,12 @@ func (c *compilation) addBuiltins(plan *ir.Plan) {
 		}
 	}
 	c.addProtected(plan)
+	if c.env.StateDir != "" {
+		plan.Rules = append(plan.Rules, ir.Rule{
+			Effect: ir.Deny, Cap: ir.CapWrite, Path: ir.NewPathPattern(path.Clean(c.env.StateDir)),
+			Origin: ir.Origin{Builtin: ir.BuiltinProtected, Field: "fence's own record of the mount points it makes"},
+		})
+	}
 }
 
 // addProtected adds the protected paths: the home directory's list, the

@@ -18,6 +18,10 @@ type Env struct {
 	// TempDir is the sandbox's private temporary directory, writable by the
 	// command. Empty adds no temp-dir rule.
 	TempDir string
+	// StateDir is where fence keeps its own record of the mount points it
+	// makes (runtime/mounts): write-denied in every plan, so no sandbox can
+	// forge what fence later removes. Empty adds no rule.
+	StateDir string
 	// Vars is the environment used for ${VAR} expansion and for lints that
 	// look at PATH.
 	Vars map[string]string

@@ -65,3 +65,44 @@ func TestConcurrentRunsShareMountPoints(t *testing.T) {
 		t.Errorf("the mount point outlived both runs")
 	}
 }
+
+// A sandbox that marks its own directories as fence's mount points (the
+// extended attribute earlier versions trusted) decides nothing: when it
+// ends, a concurrent sandbox in the same tree keeps every protection, and
+// none of the user's empty directories is removed. Only fence's registry,
+// outside every writable tree, says what fence made.
+func TestForgedMountPointMarkerRemovesNothing(t *testing.T) {
+	cwd := testfs.WorkDir(t)
+	testfs.MkTree(t, cwd, ".git/objects/", ".git/refs/", "empty/")
+	plan := testPlan(t, cwd, "allow write "+cwd, "deny write "+filepath.Join(cwd, ".vscode"),
+		"deny write "+filepath.Join(cwd, ".mcp.json"), "deny write "+filepath.Join(cwd, ".envrc"))
+	first := make(chan result, 1)
+	go func() {
+		first <- sh(t, plan, `cd `+cwd+` && touch first && while [ ! -e end-first ]; do sleep 0.05; done
+			for f in .vscode/tasks.json .mcp.json .envrc; do echo pwned > $f 2>/dev/null && echo "WROTE $f"; done; exit 0`)
+	}()
+	waitFor(t, "the first sandbox", func() bool { _, err := os.Stat(filepath.Join(cwd, "first")); return err == nil })
+	// The attacker's run forges the marker everywhere it can write.
+	r := sh(t, plan, `cd `+cwd+` && for d in . .git .git/objects .git/refs empty; do
+		setfattr -n user.fence.mountpoint -v 1 "$d" 2>/dev/null ||
+		python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.fence.mountpoint", b"1")' "$d"; done; echo forged`)
+	if r.err != nil || !strings.Contains(r.stdout, "forged") {
+		t.Fatalf("attacker run: %v", r)
+	}
+	if err := os.WriteFile(filepath.Join(cwd, "end-first"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-first; r.err != nil || r.code != 0 || strings.Contains(r.stdout, "WROTE") {
+		t.Errorf("the first sandbox lost its protections after the forger ended: %v", r)
+	}
+	for _, d := range []string{".git/objects", ".git/refs", "empty", "."} {
+		if fi, err := os.Stat(filepath.Join(cwd, d)); err != nil || !fi.IsDir() {
+			t.Errorf("the user's directory %s was removed: %v", d, err)
+		}
+	}
+	for _, p := range []string{".vscode", ".mcp.json", ".envrc"} {
+		if _, err := os.Lstat(filepath.Join(cwd, p)); err == nil {
+			t.Errorf("%s outlived both runs", p)
+		}
+	}
+}

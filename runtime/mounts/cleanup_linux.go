@@ -1,10 +1,7 @@
 package mounts
 
 import (
-	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/fence-policy/fence/runtime/bridge"
@@ -31,25 +28,7 @@ func CleanupMain(paths []string) int {
 		}
 	}
 	for _, p := range paths {
-		removeUnused(p, 2*time.Second) // unless another run's sandbox still uses it
+		RemoveUnused(p, 2*time.Second) // unless another run's sandbox still uses it
 	}
 	return 0
-}
-
-func removeEmptyTree(p string) bool {
-	fi, err := os.Lstat(p)
-	if err != nil || !fi.IsDir() {
-		return errors.Is(err, fs.ErrNotExist)
-	}
-	es, err := os.ReadDir(p)
-	if err != nil {
-		return false
-	}
-	empty := true
-	for _, e := range es {
-		if !e.IsDir() || !removeEmptyTree(filepath.Join(p, e.Name())) {
-			empty = false
-		}
-	}
-	return empty && os.Remove(p) == nil
 }

@@ -16,7 +16,8 @@ import (
 // (linux.Host). It is read before compiling the artifact, never while
 // running one.
 //
-// A directory that a fence run made as a mount point (marked, see
+// A directory that a fence run made as a mount point (recorded in fence's
+// registry, see
 // points_linux.go), or anything below one, counts as missing: the
 // artifact then lists it among the mount points to create, and the run
 // that executes it shares the directory with the run that made it instead

@@ -1,16 +1,9 @@
 package mounts
 
-import "path/filepath"
-
-// underMountPoint reports whether p or one of its ancestors is a marked
-// mount point.
+// underMountPoint reports whether p or one of its ancestors is a directory
+// fence made as a mount point (the registry says so; nothing in the tree
+// does). Without a registry nothing is.
 func underMountPoint(p string) bool {
-	for q := filepath.Clean(p); ; q = filepath.Dir(q) {
-		if marked(q) {
-			return true
-		}
-		if filepath.Dir(q) == q {
-			return false
-		}
-	}
+	r, err := OpenRegistry()
+	return err == nil && r.under(p)
 }

@@ -2,167 +2,299 @@ package mounts
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // Mount points fence creates on the host (empty directories over denied
-// paths that do not exist yet, see targets/bwrap) are shared by every
-// sandbox that runs at the same time in the same directory: an agent runs
-// several commands in parallel in one repository. Removing one while
-// another sandbox uses it would be a hole, not only an error: the kernel
-// detaches a mount whose mount point is deleted, so that sandbox could then
-// create the protected path after all. So each run holds a shared flock on
-// every such directory for as long as its sandbox lives, and a directory is
-// removed only by a run that gets the exclusive lock, that is, when no
-// other run uses it. A directory fence made carries the extended attribute
-// user.fence.mountpoint, so that a run that finds one another run made can
-// share it and clean it up if it ends last. Where the file system has no
-// user extended attributes, no run can tell such a directory from the
-// user's own, so none removes it: an empty directory is left behind rather
-// than a protection detached under another sandbox.
+// paths that do not exist yet: the artifact's Bwrap.MountPoints and Pins)
+// are shared by every sandbox that runs at the same time in the same
+// tree: an agent runs several commands in parallel in one repository.
+// Removing one while another sandbox uses it would be a hole, not only an
+// error: the kernel detaches a mount whose mount point is deleted, so that
+// sandbox could then create the protected path after all.
+//
+// Nothing in the user's tree says what fence made: the sandbox can write
+// there (and set extended attributes), so any marker there could be
+// forged to make fence remove the user's directories or another
+// sandbox's live mount points. fence keeps its own record instead, in the
+// registry under StateDir, which no sandbox can write: one entry per
+// directory it made, named by the directory's device and inode and holding
+// its path and birth time. A directory counts as fence's only while all
+// four match. Every decision to create, adopt or remove happens under the
+// registry's lock; a run holds a shared flock on the entry of the topmost
+// fence-made directory of each tree it uses for as long as its sandbox
+// lives, and a tree is removed only by a run that gets the exclusive flock,
+// that is, when no other run uses it — and then only the directories the
+// registry names, bottom up, while they are empty.
 
-const mountPointXattr = "user.fence.mountpoint"
-
-// Points are the directories a run holds. A lock is taken on the
-// topmost marked directory of a tree of mount points (a missing .git made
-// for .git/hooks holds hooks too), and only that directory is ever
-// removed, with everything below it, so every run that uses any part of
-// the tree keeps the whole tree.
-type Points struct {
-	held map[string]*os.File // topmost marked path → its locked descriptor
+// Registry is fence's record of the directories it made.
+type Registry struct {
+	dir string
 }
 
-// Claim creates p (and missing parents) if needed, marking what it
-// creates, and holds the tree p belongs to while the sandbox lives.
-func (m *Points) Claim(p string) error {
-	for range 100 {
-		if err := mkdirMarked(p); err != nil {
-			return err
+var (
+	registryOnce sync.Once
+	registry     *Registry
+	registryErr  error
+)
+
+// OpenRegistry returns the registry under StateDir, making it if needed.
+func OpenRegistry() (*Registry, error) {
+	registryOnce.Do(func() {
+		dir := filepath.Join(StateDir(), "mountpoints")
+		if err := ensureStateDir(filepath.Dir(dir)); err != nil {
+			registryErr = fmt.Errorf("fence's state directory: %w", err)
+			return
 		}
-		top := topMarked(p)
-		if top == "" {
-			return nil // the user's own directory: nothing to remove later
+		if err := ensureStateDir(dir); err != nil {
+			registryErr = fmt.Errorf("fence's state directory: %w", err)
+			return
 		}
-		if m.hold(top) {
-			return nil
-		}
-		// Removed by another run between the two steps: make it again.
+		registry = &Registry{dir: dir}
+	})
+	return registry, registryErr
+}
+
+// lock takes the registry's lock; every create, adopt and remove decision
+// is made under it.
+func (r *Registry) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(r.dir, ".lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
 	}
-	return errors.New("the mount point " + p + " keeps disappearing")
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }
 
-// hold takes the shared lock on top, unless it is held already. It reports
-// false when top no longer is what it named.
-func (m *Points) hold(top string) bool {
+// identity is what names a directory in the registry.
+type identity struct {
+	dev, ino      uint64
+	btime, bnsec  int64
+	entry, record string
+}
+
+// identify reads p's identity without following a final symlink; ok is
+// false when p is not a directory.
+func (r *Registry) identify(p string) (identity, bool) {
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, p, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_TYPE|unix.STATX_INO|unix.STATX_BTIME, &st); err != nil {
+		return identity{}, false
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return identity{}, false
+	}
+	id := identity{dev: unix.Mkdev(st.Dev_major, st.Dev_minor), ino: st.Ino}
+	if st.Mask&unix.STATX_BTIME != 0 {
+		id.btime, id.bnsec = st.Btime.Sec, int64(st.Btime.Nsec)
+	}
+	id.entry = filepath.Join(r.dir, strconv.FormatUint(id.dev, 10)+"-"+strconv.FormatUint(id.ino, 10))
+	id.record = fmt.Sprintf("%d.%09d %s", id.btime, id.bnsec, p)
+	return id, true
+}
+
+// Owns reports whether fence made the directory p (its entry names p, its
+// device, inode and birth time), and returns the entry's path.
+func (r *Registry) Owns(p string) (string, bool) {
+	id, ok := r.identify(filepath.Clean(p))
+	if !ok {
+		return "", false
+	}
+	b, err := os.ReadFile(id.entry)
+	return id.entry, err == nil && string(b) == id.record
+}
+
+// record notes that fence made the directory p.
+func (r *Registry) record(p string) error {
+	id, ok := r.identify(p)
+	if !ok {
+		return errors.New(p + " is not a directory")
+	}
+	return os.WriteFile(id.entry, []byte(id.record), 0o600)
+}
+
+// under reports whether p or one of its ancestors is a directory fence
+// made.
+func (r *Registry) under(p string) bool {
+	for q := filepath.Clean(p); ; q = filepath.Dir(q) {
+		if _, ok := r.Owns(q); ok {
+			return true
+		}
+		if filepath.Dir(q) == q {
+			return false
+		}
+	}
+}
+
+// top is the topmost fence-made directory of the chain of fence-made
+// directories that ends at p ("" when p is not fence's).
+func (r *Registry) top(p string) string {
+	top := ""
+	for q := p; ; q = filepath.Dir(q) {
+		if _, ok := r.Owns(q); !ok {
+			return top
+		}
+		top = q
+		if filepath.Dir(q) == q {
+			return top
+		}
+	}
+}
+
+// Points are the trees of mount points a run holds.
+type Points struct {
+	held map[string]*os.File // topmost fence-made directory → its entry, flocked shared
+}
+
+// Claim creates p and its missing parents if needed, recording each
+// directory it makes, and holds the tree of fence-made directories p
+// belongs to while the sandbox lives. A directory that is the user's own
+// (not in the registry) is used as it is and never removed.
+func (m *Points) Claim(p string) error {
+	r, err := OpenRegistry()
+	if err != nil {
+		return err
+	}
+	unlock, err := r.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	p = filepath.Clean(p)
+	if err := r.mkdirAll(p); err != nil {
+		return err
+	}
+	top := r.top(p)
+	if top == "" {
+		return nil
+	}
 	if m.held == nil {
 		m.held = map[string]*os.File{}
 	}
 	if _, ok := m.held[top]; ok {
-		return true
+		return nil
 	}
-	f, err := os.OpenFile(top, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	entry, _ := r.Owns(top)
+	f, err := os.Open(entry)
 	if err != nil {
-		return false
+		return err
 	}
-	if unix.Flock(int(f.Fd()), unix.LOCK_SH) != nil || !sameFile(f, top) {
+	// No run holds the exclusive lock while this one holds the
+	// registry's: this never waits.
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
 		f.Close()
-		return false
+		return err
 	}
 	m.held[top] = f
-	return true
+	return nil
 }
 
-// mkdirMarked makes p and its missing parents, marking each it made.
-func mkdirMarked(p string) error {
-	if fi, err := os.Lstat(p); err == nil {
+// mkdirAll makes p and its missing parents, recording each it makes.
+func (r *Registry) mkdirAll(p string) error {
+	fi, err := os.Lstat(p)
+	if err == nil {
 		if !fi.IsDir() {
 			return errors.New(p + " exists and is not a directory")
 		}
 		return nil
 	}
 	if parent := filepath.Dir(p); parent != p {
-		if err := mkdirMarked(parent); err != nil {
+		if err := r.mkdirAll(parent); err != nil {
 			return err
 		}
 	}
 	if err := os.Mkdir(p, 0o755); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil
-		}
 		return err
 	}
-	// Without user xattrs the directory stays unmarked and is never
-	// removed (see the package note above).
-	_ = unix.Lsetxattr(p, mountPointXattr, []byte("1"), 0)
-	return nil
+	return r.record(p)
 }
 
-// topMarked is the topmost marked directory of the marked chain that ends
-// at p, or "" when p is not marked.
-func topMarked(p string) string {
-	top := ""
-	for q := p; marked(q); q = filepath.Dir(q) {
-		top = q
-		if filepath.Dir(q) == q {
-			break
-		}
-	}
-	return top
-}
-
-func marked(p string) bool {
-	var b [1]byte
-	n, err := unix.Lgetxattr(p, mountPointXattr, b[:])
-	return err == nil && n == 1 && b[0] == '1'
-}
-
-// Release drops the locks and removes every held tree that no other run
-// holds, if it still holds nothing but empty directories.
+// Release drops the run's holds and removes every held tree no other run
+// holds, as far as it is still empty and fence's.
 func (m *Points) Release() {
 	for top, f := range m.held {
 		f.Close()
 		delete(m.held, top)
-		removeUnused(top, 0)
+		RemoveUnused(top, 0)
 	}
 }
 
-// removeUnused removes the tree of mount points p belongs to (from its
-// topmost marked directory; nothing when p is unmarked: the user's own, or
-// made where xattrs are missing) if no running sandbox holds it and it
-// holds nothing but empty directories. A lock still held after patience is another run's: that run
-// removes the tree when it ends. The watchdog passes some patience: the
-// locks of a killed fence are released a moment after its sandbox is gone.
-func removeUnused(p string, patience time.Duration) {
-	p = topMarked(p)
-	if p == "" {
-		return
-	}
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+// RemoveUnused removes the tree of fence-made directories p belongs to, if
+// no running sandbox holds it: only the directories the registry names,
+// bottom up, while they are empty. A hold still there after patience is
+// another run's: that run removes the tree when it ends. The watchdog
+// passes some patience: the holds of a killed fence go a moment after its
+// sandbox.
+func RemoveUnused(p string, patience time.Duration) {
+	r, err := OpenRegistry()
 	if err != nil {
 		return
 	}
-	defer f.Close()
 	end := time.Now().Add(patience)
-	for unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-		if time.Now().After(end) {
+	for {
+		done, err := r.tryRemove(filepath.Clean(p))
+		if done || err != nil || time.Now().After(end) {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if sameFile(f, p) {
-		removeEmptyTree(p)
-	}
 }
 
-// sameFile reports whether the open directory f is still what p names.
-func sameFile(f *os.File, p string) bool {
-	var a, b unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Lstat(p, &b) != nil {
+// tryRemove removes p's tree under the registry's lock unless a run holds
+// it; done is false when one does.
+func (r *Registry) tryRemove(p string) (done bool, err error) {
+	unlock, err := r.lock()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	top := r.top(p)
+	if top == "" {
+		return true, nil // not fence's, or gone
+	}
+	entry, _ := r.Owns(top)
+	f, err := os.Open(entry)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return false, nil
+	}
+	r.removeTree(top)
+	return true, nil
+}
+
+// removeTree removes the fence-made directory p and the fence-made
+// directories below it, bottom up, while they are empty; anything else
+// (a file, the user's own directory) stays, and so do its parents.
+func (r *Registry) removeTree(p string) bool {
+	entry, ok := r.Owns(p)
+	if !ok {
 		return false
 	}
-	return a.Dev == b.Dev && a.Ino == b.Ino
+	es, err := os.ReadDir(p)
+	if err != nil {
+		return false
+	}
+	empty := true
+	for _, e := range es {
+		if !e.IsDir() || !r.removeTree(filepath.Join(p, e.Name())) {
+			empty = false
+		}
+	}
+	if !empty || os.Remove(p) != nil {
+		return false
+	}
+	os.Remove(entry)
+	return true
 }

@@ -2,6 +2,7 @@ package linux
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -87,10 +88,12 @@ type Bwrap struct {
 	Argv []string `json:"argv"`
 	// Mounts is the mount part of Argv, one entry per option, in order.
 	Mounts []Mount `json:"mounts"`
-	// MountPoints are host directories that do not exist yet and that
-	// bwrap needs as mount points (denied paths, the temp dir), topmost
-	// first: the runtime creates them before bwrap starts, shares them
-	// with concurrent runs, and removes them after the last one.
+	// MountPoints are the host directories that do not exist yet and
+	// that bwrap needs as mount points (denied paths, pinned directories,
+	// the temp dir), every one of them, parents first: the runtime
+	// creates and records them before bwrap starts (so bwrap creates
+	// nothing on the host), shares them with concurrent runs, and removes
+	// them after the last one.
 	MountPoints []string `json:"mount_points,omitempty"`
 	// Pins are directories Argv binds onto themselves that do not exist
 	// yet: the runtime creates them with MountPoints (bwrap resolves bind
@@ -256,7 +259,8 @@ func (a *Artifact) renderBwrap(plan *ir.Plan, args *bwrap.Args, p Params) error 
 	}
 	extra = append(extra, "--ro-bind", FencePlaceholder, FencePlaceholder)
 	argv = slices.Concat(argv[:at], extra, argv[at:])
-	a.Bwrap = Bwrap{Argv: argv, Mounts: mounts(argv), MountPoints: created, Pins: pinsToCreate(argv)}
+	ms := mounts(argv)
+	a.Bwrap = Bwrap{Argv: argv, Mounts: ms, MountPoints: mountPoints(created, ms), Pins: pinsToCreate(argv)}
 	return nil
 }
 
@@ -281,6 +285,35 @@ func (b *Bwrap) Substitute(fence string, tty bool, command []string) ([]string, 
 		out = append(out, w)
 	}
 	return append(out, command...), nil
+}
+
+// mountPoints lists every directory the runtime must create before bwrap
+// starts, parents first: the topmost missing paths Render found and every
+// mount destination below them. bwrap then creates nothing on the host
+// itself, so the runtime records (and later removes) all of it.
+func mountPoints(created []string, ms []Mount) []string {
+	set := map[string]bool{}
+	for _, c := range created {
+		set[c] = true
+	}
+	for _, m := range ms {
+		if m.Option == "--remount-ro" || m.Option == "--dev" || m.Option == "--proc" {
+			continue
+		}
+		for _, c := range created {
+			if m.Dest == c || ir.Within(m.Dest, c) {
+				set[m.Dest] = true
+			}
+		}
+	}
+	out := slices.Collect(maps.Keys(set))
+	slices.SortFunc(out, func(a, b string) int {
+		if d := strings.Count(a, "/") - strings.Count(b, "/"); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	return out
 }
 
 // optionArity is the number of operands of each bwrap option the lowering

@@ -3,9 +3,11 @@ package mounts
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +39,10 @@ import (
 // Registry is fence's record of the directories it made.
 type Registry struct {
 	dir string
+	// mu serializes this process's holders (flock alone does across
+	// processes); held is the lock file while one holds it.
+	mu   sync.Mutex
+	held *os.File
 }
 
 var (
@@ -63,17 +69,68 @@ func OpenRegistry() (*Registry, error) {
 }
 
 // lock takes the registry's lock; every create, adopt and remove decision
-// is made under it.
+// is made under it. The lock file also holds the intent of a mkdir in
+// progress (see mkdirAll): a holder killed between making a directory and
+// recording it leaves the intent behind, and the next holder records the
+// directory it finds there, so that it is removed like any other.
 func (r *Registry) lock() (func(), error) {
+	r.mu.Lock()
 	f, err := os.OpenFile(filepath.Join(r.dir, ".lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		if err = unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+		}
+	}
 	if err != nil {
+		r.mu.Unlock()
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	r.held = f
+	r.recover()
+	return func() {
+		r.held = nil
 		f.Close()
-		return nil, err
+		r.mu.Unlock()
+	}, nil
+}
+
+// intend notes, in the lock file, that p is about to be made ("" when
+// nothing is).
+func (r *Registry) intend(p string) error {
+	if err := r.held.Truncate(0); err != nil {
+		return err
 	}
-	return func() { f.Close() }, nil
+	if p == "" {
+		return nil
+	}
+	_, err := r.held.WriteAt([]byte(strconv.FormatInt(time.Now().UnixNano(), 10)+" "+p), 0)
+	return err
+}
+
+// recover records the directory a killed holder made but did not record:
+// the intent's path, if it is now an empty directory no entry names,
+// born after the intent was written.
+func (r *Registry) recover() {
+	b, err := io.ReadAll(io.NewSectionReader(r.held, 0, 1<<16))
+	if err != nil || len(b) == 0 {
+		return
+	}
+	defer r.intend("")
+	ts, p, ok := strings.Cut(string(b), " ")
+	since, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || err != nil || !filepath.IsAbs(p) {
+		return
+	}
+	id, isDir := r.identify(p)
+	if !isDir || id.btime*1e9+id.bnsec < since {
+		return
+	}
+	if _, ok := r.Owns(p); ok {
+		return
+	}
+	if es, err := os.ReadDir(p); err == nil && len(es) == 0 {
+		r.record(p)
+	}
 }
 
 // identity is what names a directory in the registry.
@@ -212,10 +269,16 @@ func (r *Registry) mkdirAll(p string) error {
 			return err
 		}
 	}
+	if err := r.intend(p); err != nil {
+		return err
+	}
 	if err := os.Mkdir(p, 0o755); err != nil {
 		return err
 	}
-	return r.record(p)
+	if err := r.record(p); err != nil {
+		return err
+	}
+	return r.intend("")
 }
 
 // Release drops the run's holds and removes every held tree no other run

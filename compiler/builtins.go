@@ -27,7 +27,34 @@ var DefaultCommands = [][]string{
 	{"chroot"}, {"unshare"}, {"nsenter"},
 }
 
+// CredentialEnv is the default list of environment variable name patterns
+// that look like credentials (ir.Plan.CredentialEnv): a variable whose name
+// matches one, compared upper-cased, stays outside the sandbox unless an
+// allow env rule names it exactly (`allow env GITHUB_TOKEN`), so that an
+// npm install or a build script does not find the user's tokens in its
+// environment. The patterns follow the common naming of tokens, secrets,
+// passwords and keys; a few well-known names are listed on their own
+// although a pattern covers them, so that the list answers a search for
+// them, and a few do not fit any pattern (PGPASSWORD, MYSQL_PWD).
+var CredentialEnv = []string{
+	// Patterns.
+	"*_TOKEN",       // GITHUB_TOKEN, NPM_TOKEN, HF_TOKEN, CI_JOB_TOKEN, VAULT_TOKEN…
+	"*_AUTHTOKEN",   // NPM_CONFIG__AUTHTOKEN
+	"*_AUTH",        // NPM_CONFIG__AUTH
+	"*_SECRET*",     // AWS_SECRET_ACCESS_KEY, AZURE_CLIENT_SECRET, *_SECRET_KEY
+	"*_PASSWORD*",   // TWINE_PASSWORD, DOCKER_PASSWORD
+	"*_PASSWD",      //
+	"*_API_KEY",     // OPENAI_API_KEY, ANTHROPIC_API_KEY
+	"*_APIKEY",      //
+	"*_ACCESS_KEY*", // AWS_ACCESS_KEY_ID, *_ACCESS_KEY_SECRET
+	"*_PRIVATE_KEY*",
+	// Names.
+	"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN",
+	"NPM_TOKEN", "NODE_AUTH_TOKEN", "PGPASSWORD", "MYSQL_PWD",
+}
+
 func (c *compilation) addBuiltins(plan *ir.Plan) {
+	plan.CredentialEnv = slices.Clone(CredentialEnv)
 	if c.env.TempDir != "" {
 		plan.Rules = append(plan.Rules, ir.Rule{
 			Effect: ir.Allow, Cap: ir.CapWrite, Path: ir.NewPathPattern(path.Clean(c.env.TempDir)),

@@ -50,18 +50,19 @@ func Run(ctx context.Context, a *linux.Artifact, argv []string, opts Options) (i
 
 // sandbox is one prepared run.
 type sandbox struct {
-	opts      Options
-	bwrapPath string
-	argv      []string // bwrap's arguments
-	env       []string
-	tty       *os.File // stdin, when it is a terminal
-	created   []string // host paths Run creates for bwrap, removed afterwards
-	initPath  string
-	network   *netproxy.Network
-	exposed   []exposedListener
-	initFile  *os.File // the init's part of the artifact (initSpecFD)
-	mps       mounts.Points
-	pins      []string // directories to create for bwrap, not removed by the watchdog
+	opts       Options
+	bwrapPath  string
+	argv       []string // bwrap's arguments
+	env        []string
+	envDropped []string // names of the variables the env filter kept outside, for -d
+	tty        *os.File // stdin, when it is a terminal
+	created    []string // host paths Run creates for bwrap, removed afterwards
+	initPath   string
+	network    *netproxy.Network
+	exposed    []exposedListener
+	initFile   *os.File // the init's part of the artifact (initSpecFD)
+	mps        mounts.Points
+	pins       []string // directories to create for bwrap, not removed by the watchdog
 }
 
 type exposedListener struct {
@@ -139,7 +140,7 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
 	}
 	s.created, s.pins = a.Bwrap.MountPoints, a.Bwrap.Pins
-	s.env = a.Env.Apply(opts.Env, s.initPath)
+	s.env, s.envDropped = a.Env.Apply(opts.Env, s.initPath)
 	s.logStart(a)
 	return s, nil
 }
@@ -204,6 +205,10 @@ func (s *sandbox) logStart(a *linux.Artifact) {
 	s.opts.Log.Debugf("sandbox: %s %s", s.bwrapPath, shquote.Join(s.argv))
 	if len(s.created)+len(s.pins) > 0 {
 		s.opts.Log.Debugf("sandbox: mount points to create: %s", shquote.Join(append(slices.Clone(s.created), s.pins...)))
+	}
+	if len(s.envDropped) > 0 {
+		// Names only: the values may be the very credentials kept out.
+		s.opts.Log.Debugf("sandbox: environment variables kept outside (names only; explain one with fence explain 'env NAME'): %s", strings.Join(s.envDropped, " "))
 	}
 }
 

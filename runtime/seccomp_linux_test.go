@@ -120,6 +120,18 @@ func seccompProbe(args []string) int {
 			_, _, e := unix.RawSyscall6(c.nr, c.args[0], c.args[1], c.args[2], c.args[3], c.args[4], c.args[5])
 			fmt.Printf("%s=%s\n", c.name, rawResult(e))
 		}
+		// The families on the allowlist still work.
+		for _, f := range []struct {
+			name               string
+			family, typ, proto int
+		}{{"AF_INET", unix.AF_INET, unix.SOCK_STREAM, 0}, {"AF_INET6", unix.AF_INET6, unix.SOCK_DGRAM, 0},
+			{"AF_NETLINK-ROUTE", unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE}} {
+			fd, err := unix.Socket(f.family, f.typ|unix.SOCK_CLOEXEC, f.proto)
+			fmt.Printf("allowed-%s=%s\n", f.name, errnoResult(err))
+			if err == nil {
+				unix.Close(fd)
+			}
+		}
 		// A plain fork (os/exec: clone without namespace flags) still works.
 		err := exec.Command("/bin/true").Run()
 		fmt.Printf("fork=%s\n", errnoResult(err))
@@ -188,6 +200,10 @@ func TestSeccompArchTable(t *testing.T) {
 		{"TIOCSTI", uint64(seccomp.TIOCSTI), unix.TIOCSTI},
 		{"TIOCLINUX", uint64(seccomp.TIOCLINUX), unix.TIOCLINUX},
 		{"AF_UNIX", uint64(seccomp.AFUnix), unix.AF_UNIX},
+		{"AF_INET", uint64(seccomp.AFInet), unix.AF_INET},
+		{"AF_INET6", uint64(seccomp.AFInet6), unix.AF_INET6},
+		{"AF_NETLINK", uint64(seccomp.AFNetlink), unix.AF_NETLINK},
+		{"NETLINK_ROUTE", uint64(seccomp.NetlinkRoute), unix.NETLINK_ROUTE},
 		{"SOCK_STREAM", uint64(seccomp.SockStream), unix.SOCK_STREAM},
 		{"SOCK_SEQPACKET", uint64(seccomp.SockSeqpacket), unix.SOCK_SEQPACKET},
 		{"CLONE_NEW*", uint64(seccomp.CloneNewNamespaces), unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS |
@@ -527,6 +543,23 @@ func deniedProbes() []probeCall {
 		{"io_uring_enter", unix.SYS_IO_URING_ENTER, [6]uintptr{bad, 0, 0, 0, 0, 0}, true},
 		{"io_uring_register", unix.SYS_IO_URING_REGISTER, [6]uintptr{bad, 0, 0, 0}, true},
 	}
+	// Socket families outside the allowlist, with a type past SOCK_MAX: the
+	// kernel refuses it with EINVAL before it looks the family up, so the
+	// host loads no module (vsock, bluetooth) and creates nothing, while
+	// the filter, which reads only the family (and netlink's protocol),
+	// answers EPERM in the sandbox.
+	const badType = 11 // SOCK_MAX
+	for _, f := range []struct {
+		name          string
+		family, proto uintptr
+	}{{"AF_VSOCK", unix.AF_VSOCK, 0}, {"AF_PACKET", unix.AF_PACKET, 0}, {"AF_BLUETOOTH", unix.AF_BLUETOOTH, 0},
+		{"AF_ALG", unix.AF_ALG, 0}, {"AF_NETLINK-AUDIT", unix.AF_NETLINK, unix.NETLINK_AUDIT},
+		{"AF_NETLINK-UEVENT", unix.AF_NETLINK, unix.NETLINK_KOBJECT_UEVENT}} {
+		var fds [2]int32
+		calls = append(calls,
+			probeCall{"socket-" + f.name, unix.SYS_SOCKET, [6]uintptr{f.family, badType, f.proto}, true},
+			probeCall{"socketpair-" + f.name, unix.SYS_SOCKETPAIR, [6]uintptr{f.family, badType, f.proto, uintptr(unsafe.Pointer(&fds[0]))}, true})
+	}
 	// clone with each namespace flag, and CLONE_SIGHAND without CLONE_VM:
 	// the kernel refuses the combination with EINVAL before it creates
 	// anything, so the probe never forks on the host.
@@ -577,6 +610,11 @@ func TestSeccompDeniedSyscalls(t *testing.T) {
 		}
 		if h := hostResults[c.name]; c.hostNotEPERM && (h == "EPERM" || h == "ENOSYS" || h == "") {
 			t.Errorf("%s on the host: got %q; the sandbox's answer proves nothing", c.name, h)
+		}
+	}
+	for _, f := range []string{"AF_INET", "AF_INET6", "AF_NETLINK-ROUTE"} {
+		if k := "allowed-" + f; got[k] != hostResults[k] || (f != "AF_INET6" && got[k] != "ok") {
+			t.Errorf("socket(%s): sandbox %q, host %q", f, got[k], hostResults[k])
 		}
 	}
 	if got["fork"] != "ok" || hostResults["fork"] != "ok" {

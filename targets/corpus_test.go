@@ -214,6 +214,7 @@ func runCase(t *testing.T, file string, c *corpusCase) {
 		checkLinuxMounts(t, plan, params)
 		got["out/decisions"] = decisions(t, plan, c.probes)
 		checkProxyAgreement(t, plan, c.probes)
+		checkEnvAgreement(t, plan, params, c.probes)
 		checkPrivateTmpAgreement(t, got)
 	}
 	var d bytes.Buffer
@@ -250,6 +251,24 @@ func decisions(t *testing.T, plan *ir.Plan, probes []string) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// checkEnvAgreement runs every env probe through the linux artifact's env
+// filter: a variable enters the sandbox exactly when fence explain allows
+// it, and one kept out is named among the dropped (for fence run -d).
+func checkEnvAgreement(t *testing.T, plan *ir.Plan, params linux.Params, probes []string) {
+	a, _ := linux.Lower(plan, params)
+	for _, q := range probes {
+		name, ok := strings.CutPrefix(q, "env ")
+		if !ok {
+			continue
+		}
+		env, dropped := a.Env.Apply([]string{name + "=v"}, "/fence")
+		entered := slices.Contains(env, name+"=v")
+		if d := plan.DecideEnv(name); entered != d.Allowed || slices.Contains(dropped, name) == entered {
+			t.Errorf("env %s: explain allowed=%v, the env filter let it in=%v (dropped %q)", name, d.Allowed, entered, dropped)
+		}
+	}
 }
 
 // checkProxyAgreement asks the proxy table and ir.DecideNet the same

@@ -16,7 +16,7 @@ var capDefaults = map[ir.Cap]string{
 	ir.CapWrite: "writes are denied unless a rule allows them",
 	ir.CapNet:   "network is denied unless a rule allows the host",
 	ir.CapUnix:  "unix sockets are denied unless a rule allows them",
-	ir.CapEnv:   "environment variables pass unless a rule denies them",
+	ir.CapEnv:   "environment variables pass unless a rule denies them or they look like credentials (credential_env) and no allow rule names them",
 	ir.CapExec:  "commands run unless a rule denies them",
 }
 
@@ -87,6 +87,9 @@ func writeListing(w io.Writer, p *ir.Plan) error {
 	fmt.Fprintf(tw, "  allow_git_config\t%t\n", p.AllowGitConfig)
 	fmt.Fprintf(tw, "  command_defaults\t%t\n", p.CommandDefaults)
 	fmt.Fprintf(tw, "  allow_pty\t%t\n", p.AllowPty)
+	if len(p.CredentialEnv) > 0 {
+		fmt.Fprintf(tw, "  credential_env\t%s\n", strings.Join(p.CredentialEnv, " "))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -91,10 +91,45 @@ func (p *Plan) DecideUnix(abs string) Decision {
 }
 
 // DecideEnv decides whether an environment variable passes into the sandbox.
+// Variables pass by default and a matching deny rule keeps one out (deny
+// overrides allow), except that a variable whose name matches a pattern of
+// CredentialEnv (a token, a secret, a password) stays out too unless an
+// allow rule names it exactly: `allow env GITHUB_TOKEN` lifts it, a
+// wildcard (`allow env *`, `allow env GITHUB_*`) does not, so that a broad
+// allow never hands credentials over by accident.
 func (p *Plan) DecideEnv(name string) Decision {
-	return decide(p.Rules, func(r Rule) bool {
+	d := decide(p.Rules, func(r Rule) bool {
 		return r.Cap == CapEnv && SegmentMatch(r.Name, name)
-	}, true, "environment variables pass unless a rule denies them")
+	}, true, "environment variables pass unless a rule denies them or they look like credentials")
+	if !d.Allowed {
+		return d
+	}
+	pat := p.CredentialPattern(name)
+	if pat == "" {
+		return d
+	}
+	for _, r := range d.Rules {
+		if r.Name == name {
+			return d // named exactly: lifted
+		}
+	}
+	reason := "looks like a credential (" + pat + " on the plan's credential_env list), so it stays outside the sandbox unless a rule names it: --allow 'env " + name + "'"
+	if len(d.Rules) > 0 {
+		reason += "; an allow rule with a wildcard does not count"
+	}
+	return Decision{Allowed: false, Default: true, Reason: reason}
+}
+
+// CredentialPattern returns the first pattern of CredentialEnv that name
+// matches, compared upper-cased, or "".
+func (p *Plan) CredentialPattern(name string) string {
+	upper := strings.ToUpper(name)
+	for _, pat := range p.CredentialEnv {
+		if SegmentMatch(strings.ToUpper(pat), upper) {
+			return pat
+		}
+	}
+	return ""
 }
 
 // DecideExec decides a command line. Commands run by default; a matching

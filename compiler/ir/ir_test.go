@@ -323,3 +323,40 @@ func TestCheckHostName(t *testing.T) {
 		t.Error("CanonicalHost accepted a..b")
 	}
 }
+
+// Credential-like variables stay outside unless an allow rule names them
+// exactly; deny rules still override; names compare upper-cased.
+func TestDecideEnvCredentials(t *testing.T) {
+	p := rules(
+		Rule{Effect: Allow, Cap: CapEnv, Name: "GITHUB_TOKEN"},
+		Rule{Effect: Allow, Cap: CapEnv, Name: "NPM_*"},
+		Rule{Effect: Allow, Cap: CapEnv, Name: "VAULT_TOKEN"},
+		Rule{Effect: Deny, Cap: CapEnv, Name: "VAULT_*"},
+	)
+	p.CredentialEnv = []string{"*_TOKEN", "*_SECRET*", "PGPASSWORD"}
+	for _, c := range []struct {
+		name    string
+		allowed bool
+		def     bool
+		reason  string
+	}{
+		{"HOME", true, true, "pass unless"},
+		{"GITHUB_TOKEN", true, false, "allowed by rule"},
+		{"GH_TOKEN", false, true, "*_TOKEN on the plan's credential_env list"},
+		{"gh_token", false, true, "--allow 'env gh_token'"},
+		{"AWS_SECRET_ACCESS_KEY", false, true, "*_SECRET*"},
+		{"PGPASSWORD", false, true, "PGPASSWORD on"},
+		{"NPM_TOKEN", false, true, "a wildcard does not count"},
+		{"NPM_CONFIG_REGISTRY", true, false, "allowed by rule"},
+		{"VAULT_TOKEN", false, false, "deny overrides"},
+		{"TOKEN", true, true, "pass unless"},
+	} {
+		d := p.DecideEnv(c.name)
+		if d.Allowed != c.allowed || d.Default != c.def || !strings.Contains(d.Reason, c.reason) {
+			t.Errorf("%s: got allowed=%v default=%v %q, want %v %v and %q", c.name, d.Allowed, d.Default, d.Reason, c.allowed, c.def, c.reason)
+		}
+	}
+	if d := rules().DecideEnv("GITHUB_TOKEN"); !d.Allowed {
+		t.Errorf("a plan without a credential list: %+v", d)
+	}
+}

@@ -25,6 +25,12 @@ type Plan struct {
 	CommandDefaults bool `json:"command_defaults"`
 	// AllowPty allows the command to allocate a pseudo-terminal.
 	AllowPty bool `json:"allow_pty,omitempty"`
+	// CredentialEnv are name patterns (SegmentMatch, compared
+	// upper-cased) of environment variables that look like credentials:
+	// DecideEnv keeps a matching variable out of the sandbox unless an
+	// allow env rule names it exactly (see DecideEnv). The compiler fills
+	// it with its default list (compiler.CredentialEnv).
+	CredentialEnv []string `json:"credential_env,omitempty"`
 	// Expose lists host ports forwarded into the sandbox.
 	Expose []ExposedPort `json:"expose,omitempty"`
 	// Inputs are the policy files the plan was compiled from, in load order.

@@ -85,6 +85,13 @@ func InitMain(args []string) int {
 		syscall.CloseOnExec(fd)
 	}
 	syscall.CloseOnExec(bridge.AliveFD) // kept open, but not for the command
+	// Nor anything else above stdio that reached the init (inherited
+	// without close-on-exec by fence or bwrap): the shim gets stdio and
+	// its own two descriptors only.
+	if err := cloexecFrom(3); err != nil {
+		fmt.Fprintf(os.Stderr, "fence __init: cannot keep inherited descriptors from the command: %v\n", err)
+		return bridge.ExitSetup
+	}
 	ch, err := bridge.NewChannel(os.NewFile(bridge.CtlFD, "bridge"))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "fence __init: bridge: %v\n", err)

@@ -25,7 +25,8 @@ import (
 // supervised part), passes the listener to the init over a socketpair,
 // closes its own copy, and execs the command from that thread: the new
 // program keeps the thread's Landlock domain and filter, and nothing else
-// of the shim.
+// of the shim — of its descriptors, stdin, stdout and stderr only (every
+// other one is marked close-on-exec with close_range).
 //
 // Why a separate process rather than the init's own starting thread: the
 // filter notifies the command's first execve, and a Go process that forks
@@ -162,6 +163,14 @@ func shimMain(args []string) int {
 
 	// Everything from here on happens on this thread, which execs.
 	goruntime.LockOSThread()
+	// The command gets stdin, stdout and stderr only: every other
+	// descriptor (the control socket and the configuration, anything the
+	// init did not mean to pass) closes at the exec. Before the filter,
+	// whose supervised modes would hold the fallback's open of
+	// /proc/self/fd for a supervisor not yet served.
+	if err := cloexecFrom(3); err != nil {
+		return fail("cannot keep other descriptors from the command: %v", err)
+	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fail("prctl(PR_SET_NO_NEW_PRIVS): %v", err)
 	}

@@ -24,8 +24,9 @@ func lower(t *testing.T, monitor bool, rules ...string) *Artifact {
 func TestEnvFilter(t *testing.T) {
 	a := lower(t, false, "deny env AWS_*", "allow env AWS_REGION", "allow net x.test")
 	a.Env = newEnvFilter(a.Init.Plan, Ports{HTTP: 1, SOCKS: 2})
-	got := a.Env.Apply([]string{
-		"PATH=/bin", "LD_PRELOAD=x", "LD_FOO=y", "GLIBC_TUNABLES=z", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=eu",
+	a.Env.CredentialEnv = []string{"*_TOKEN"}
+	got, dropped := a.Env.Apply([]string{
+		"GITHUB_TOKEN=t", "PATH=/bin", "LD_PRELOAD=x", "LD_FOO=y", "GLIBC_TUNABLES=z", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=eu",
 		"NOEQUALS", "=empty", "X=1", "X=2", "https_proxy=evil", "GIT_SSH_COMMAND=evil", "FENCE_SANDBOX=0",
 	}, "/usr/bin/fence")
 	want := []string{
@@ -47,6 +48,12 @@ func TestEnvFilter(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// The names kept out, sorted, without values and without the ones the
+	// sandbox sets itself.
+	wantDropped := []string{"AWS_REGION", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "GLIBC_TUNABLES", "LD_FOO", "LD_PRELOAD"}
+	if !slices.Equal(dropped, wantDropped) {
+		t.Errorf("dropped %q, want %q", dropped, wantDropped)
+	}
 }
 
 // A fence binary whose path needs quoting is quoted twice in
@@ -54,7 +61,7 @@ func TestEnvFilter(t *testing.T) {
 // sh again.
 func TestEnvFilterQuotesFencePath(t *testing.T) {
 	a := lower(t, false)
-	env := a.Env.Apply(nil, "/opt/it's here/fence")
+	env, _ := a.Env.Apply(nil, "/opt/it's here/fence")
 	i := slices.IndexFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GIT_SSH_COMMAND=") })
 	want := `GIT_SSH_COMMAND=ssh -o ProxyCommand=''\''/opt/it'\''\'\'''\''s here/fence'\'' __socks-connect 127.0.0.1:1080 %h %p'`
 	if i < 0 || env[i] != want {

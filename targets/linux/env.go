@@ -24,15 +24,18 @@ var unsecureEnv = []string{
 }
 
 // EnvFilter turns the user's environment into the command's: it drops the
-// loader-injection variables, the proxy variables and those the plan's env
-// rules deny, and sets the proxy settings, GIT_SSH_COMMAND, FENCE_SANDBOX
-// and TMPDIR.
+// loader-injection variables, the proxy variables, those the plan's env
+// rules deny and the credential-like ones that no allow rule names (the
+// plan's CredentialEnv), and sets the proxy settings, GIT_SSH_COMMAND,
+// FENCE_SANDBOX and TMPDIR.
 type EnvFilter struct {
 	// DropPrefixes and Drop name the variables that never enter.
 	DropPrefixes []string `json:"drop_prefixes"`
 	Drop         []string `json:"drop"`
-	// Rules are the plan's env rules, decided with ir.Plan.DecideEnv.
-	Rules []ir.Rule `json:"rules,omitempty"`
+	// Rules are the plan's env rules and CredentialEnv its credential
+	// name patterns, decided together with ir.Plan.DecideEnv.
+	Rules         []ir.Rule `json:"rules,omitempty"`
+	CredentialEnv []string  `json:"credential_env,omitempty"`
 	// Set are the variables the sandbox sets, sorted by name; values may
 	// hold FencePlaceholder.
 	Set []EnvVar `json:"set"`
@@ -45,7 +48,8 @@ type EnvVar struct {
 }
 
 func newEnvFilter(plan *ir.Plan, ports Ports) EnvFilter {
-	f := EnvFilter{DropPrefixes: []string{"LD_"}, Drop: slices.Clone(unsecureEnv), Rules: plan.RulesFor(ir.CapEnv)}
+	f := EnvFilter{DropPrefixes: []string{"LD_"}, Drop: slices.Clone(unsecureEnv), Rules: plan.RulesFor(ir.CapEnv),
+		CredentialEnv: slices.Clone(plan.CredentialEnv)}
 	set := map[string]string{}
 	http := "http://127.0.0.1:" + strconv.Itoa(ports.HTTP)
 	for k, v := range map[string]string{
@@ -92,21 +96,33 @@ func (f *EnvFilter) dropped(name string) bool {
 	if _, ok := slices.BinarySearch(f.Drop, name); ok {
 		return true
 	}
-	return len(f.Rules) > 0 && !(&ir.Plan{Rules: f.Rules}).DecideEnv(name).Allowed
+	return (len(f.Rules) > 0 || len(f.CredentialEnv) > 0) &&
+		!(&ir.Plan{Rules: f.Rules, CredentialEnv: f.CredentialEnv}).DecideEnv(name).Allowed
 }
 
 // Apply builds the command's environment from base; fence is the fence
 // binary's path (FencePlaceholder's value). The result is sorted by name,
-// so the same inputs always give the same environment.
-func (f *EnvFilter) Apply(base []string, fence string) []string {
+// so the same inputs always give the same environment. dropped are the
+// names of base's variables that stay outside (sorted, each once; those
+// the sandbox sets itself are not among them): for logs, never with their
+// values.
+func (f *EnvFilter) Apply(base []string, fence string) (env, dropped []string) {
 	set := map[string]string{}
 	for _, kv := range base {
 		name, val, ok := strings.Cut(kv, "=")
-		if !ok || name == "" || f.dropped(name) {
-			continue // not a variable, or one that stays outside
+		if !ok || name == "" {
+			continue // not a variable
+		}
+		if f.dropped(name) {
+			if !slices.ContainsFunc(f.Set, func(v EnvVar) bool { return v.Name == name }) {
+				dropped = append(dropped, name)
+			}
+			continue // one that stays outside
 		}
 		set[name] = val // a later duplicate wins, as with getenv in most libcs
 	}
+	slices.Sort(dropped)
+	dropped = slices.Compact(dropped)
 	for _, v := range f.Set {
 		set[v.Name] = substituteQuoted(v.Value, FencePlaceholder, fence)
 	}
@@ -115,7 +131,7 @@ func (f *EnvFilter) Apply(base []string, fence string) []string {
 		out = append(out, k+"="+v)
 	}
 	slices.Sort(out)
-	return out
+	return out, dropped
 }
 
 // substituteQuoted replaces each placeholder in the shell text s with value

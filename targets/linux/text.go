@@ -55,6 +55,9 @@ func (a *Artifact) MarshalText() ([]byte, error) {
 	b.WriteString("\n## env\n")
 	fmt.Fprintf(&b, "drop %s*\n", strings.Join(a.Env.DropPrefixes, "* "))
 	fmt.Fprintf(&b, "drop %s\n", strings.Join(a.Env.Drop, " "))
+	if len(a.Env.CredentialEnv) > 0 {
+		fmt.Fprintf(&b, "drop credentials unless an allow rule names them: %s\n", strings.Join(a.Env.CredentialEnv, " "))
+	}
 	for _, r := range a.Env.Rules {
 		fmt.Fprintf(&b, "%s  %s\n", r, r.Origin)
 	}

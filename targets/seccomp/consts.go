@@ -61,6 +61,10 @@ const (
 	TIOCSTI        uint32 = 0x5412
 	TIOCLINUX      uint32 = 0x541c
 	AFUnix         uint32 = 1
+	AFInet         uint32 = 2
+	AFInet6        uint32 = 10
+	AFNetlink      uint32 = 16
+	NetlinkRoute   uint32 = 0 // the protocol of an AF_NETLINK socket (ip, getifaddrs)
 	SockStream     uint32 = 1
 	SockSeqpacket  uint32 = 5
 	SockTypeMask   uint32 = 0xf // drops SOCK_CLOEXEC and SOCK_NONBLOCK

@@ -47,6 +47,14 @@
 //     socketpair(AF_UNIX) (a datagram socket from a pair can still sendto
 //     any named socket; the kernel turns SOCK_RAW into SOCK_DGRAM). Stream
 //     and seqpacket pairs stay allowed: they are connected at birth.
+//   - Socket families from an allowlist, whatever the plan: socket and
+//     socketpair take AF_INET and AF_INET6 (isolated by the network
+//     namespace), AF_NETLINK with protocol NETLINK_ROUTE (the namespace's
+//     own interfaces and routes; the protocol is the third argument, an
+//     int, so the check is one load), and AF_UNIX as above. Every other
+//     family (AF_VSOCK, which network namespaces do not isolate,
+//     AF_PACKET, AF_BLUETOOTH, AF_ALG, …) and every other netlink protocol
+//     (audit, uevent, sock_diag, …) fails with EPERM.
 //
 // Everything else is allowed. The plan has no setting for nested sandboxes
 // yet, so clone's and unshare's namespace flags are always refused

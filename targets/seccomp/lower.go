@@ -16,7 +16,9 @@ const Target = "seccomp"
 // assembles the program for the machine it runs on.
 type Program struct {
 	// AllowUnix leaves socket(AF_UNIX) and datagram AF_UNIX socketpairs
-	// alone: the plan has an allow unix rule. A rule that names a path
+	// alone: the plan has an allow unix rule. (The families other than
+	// AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK/NETLINK_ROUTE are refused
+	// whatever the plan says.) A rule that names a path
 	// cannot be enforced per path (targets/bwrap notes it as NotEnforced);
 	// "allow unix *" is exact.
 	AllowUnix bool `json:"allowUnix"`
@@ -145,10 +147,8 @@ func (p *Program) assemble(arch string) ([]Instruction, []string, error) {
 	// Always ENOSYS, not only without AllowNamespaces: the flags are in
 	// memory, and libc falls back to clone.
 	a.emit(OpJeqK, ai.nr["clone3"], "enosys", "", "clone3: ENOSYS (flags unreadable; libc falls back to clone)")
-	if !p.AllowUnix {
-		a.emit(OpJeqK, ai.nr["socket"], "socket", "", "socket: check the domain")
-		a.emit(OpJeqK, ai.nr["socketpair"], "socketpair", "", "socketpair: check domain and type")
-	}
+	a.emit(OpJeqK, ai.nr["socket"], "socket", "", "socket: check the family")
+	a.emit(OpJeqK, ai.nr["socketpair"], "socketpair", "", "socketpair: check family and type")
 	for _, d := range deniedCalls {
 		if d.namespaces && p.AllowNamespaces {
 			continue
@@ -185,21 +185,46 @@ func (p *Program) assemble(arch string) ([]Instruction, []string, error) {
 		a.emit(OpRetK, RetAllow, "", "", "thread, fork or vfork: allow")
 	}
 
-	if !p.AllowUnix {
-		a.label("socket")
-		a.emit(OpLdAbsW, DataArgLow(0), "", "", "A = domain (an int)")
-		a.emit(OpJeqK, AFUnix, "eperm", "", "AF_UNIX: "+denyName)
-		a.emit(OpRetK, RetAllow, "", "", "other domain: allow")
+	// Socket families come from an allowlist: AF_INET and AF_INET6 (the
+	// network namespace isolates them), AF_NETLINK with NETLINK_ROUTE (the
+	// namespace's own interfaces and routes), and AF_UNIX when a rule
+	// allows unix sockets. Every other family (AF_VSOCK, AF_PACKET,
+	// AF_BLUETOOTH, AF_ALG, …) is refused: not all of them are isolated by
+	// the namespaces, and none is needed.
+	unixComment := "AF_UNIX: allow (an allow unix rule)"
+	a.label("socket")
+	a.emit(OpLdAbsW, DataArgLow(0), "", "", "A = family (an int)")
+	a.emit(OpJeqK, AFInet, "allow", "", "AF_INET: allow")
+	a.emit(OpJeqK, AFInet6, "allow", "", "AF_INET6: allow")
+	a.emit(OpJeqK, AFNetlink, "netlink", "", "AF_NETLINK: check the protocol")
+	if p.AllowUnix {
+		a.emit(OpJeqK, AFUnix, "allow", "", unixComment)
+		a.emit(OpRetK, deny, "", "", "other family (AF_VSOCK, AF_PACKET, …): "+denyName)
+	} else {
+		a.emit(OpRetK, deny, "", "", "AF_UNIX or another family (AF_VSOCK, AF_PACKET, …): "+denyName)
+	}
 
-		a.label("socketpair")
-		a.emit(OpLdAbsW, DataArgLow(0), "", "", "A = domain (an int)")
-		a.emit(OpJeqK, AFUnix, "", "allow", "not AF_UNIX? allow")
+	a.label("socketpair")
+	a.emit(OpLdAbsW, DataArgLow(0), "", "", "A = family (an int)")
+	a.emit(OpJeqK, AFInet, "allow", "", "AF_INET: allow (the kernel refuses the pair)")
+	a.emit(OpJeqK, AFInet6, "allow", "", "AF_INET6: allow (the kernel refuses the pair)")
+	a.emit(OpJeqK, AFNetlink, "netlink", "", "AF_NETLINK: check the protocol")
+	if p.AllowUnix {
+		a.emit(OpJeqK, AFUnix, "allow", "", unixComment)
+		a.emit(OpRetK, deny, "", "", "other family: "+denyName)
+	} else {
+		a.emit(OpJeqK, AFUnix, "", "eperm", "not AF_UNIX? other family: "+denyName)
 		a.emit(OpLdAbsW, DataArgLow(1), "", "", "A = type (an int)")
 		a.emit(OpAndK, SockTypeMask, "", "", "A &= SOCK_TYPE_MASK (drop SOCK_CLOEXEC, SOCK_NONBLOCK)")
 		a.emit(OpJeqK, SockStream, "allow", "", "SOCK_STREAM pair: allow (connect gives EISCONN)")
 		a.emit(OpJeqK, SockSeqpacket, "allow", "", "SOCK_SEQPACKET pair: allow (connect gives EISCONN)")
 		a.emit(OpRetK, deny, "", "", "datagram pair (can sendto any path): "+denyName)
 	}
+
+	a.label("netlink")
+	a.emit(OpLdAbsW, DataArgLow(2), "", "", "A = protocol (an int)")
+	a.emit(OpJeqK, NetlinkRoute, "allow", "", "NETLINK_ROUTE: allow")
+	a.emit(OpRetK, deny, "", "", "other netlink protocol (audit, uevent, sock_diag, …): "+denyName)
 
 	a.label("allow")
 	a.emit(OpRetK, RetAllow, "", "", "allow")

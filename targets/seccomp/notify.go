@@ -132,7 +132,7 @@ type Notification struct {
 	Syscall string // the system call's name, or what the arguments make it ("ioctl TIOCSTI")
 	// Class and Why say why a denied call is denied: Class groups calls
 	// ("ptrace", "mount", "namespaces", "keyrings", "kernel", "kexec",
-	// "modules", "io_uring", "terminal", "unix-socket"), Why is one line.
+	// "modules", "io_uring", "terminal", "unix-socket", "socket-family"), Why is one line.
 	Class, Why string
 	// Call is how to read a file system call or exec.
 	Call *Call
@@ -164,14 +164,29 @@ func (p *Program) Explain(arch string, nr uint32, args [6]uint64) (n Notificatio
 			return denied("clone", "namespaces", fmt.Sprintf("new namespaces (flags %#x)", lo(0)&CloneNewNamespaces))
 		}
 		return Notification{}, false
-	case ai.nr["socket"]:
-		if !p.AllowUnix && lo(0) == AFUnix {
-			return denied("socket", "unix-socket", "AF_UNIX sockets are denied unless a rule allows unix sockets")
+	case ai.nr["socket"], ai.nr["socketpair"]:
+		call := "socket"
+		if nr == ai.nr["socketpair"] {
+			call = "socketpair"
 		}
-		return Notification{}, false
-	case ai.nr["socketpair"]:
-		if t := lo(1) & SockTypeMask; !p.AllowUnix && lo(0) == AFUnix && t != SockStream && t != SockSeqpacket {
-			return denied("socketpair", "unix-socket", "a datagram AF_UNIX pair can send to any named socket")
+		switch fam := lo(0); fam {
+		case AFInet, AFInet6:
+		case AFNetlink:
+			if lo(2) != NetlinkRoute {
+				return denied(call, "socket-family", fmt.Sprintf("netlink protocol %d: only NETLINK_ROUTE is allowed", lo(2)))
+			}
+		case AFUnix:
+			if p.AllowUnix {
+				break
+			}
+			if call == "socket" {
+				return denied(call, "unix-socket", "AF_UNIX sockets are denied unless a rule allows unix sockets")
+			}
+			if t := lo(1) & SockTypeMask; t != SockStream && t != SockSeqpacket {
+				return denied(call, "unix-socket", "a datagram AF_UNIX pair can send to any named socket")
+			}
+		default:
+			return denied(call, "socket-family", fmt.Sprintf("socket family %d: only AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK are allowed", fam))
 		}
 		return Notification{}, false
 	}

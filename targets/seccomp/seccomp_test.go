@@ -73,16 +73,22 @@ func otherArch(goarch string) string {
 
 // Values only the test needs (linux UAPI; the same on both architectures).
 const (
-	tcgets       = 0x5401
-	tiocspgrp    = 0x5410
-	afInet       = 2
-	afInet6      = 10
-	afNetlink    = 16
-	sockDgram    = 2
-	sockRaw      = 3
-	sockCloexec  = 0o2000000
-	sockNonblock = 0o4000
-	sigchld      = 17
+	tcgets        = 0x5401
+	tiocspgrp     = 0x5410
+	afInet        = 2
+	afInet6       = 10
+	afNetlink     = 16
+	afPacket      = 17
+	afBluetooth   = 31
+	afAlg         = 38
+	afVsock       = 40
+	netlinkAudit  = 9
+	netlinkUevent = 15
+	sockDgram     = 2
+	sockRaw       = 3
+	sockCloexec   = 0o2000000
+	sockNonblock  = 0o4000
+	sigchld       = 17
 	// What Go's and glibc's thread creation pass to clone.
 	cloneThread = 0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 | 0x00040000 // VM|FS|FILES|SIGHAND|THREAD|SYSVSEM
 	cloneVfork  = 0x00004000 | 0x00000100                                                     // VFORK|VM
@@ -132,6 +138,18 @@ func TestFilterDecisions(t *testing.T) {
 					{"socketpair AF_UNIX raw (a dgram)", call("socketpair", uint64(AFUnix), sockRaw, 0, 0x1000), unixRet},
 					{"socketpair AF_UNIX dgram, high bits", call("socketpair", high|uint64(AFUnix), high|sockDgram, 0, 0x1000), unixRet},
 					{"socketpair AF_INET dgram", call("socketpair", afInet, sockDgram, 0, 0x1000), RetAllow},
+					{"socket AF_NETLINK NETLINK_ROUTE, high bits", call("socket", high|afNetlink, sockRaw, high), RetAllow},
+					{"socket AF_NETLINK NETLINK_AUDIT", call("socket", afNetlink, sockRaw, netlinkAudit), RetEPERM},
+					{"socket AF_NETLINK NETLINK_KOBJECT_UEVENT", call("socket", afNetlink, sockDgram, netlinkUevent), RetEPERM},
+					{"socket AF_VSOCK", call("socket", afVsock, uint64(SockStream), 0), RetEPERM},
+					{"socket AF_VSOCK, high bits", call("socket", high|afVsock, uint64(SockStream), 0), RetEPERM},
+					{"socket AF_PACKET", call("socket", afPacket, sockRaw, 0x300), RetEPERM},
+					{"socket AF_BLUETOOTH", call("socket", afBluetooth, uint64(SockSeqpacket), 0), RetEPERM},
+					{"socket AF_ALG", call("socket", afAlg, uint64(SockSeqpacket), 0), RetEPERM},
+					{"socket AF_INET with AF_VSOCK in the high bits", call("socket", afVsock<<32|afInet, uint64(SockStream), 0), RetAllow},
+					{"socketpair AF_VSOCK", call("socketpair", afVsock, uint64(SockStream), 0, 0x1000), RetEPERM},
+					{"socketpair AF_NETLINK NETLINK_AUDIT", call("socketpair", afNetlink, sockRaw, netlinkAudit, 0x1000), RetEPERM},
+					{"socketpair AF_NETLINK NETLINK_ROUTE", call("socketpair", afNetlink, sockRaw, 0, 0x1000), RetAllow},
 					{"syscall 0", seccompData(native, 0, 0, 0, 0), RetAllow},
 					{"i386 ioctl", seccompData(AuditArchI386, 54, 0, uint64(TIOCSTI), 0), RetKillProcess},
 					{"i386 getpid", seccompData(AuditArchI386, 20), RetKillProcess},
@@ -294,7 +312,8 @@ func TestListing(t *testing.T) {
 		}
 	}
 	text, _ = (&Program{AllowUnix: true}).MarshalText()
-	if strings.Contains(string(text), "AF_UNIX") || !strings.Contains(string(text), "unix sockets allowed") {
+	if strings.Contains(string(text), "AF_UNIX or another family") || !strings.Contains(string(text), "AF_UNIX: allow") ||
+		!strings.Contains(string(text), "unix sockets allowed") || !strings.Contains(string(text), "AF_VSOCK, AF_PACKET") {
 		t.Errorf("allow unix listing:\n%s", text)
 	}
 }

@@ -28,7 +28,7 @@ func (p *Program) Listing(arch string) (string, error) {
 		namespaces = "allowed"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "; fence seccomp filter for %s, %d instructions; unix sockets %s, namespaces %s",
+	fmt.Fprintf(&b, "; fence seccomp filter for %s, %d instructions; unix sockets %s, other socket families than inet, inet6 and netlink route denied, namespaces %s",
 		arches[arch].name, len(insns), unixSockets, namespaces)
 	// The modes are named only when on, so a plain program's header is
 	// what it was before they existed.

@@ -23,8 +23,12 @@ type Protected struct {
 	Why string
 }
 
-// gitConfigRel is the entry that allow_git_config lifts.
-const gitConfigRel = ".git/config"
+// gitConfigRel and gitConfigWorktreeRel are the entries that
+// allow_git_config lifts.
+const (
+	gitConfigRel         = ".git/config"
+	gitConfigWorktreeRel = ".git/config.worktree"
+)
 
 var homeProtected = []Protected{
 	{".bashrc", "shell start-up file"},
@@ -52,6 +56,9 @@ var homeProtected = []Protected{
 var repoProtected = []Protected{
 	{".git/hooks", "git hooks run on the next git command"},
 	{gitConfigRel, "git configuration (core.fsmonitor, aliases run commands)"},
+	{gitConfigWorktreeRel, "git configuration of the work tree (read with extensions.worktreeConfig)"},
+	{".git/commondir", "points git at another repository's configuration (core.fsmonitor)"},
+	{".git/info/attributes", "git attributes select filter and diff drivers that run commands"},
 	{".gitmodules", "submodule configuration"},
 	{".envrc", "direnv runs it on entering the directory"},
 	{".vscode", "editor configuration (tasks run commands)"},
@@ -90,7 +97,7 @@ func HomeProtected(home string) []Rule {
 func RepoProtected(dir string, allowGitConfig bool) []Rule {
 	out := make([]Rule, 0, len(repoProtected))
 	for _, p := range repoProtected {
-		if p.Rel == gitConfigRel && allowGitConfig {
+		if (p.Rel == gitConfigRel || p.Rel == gitConfigWorktreeRel) && allowGitConfig {
 			continue
 		}
 		out = append(out, protectedRule(path.Join(dir, p.Rel), BuiltinProtected, p.Why))
@@ -98,12 +105,19 @@ func RepoProtected(dir string, allowGitConfig bool) []Rule {
 	return out
 }
 
-// GitDirProtected returns the deny-write rules for a git directory that a
-// ".git" file points to (a linked worktree's or an absorbed submodule's,
-// e.g. repo/.git/worktrees/w or repo/.git/modules/m): its hooks, its config
-// and its per-worktree config (unless allowGitConfig lifts both).
+// GitDirProtected returns the deny-write rules for a git directory other
+// than a work tree's own ".git" directory: one that a ".git" file points to
+// (a linked worktree's or an absorbed submodule's, e.g. repo/.git/worktrees/w
+// or repo/.git/modules/m), the common directory such a one shares, and the
+// git directories found inside a repository's (Repo.GitDirs): its hooks, its
+// commondir pointer, its info/attributes, its config and its per-worktree
+// config (unless allowGitConfig lifts both).
 func GitDirProtected(gitDir string, allowGitConfig bool) []Rule {
-	out := []Rule{protectedRule(path.Join(gitDir, "hooks"), BuiltinProtected, "git hooks run on the next git command")}
+	out := []Rule{
+		protectedRule(path.Join(gitDir, "hooks"), BuiltinProtected, "git hooks run on the next git command"),
+		protectedRule(path.Join(gitDir, "commondir"), BuiltinProtected, "points git at another repository's configuration (core.fsmonitor)"),
+		protectedRule(path.Join(gitDir, "info/attributes"), BuiltinProtected, "git attributes select filter and diff drivers that run commands"),
+	}
 	if !allowGitConfig {
 		for _, f := range []string{"config", "config.worktree"} {
 			out = append(out, protectedRule(path.Join(gitDir, f), BuiltinProtected, "git configuration (core.fsmonitor, aliases run commands)"))

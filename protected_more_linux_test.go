@@ -2,6 +2,8 @@ package fence
 
 import (
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fence-policy/fence/internal/testfs"
@@ -40,5 +42,60 @@ func TestProtectedGitMetadata(t *testing.T) {
 	// What git itself writes in a worktree's git directory stays writable.
 	if r := sh(t, plan, "echo ref > "+ShellQuote(filepath.Join(g, "worktrees/wt/HEAD"))); r.err != nil || r.code != 0 {
 		t.Errorf("worktree HEAD not writable: %s", r)
+	}
+}
+
+// Issue 10, item 2: the shell start-up files of a writable root (the
+// working directory) and of a repository below it, existing and missing.
+func TestProtectedShellStartupInRoots(t *testing.T) {
+	for _, existing := range []bool{true, false} {
+		t.Run(map[bool]string{true: "existing", false: "missing"}[existing], func(t *testing.T) {
+			dir := testfs.WorkDir(t)
+			cwd := filepath.Join(dir, "proj")
+			nested := filepath.Join(cwd, "vendor", "x")
+			testfs.MkTree(t, dir, "proj/src/", "proj/vendor/x/.git/HEAD", "home/")
+			paths := map[string]bool{}
+			for _, f := range []string{".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zprofile", ".zshenv", ".zlogin", ".bash_aliases"} {
+				for _, top := range []string{cwd, nested} {
+					p := filepath.Join(top, f)
+					paths[p] = false
+					placeProtected(t, p, false, existing)
+				}
+			}
+			plan, _ := compileTest(t, testEnv(filepath.Join(dir, "home"), cwd), "", writeCwd)
+			checkProtected(t, plan, dir, paths)
+		})
+	}
+}
+
+// A hard link does not get around the protection: the sandbox cannot make
+// one to a protected file, because link(2) refuses to cross mount points
+// (EXDEV) and the protected file is a read-only bind of its own, whether
+// the link is made by name or through /proc/self/fd. So the only file it
+// can write is a new inode of its own. (A hard link that a host program
+// made before the run is another name of the same inode below a writable
+// root, and is writable: fence protects paths, and says so in the README.)
+func TestProtectedHardLink(t *testing.T) {
+	dir := testfs.WorkDir(t)
+	cwd := filepath.Join(dir, "proj")
+	testfs.MkTree(t, dir, "proj/.bashrc", "home/")
+	plan, _ := compileTest(t, testEnv(filepath.Join(dir, "home"), cwd), "", writeCwd)
+	before := snapshot(t, dir)
+	r := sh(t, plan, "cd "+ShellQuote(cwd)+`
+		ln .bashrc x 2>/dev/null && echo LINKED name
+		echo pwned >> x 2>/dev/null
+		exec 3<.bashrc
+		ln -L /proc/self/fd/3 y 2>/dev/null && echo LINKED fd
+		echo pwned >> y 2>/dev/null
+		rm -f x y
+		echo done`)
+	if r.err != nil || r.code != 0 || !strings.HasSuffix(r.stdout, "done\n") {
+		t.Fatalf("script did not run through: %s", r)
+	}
+	if strings.Contains(r.stdout, "LINKED") {
+		t.Errorf("a hard link to the protected .bashrc was made:\n%s", r.stdout)
+	}
+	if after := snapshot(t, dir); !slices.Equal(before, after) {
+		t.Errorf("the host changed:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
 	}
 }

@@ -86,3 +86,22 @@ func TestProtectedGitMetadata(t *testing.T) {
 		"/home/u/proj/.git/info/attributes":       "filter and diff drivers",
 	})
 }
+
+// Item 2: the shell start-up files in every writable root and every
+// repository top, not only in the home directory.
+func TestProtectedShellStartupInRoots(t *testing.T) {
+	env := testEnv
+	env.Repos = []ir.Repo{{Top: "/srv/data/vendor/x"}}
+	plan := mustCompileEnv(t, env, policy(t, "p.hcl", "allow write .", "allow write /srv/data"))
+	objs := map[string]string{}
+	for _, f := range []string{".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zprofile", ".zshenv", ".zlogin", ".bash_aliases", ".inputrc", ".kshrc", ".cshrc", ".tcshrc", ".login"} {
+		objs["/home/u/proj/"+f] = "shell start-up file"
+		objs["/srv/data/"+f] = "shell start-up file"
+		objs["/srv/data/vendor/x/"+f] = "in the git repository /srv/data/vendor/x"
+		objs["/home/u/"+f] = "shell start-up file"
+	}
+	wantProtected(t, plan, env, objs)
+	if d := plan.DecidePath(ir.CapWrite, "/home/u/proj/.bashrc.d/x"); !d.Allowed {
+		t.Errorf("a neighbour of .bashrc is not writable: %v", d.Rules)
+	}
+}

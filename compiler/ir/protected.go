@@ -30,20 +30,41 @@ const (
 	gitConfigWorktreeRel = ".git/config.worktree"
 )
 
-var homeProtected = []Protected{
+// shellStartup are the files a shell reads (sources) when it starts or
+// ends in a directory that is its home (or ZDOTDIR): bash (.bashrc,
+// .bash_profile, .bash_login, .profile, .bash_logout, and .bash_aliases,
+// which Debian's and Ubuntu's default .bashrc source), zsh (.zshenv,
+// .zprofile, .zshrc, .zlogin, .zlogout), readline (.inputrc, whose macros
+// type commands into the shell), ksh and mksh (.kshrc, .mkshrc, read
+// through ENV or by mksh itself) and csh/tcsh (.cshrc, .tcshrc, .login,
+// .logout). They are protected in the home directory and also in every
+// writable root and repository top: such a directory is often some shell's
+// home all the same (a container's or another user's home, a dotfiles
+// repository that ZDOTDIR or a symlink farm points at).
+var shellStartup = []Protected{
 	{".bashrc", "shell start-up file"},
 	{".bash_profile", "shell start-up file"},
 	{".bash_login", "shell start-up file"},
 	{".bash_logout", "shell start-up file"},
+	{".bash_aliases", "shell start-up file (sourced by the usual .bashrc)"},
 	{".profile", "shell start-up file"},
 	{".zshrc", "shell start-up file"},
 	{".zprofile", "shell start-up file"},
 	{".zshenv", "shell start-up file"},
 	{".zlogin", "shell start-up file"},
 	{".zlogout", "shell start-up file"},
+	{".inputrc", "shell start-up file (readline macros type commands)"},
+	{".kshrc", "shell start-up file"},
+	{".mkshrc", "shell start-up file"},
+	{".cshrc", "shell start-up file"},
+	{".tcshrc", "shell start-up file"},
+	{".login", "shell start-up file"},
+	{".logout", "shell start-up file"},
+}
+
+var homeProtected = slices.Concat(shellStartup, []Protected{
 	{".config/fish", "shell start-up files"},
 	{".config/nushell", "shell start-up files"},
-	{".inputrc", "shell start-up file"},
 	{".gitconfig", "git configuration (aliases and hooks run commands)"},
 	{".config/git", "git configuration (aliases and hooks run commands)"},
 	{".ssh", "ssh keys and configuration (authorized_keys, ProxyCommand)"},
@@ -51,9 +72,9 @@ var homeProtected = []Protected{
 	{".config/autostart", "programs started at login"},
 	{".config/fence", "fence's own policies"},
 	{".fence.json", "fence's own settings"},
-}
+})
 
-var repoProtected = []Protected{
+var repoProtected = slices.Concat([]Protected{
 	{".git/hooks", "git hooks run on the next git command"},
 	{gitConfigRel, "git configuration (core.fsmonitor, aliases run commands)"},
 	{gitConfigWorktreeRel, "git configuration of the work tree (read with extensions.worktreeConfig)"},
@@ -67,7 +88,7 @@ var repoProtected = []Protected{
 	{".codex", "agent configuration"},
 	{".cursor", "agent configuration"},
 	{".mcp.json", "agent tool configuration"},
-}
+}, shellStartup)
 
 // HomeProtectedPaths lists the protected paths relative to the home
 // directory (a copy; the order is the documented one).

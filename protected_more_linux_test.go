@@ -99,3 +99,37 @@ func TestProtectedHardLink(t *testing.T) {
 		t.Errorf("the host changed:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
 	}
 }
+
+// Issue 10, item 3: the home's login and autostart set, under a policy
+// that lets the command write the whole home directory; deep paths inside
+// the protected folders, existing and missing.
+func TestProtectedHomeLoginSet(t *testing.T) {
+	for _, existing := range []bool{true, false} {
+		t.Run(map[bool]string{true: "existing", false: "missing"}[existing], func(t *testing.T) {
+			dir := testfs.WorkDir(t)
+			home := filepath.Join(dir, "home")
+			cwd := filepath.Join(home, "proj")
+			testfs.MkTree(t, dir, "home/proj/", "home/.local/share/")
+			paths := map[string]bool{}
+			for rel, isDir := range map[string]bool{
+				".bash_aliases": false, ".local/bin": true, ".local/lib": true,
+				".local/lib/python3.12/site-packages/evil.pth": false, ".local/lib/python3.12/site-packages/usercustomize.py": false,
+				".config/autostart/x.desktop": false, ".config/systemd/user": true, ".ssh/rc": false, ".ssh/authorized_keys": false,
+				".config/environment.d": true, ".xprofile": false, ".xsessionrc": false, ".pam_environment": false,
+			} {
+				deep := strings.Count(rel, "/") > 1 || strings.HasPrefix(rel, ".ssh/")
+				if deep && !existing {
+					// Below a protected folder that is missing: nothing
+					// there to remove, and its creation is the folder's
+					// attack.
+					continue
+				}
+				p := filepath.Join(home, rel)
+				paths[p] = isDir
+				placeProtected(t, p, isDir, existing)
+			}
+			plan, _ := compileTest(t, testEnv(home, cwd), "", `filesystem { allow_write = [".", "~"] }`)
+			checkProtected(t, plan, dir, paths)
+		})
+	}
+}

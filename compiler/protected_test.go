@@ -105,3 +105,28 @@ func TestProtectedShellStartupInRoots(t *testing.T) {
 		t.Errorf("a neighbour of .bashrc is not writable: %v", d.Rules)
 	}
 }
+
+// Item 3: the home's login and autostart set, when a writable root holds
+// the home directory.
+func TestProtectedHomeLoginSet(t *testing.T) {
+	plan := mustCompileEnv(t, testEnv, policy(t, "p.hcl", "allow write /home"))
+	wantProtected(t, plan, testEnv, map[string]string{
+		"/home/u/.bash_aliases":                                "shell start-up file",
+		"/home/u/.local/bin/ls":                                "PATH",
+		"/home/u/.local/lib/python3.12/site-packages/evil.pth": "site-packages",
+		"/home/u/.local/lib/python3.99/usercustomize.py":       "site-packages",
+		"/home/u/.config/autostart/x.desktop":                  "login",
+		"/home/u/.config/systemd/user/x.service":               "login",
+		"/home/u/.ssh/rc":                                      "ssh",
+		"/home/u/.ssh/authorized_keys":                         "ssh",
+		"/home/u/.config/environment.d/10-x.conf":              "systemd",
+		"/home/u/.xprofile":                                    "graphical login",
+		"/home/u/.xsessionrc":                                  "graphical login",
+		"/home/u/.pam_environment":                             "PAM",
+	})
+	for _, obj := range []string{"/home/u/.local/share/x", "/home/u/notes.txt", "/home/u/.config/app/x"} {
+		if d := plan.DecidePath(ir.CapWrite, obj); !d.Allowed {
+			t.Errorf("write %s denied: %v", obj, d.Rules)
+		}
+	}
+}

@@ -70,6 +70,22 @@ var homeProtected = slices.Concat(shellStartup, []Protected{
 	{".ssh", "ssh keys and configuration (authorized_keys, ProxyCommand)"},
 	{".config/systemd", "user services started at login"},
 	{".config/autostart", "programs started at login"},
+	{".config/environment.d", "environment of the user's services (systemd)"},
+	// Programs and Python code that run later: ~/.local/bin is on the
+	// usual PATH, and every *.pth file, usercustomize.py and installed
+	// package of ~/.local/lib/python*/site-packages runs in the user's
+	// Python. The whole ~/.local/lib rather than a glob on its *.pth
+	// files: a glob is matched when the sandbox starts, so a new
+	// site-packages directory would be missed, and the other files there
+	// run code too. pip install --user inside such a sandbox fails; a
+	// virtual environment does not.
+	{".local/bin", "programs on the user's PATH"},
+	{".local/lib", "Python user site-packages (*.pth files and usercustomize run at every start)"},
+	{".pam_environment", "environment set at login (PAM)"},
+	{".xprofile", "run by the display manager at graphical login"},
+	{".xsessionrc", "run by the X session at graphical login"},
+	{".xsession", "run by the X session at graphical login"},
+	{".xinitrc", "run by startx"},
 	{".config/fence", "fence's own policies"},
 	{".fence.json", "fence's own settings"},
 })

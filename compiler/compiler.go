@@ -47,6 +47,7 @@ func Compile(env Env, layers ...*lang.Policy) (*ir.Plan, ir.Diagnostics) {
 		}
 	}
 	c.proxyPorts(plan)
+	c.checkBroadRoots()
 	c.addBuiltins(plan)
 	plan.Rules = c.dedupe(plan.Rules)
 	ir.SortRules(plan.Rules)
@@ -72,6 +73,8 @@ type compilation struct {
 	// httpPortOrigin and socksPortOrigin are where the last layer that
 	// fixed a proxy port did so; nil when no layer did (see proxyPorts).
 	httpPortOrigin, socksPortOrigin *ir.Origin
+	// roots records where the allow-write paths came from (roots.go).
+	roots writeRoots
 }
 
 func (c *compilation) errorf(o ir.Origin, code, summary, detail string, related ...ir.Origin) {
@@ -104,6 +107,7 @@ func (c *compilation) layer(plan *ir.Plan, p *lang.Policy, chain []string) {
 		o := ir.Origin{Span: spanOf(r.Range), Field: r.Field, Profile: p.Profile, Extends: chain}
 		if rl, ok := c.lower(r, o); ok {
 			plan.Rules = append(plan.Rules, rl)
+			c.roots.note(p, r, rl)
 		}
 	}
 	c.settings(plan, p)

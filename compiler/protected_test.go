@@ -94,10 +94,13 @@ func TestProtectedShellStartupInRoots(t *testing.T) {
 	env.Repos = []ir.Repo{{Top: "/srv/data/vendor/x"}}
 	plan := mustCompileEnv(t, env, policy(t, "p.hcl", "allow write .", "allow write /srv/data"))
 	objs := map[string]string{}
-	for _, f := range []string{".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zprofile", ".zshenv", ".zlogin", ".bash_aliases", ".inputrc", ".kshrc", ".cshrc", ".tcshrc", ".login"} {
+	for _, f := range []string{".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zprofile", ".zshenv", ".zlogin", ".zlogout", ".bash_aliases"} {
 		objs["/home/u/proj/"+f] = "shell start-up file"
 		objs["/srv/data/"+f] = "shell start-up file"
 		objs["/srv/data/vendor/x/"+f] = "in the git repository /srv/data/vendor/x"
+		objs["/home/u/"+f] = "shell start-up file"
+	}
+	for _, f := range []string{".inputrc", ".kshrc", ".mkshrc", ".cshrc", ".tcshrc", ".login", ".logout"} {
 		objs["/home/u/"+f] = "shell start-up file"
 	}
 	wantProtected(t, plan, env, objs)

@@ -30,17 +30,14 @@ const (
 	gitConfigWorktreeRel = ".git/config.worktree"
 )
 
-// shellStartup are the files a shell reads (sources) when it starts or
-// ends in a directory that is its home (or ZDOTDIR): bash (.bashrc,
-// .bash_profile, .bash_login, .profile, .bash_logout, and .bash_aliases,
-// which Debian's and Ubuntu's default .bashrc source), zsh (.zshenv,
-// .zprofile, .zshrc, .zlogin, .zlogout), readline (.inputrc, whose macros
-// type commands into the shell), ksh and mksh (.kshrc, .mkshrc, read
-// through ENV or by mksh itself) and csh/tcsh (.cshrc, .tcshrc, .login,
-// .logout). They are protected in the home directory and also in every
-// writable root and repository top: such a directory is often some shell's
-// home all the same (a container's or another user's home, a dotfiles
-// repository that ZDOTDIR or a symlink farm points at).
+// shellStartup are the files bash and zsh read (source) when they start or
+// end in a directory that is their home (or ZDOTDIR): bash's .bashrc,
+// .bash_profile, .bash_login, .profile and .bash_logout, and .bash_aliases,
+// which Debian's and Ubuntu's default .bashrc source; zsh's .zshenv,
+// .zprofile, .zshrc, .zlogin and .zlogout. They are protected in the home
+// directory and also in every writable root and repository top: such a
+// directory is often some shell's home all the same (a container's or
+// another user's home, a dotfiles repository that ZDOTDIR points at).
 var shellStartup = []Protected{
 	{".bashrc", "shell start-up file"},
 	{".bash_profile", "shell start-up file"},
@@ -53,6 +50,16 @@ var shellStartup = []Protected{
 	{".zshenv", "shell start-up file"},
 	{".zlogin", "shell start-up file"},
 	{".zlogout", "shell start-up file"},
+}
+
+// homeShellStartup are the other shells' start-up files, protected in the
+// home directory only: readline's .inputrc (its macros type commands into
+// the shell), ksh's and mksh's .kshrc and .mkshrc, csh's and tcsh's .cshrc,
+// .tcshrc, .login and .logout. Each protected path that is missing below
+// a writable directory costs a mount at every start (bubblewrap rereads
+// the mount table for each), so the list for every writable root and
+// repository stays at the two shells that users run.
+var homeShellStartup = []Protected{
 	{".inputrc", "shell start-up file (readline macros type commands)"},
 	{".kshrc", "shell start-up file"},
 	{".mkshrc", "shell start-up file"},
@@ -62,7 +69,7 @@ var shellStartup = []Protected{
 	{".logout", "shell start-up file"},
 }
 
-var homeProtected = slices.Concat(shellStartup, []Protected{
+var homeProtected = slices.Concat(shellStartup, homeShellStartup, []Protected{
 	{".config/fish", "shell start-up files"},
 	{".config/nushell", "shell start-up files"},
 	{".gitconfig", "git configuration (aliases and hooks run commands)"},

@@ -15,6 +15,12 @@ type Env struct {
 	Home string
 	// Cwd is the working directory ("." and relative paths).
 	Cwd string
+	// RealCwd is Cwd with its symbolic links resolved, when the caller
+	// knows it ("" when it is Cwd or unknown). Relative paths still
+	// resolve against Cwd; RealCwd only tells the check of a profile's
+	// relative write path (roots.go) what directory it really opens, as
+	// bwrap's bind follows the links.
+	RealCwd string
 	// TempDir is the sandbox's private temporary directory, writable by the
 	// command. Empty adds no temp-dir rule.
 	TempDir string

@@ -55,6 +55,9 @@ func broadRoot(root, home string) string {
 type writeRoots struct {
 	explicit   map[string]bool
 	profileRel map[string][]ir.Origin
+	// raw holds a profile's relative path as written, per root, to resolve
+	// it against Env.RealCwd too.
+	raw map[string]string
 }
 
 // note records the allow-write rule rl, lowered from r of policy p.
@@ -63,7 +66,7 @@ func (w *writeRoots) note(p *lang.Policy, r lang.Rule, rl ir.Rule) {
 		return
 	}
 	if w.explicit == nil {
-		w.explicit, w.profileRel = map[string]bool{}, map[string][]ir.Origin{}
+		w.explicit, w.profileRel, w.raw = map[string]bool{}, map[string][]ir.Origin{}, map[string]string{}
 	}
 	root := rl.Path.Pattern
 	switch {
@@ -71,6 +74,7 @@ func (w *writeRoots) note(p *lang.Policy, r lang.Rule, rl ir.Rule) {
 		w.explicit[root] = true
 	case r.Path != nil && r.Path.Kind == rule.PathRel:
 		w.profileRel[root] = append(w.profileRel[root], rl.Origin)
+		w.raw[root] = r.Path.Raw
 	}
 }
 
@@ -84,6 +88,13 @@ func (c *compilation) checkBroadRoots() {
 			home = path.Clean(home)
 		}
 		why := broadRoot(root, home)
+		if real := c.env.RealCwd; why == "" && real != "" {
+			// The working directory is a symbolic link: the bind opens
+			// where it leads.
+			if r := path.Join(real, w.raw[root]); broadRoot(r, home) != "" {
+				why = broadRoot(r, home) + ", through the symbolic link " + path.Clean(c.env.Cwd) + " -> " + real
+			}
+		}
 		if why == "" || w.explicit[root] {
 			continue
 		}

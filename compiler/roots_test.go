@@ -101,3 +101,20 @@ func TestBroadWorkingDirOptIn(t *testing.T) {
 		t.Errorf("a profile's absolute path: %v", ds)
 	}
 }
+
+// A working directory that is a symbolic link to a system directory is
+// judged by where it leads, as bwrap's bind follows it.
+func TestBroadWorkingDirSymlink(t *testing.T) {
+	env := testEnv
+	env.Cwd, env.RealCwd = "/home/u/etc-link", "/etc"
+	_, ds := Compile(env, profileDot(t))
+	i := slices.IndexFunc(ds, func(d ir.Diagnostic) bool { return d.Code == "broad-working-dir" })
+	if i < 0 || !strings.Contains(ds[i].Summary, "write /home/u/etc-link, a system directory (in /etc)") ||
+		!strings.Contains(ds[i].Summary, "through the symbolic link /home/u/etc-link -> /etc") {
+		t.Errorf("%v", ds)
+	}
+	env.RealCwd = "/srv/proj"
+	if _, ds := Compile(env, profileDot(t)); ds.HasErrors() {
+		t.Errorf("a link to a project: %v", ds)
+	}
+}

@@ -477,9 +477,14 @@ func HostEnv() (compiler.Env, error) {
 	if !filepath.IsAbs(tmp) {
 		tmp = "/tmp"
 	}
+	real, err := filepath.EvalSymlinks(cwd)
+	if err != nil || real == cwd {
+		real = ""
+	}
 	return compiler.Env{
 		Home:     filepath.Clean(home),
 		Cwd:      cwd,
+		RealCwd:  real,
 		TempDir:  filepath.Join(tmp, "fence-"+strconv.Itoa(os.Getuid())),
 		StateDir: mounts.StateDir(),
 		Vars:     vars,

@@ -81,9 +81,9 @@ func TestCompileEnvRepos(t *testing.T) {
 
 	at := func(rel string) string { return filepath.Join(cwd, rel) }
 	want := []ir.Repo{
-		{Top: at("main"), HooksPaths: []string{".husky"}},
+		{Top: at("main"), GitDirs: []string{at("main/.git/worktrees/wt")}, HooksPaths: []string{".husky"}},
 		{Top: at("sub/inner")},
-		{Top: at("wt"), GitFile: at("wt/.git"), GitDir: at("main/.git/worktrees/wt"), CommonDir: at("main/.git"), HooksPaths: []string{".husky"}},
+		{Top: at("wt"), GitFile: at("wt/.git"), GitDir: at("main/.git/worktrees/wt"), CommonDir: at("main/.git"), GitDirs: []string{at("main/.git/worktrees/wt")}, HooksPaths: []string{".husky"}},
 	}
 	if diff := cmp.Diff(want, plan.Context.Repos); diff != "" {
 		t.Errorf("plan.Context.Repos (-want +got):\n%s", diff)

@@ -31,6 +31,7 @@ var protectedDirs = map[string]bool{
 	".git/hooks": true, ".vscode": true, ".idea": true, ".claude": true, ".codex": true, ".cursor": true,
 	".ssh": true, ".config/fish": true, ".config/nushell": true, ".config/git": true,
 	".config/systemd": true, ".config/autostart": true, ".config/fence": true,
+	".config/environment.d": true, ".local/bin": true, ".local/lib": true,
 }
 
 // result is what a sandboxed script did.

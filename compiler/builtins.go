@@ -117,7 +117,10 @@ func (c *compilation) dedupe(rules []ir.Rule) []ir.Rule {
 		if i, ok := first[k]; ok {
 			prev := out[i]
 			// Built-in rules repeat user rules harmlessly; say nothing then.
-			if r.Origin.Builtin == "" && prev.Origin.Builtin == "" {
+			// Nor when the user's rule opts in to a profile's relative
+			// write path that resolved to a broad directory (roots.go):
+			// there the repetition is asked for.
+			if r.Origin.Builtin == "" && prev.Origin.Builtin == "" && !c.roots.optsIn(r, prev) {
 				c.warnf(r.Origin, "duplicate", "duplicate rule "+quote(r.String()),
 					"The same rule is already at "+prev.Origin.String()+"; remove one.", r.String(), prev.Origin)
 			}

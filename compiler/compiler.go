@@ -15,6 +15,12 @@ type Env struct {
 	Home string
 	// Cwd is the working directory ("." and relative paths).
 	Cwd string
+	// RealCwd is Cwd with its symbolic links resolved, when the caller
+	// knows it ("" when it is Cwd or unknown). Relative paths still
+	// resolve against Cwd; RealCwd only tells the check of a profile's
+	// relative write path (roots.go) what directory it really opens, as
+	// bwrap's bind follows the links.
+	RealCwd string
 	// TempDir is the sandbox's private temporary directory, writable by the
 	// command. Empty adds no temp-dir rule.
 	TempDir string
@@ -51,6 +57,7 @@ func Compile(env Env, layers ...*lang.Policy) (*ir.Plan, ir.Diagnostics) {
 		}
 	}
 	c.proxyPorts(plan)
+	c.checkBroadRoots()
 	c.addBuiltins(plan)
 	plan.Rules = c.dedupe(plan.Rules)
 	ir.SortRules(plan.Rules)
@@ -76,6 +83,8 @@ type compilation struct {
 	// httpPortOrigin and socksPortOrigin are where the last layer that
 	// fixed a proxy port did so; nil when no layer did (see proxyPorts).
 	httpPortOrigin, socksPortOrigin *ir.Origin
+	// roots records where the allow-write paths came from (roots.go).
+	roots writeRoots
 }
 
 func (c *compilation) errorf(o ir.Origin, code, summary, detail string, related ...ir.Origin) {
@@ -108,6 +117,7 @@ func (c *compilation) layer(plan *ir.Plan, p *lang.Policy, chain []string) {
 		o := ir.Origin{Span: spanOf(r.Range), Field: r.Field, Profile: p.Profile, Extends: chain}
 		if rl, ok := c.lower(r, o); ok {
 			plan.Rules = append(plan.Rules, rl)
+			c.roots.note(p, r, rl)
 		}
 	}
 	c.settings(plan, p)

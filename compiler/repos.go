@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/fence-policy/fence/compiler/ir"
@@ -21,7 +22,7 @@ func (c *compilation) repos() []ir.Repo {
 	var out []ir.Repo
 	for _, r := range c.env.Repos {
 		r = r.Clean()
-		if !path.IsAbs(r.Top) {
+		if !path.IsAbs(r.Top) || slices.ContainsFunc(r.GitDirs, func(d string) bool { return !path.IsAbs(d) }) {
 			c.errorf(ir.Origin{Builtin: ir.BuiltinProtected, Field: "compiler.Env.Repos"}, "bad-env",
 				"git repository "+quote(r.Top)+" is not an absolute path",
 				"The host probe reports absolute paths; a caller filling compiler.Env by hand must too.")
@@ -73,6 +74,15 @@ func (c *compilation) addRepos(plan *ir.Plan) {
 				if d, ok := hooksDir(h, r.Top, home); ok {
 					add(ir.HooksPathProtected(d), "set in the user's or the system's git configuration, taken in the git repository "+r.Top)
 				}
+			}
+		}
+	}
+	// Last, so that a git directory that is also a found work tree's
+	// (GitDir) keeps the origin naming that work tree.
+	for _, r := range plan.Context.Repos {
+		for _, d := range r.GitDirs {
+			for _, rl := range ir.GitDirProtected(d, plan.AllowGitConfig) {
+				add(rl, "git directory of a linked worktree or absorbed submodule of the git repository "+r.Top)
 			}
 		}
 	}

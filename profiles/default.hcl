@@ -98,6 +98,9 @@ filesystem {
   # home directory is writable. The private temp dir is added by the
   # compiler.
   allow_write = ["."]
+  # Started in /, a system directory (/etc, /usr, …) or the home directory,
+  # "." would be all of it: fence then refuses unless a rule of your own
+  # names that directory (--allow 'write .', or allow_write in your policy).
 }
 
 command {

@@ -23,35 +23,86 @@ type Protected struct {
 	Why string
 }
 
-// gitConfigRel is the entry that allow_git_config lifts.
-const gitConfigRel = ".git/config"
+// gitConfigRel and gitConfigWorktreeRel are the entries that
+// allow_git_config lifts.
+const (
+	gitConfigRel         = ".git/config"
+	gitConfigWorktreeRel = ".git/config.worktree"
+)
 
-var homeProtected = []Protected{
+// shellStartup are the files bash and zsh read (source) when they start or
+// end in a directory that is their home (or ZDOTDIR): bash's .bashrc,
+// .bash_profile, .bash_login, .profile and .bash_logout, and .bash_aliases,
+// which Debian's and Ubuntu's default .bashrc source; zsh's .zshenv,
+// .zprofile, .zshrc, .zlogin and .zlogout. They are protected in the home
+// directory and also in every writable root and repository top: such a
+// directory is often some shell's home all the same (a container's or
+// another user's home, a dotfiles repository that ZDOTDIR points at).
+var shellStartup = []Protected{
 	{".bashrc", "shell start-up file"},
 	{".bash_profile", "shell start-up file"},
 	{".bash_login", "shell start-up file"},
 	{".bash_logout", "shell start-up file"},
+	{".bash_aliases", "shell start-up file (sourced by the usual .bashrc)"},
 	{".profile", "shell start-up file"},
 	{".zshrc", "shell start-up file"},
 	{".zprofile", "shell start-up file"},
 	{".zshenv", "shell start-up file"},
 	{".zlogin", "shell start-up file"},
 	{".zlogout", "shell start-up file"},
+}
+
+// homeShellStartup are the other shells' start-up files, protected in the
+// home directory only: readline's .inputrc (its macros type commands into
+// the shell), ksh's and mksh's .kshrc and .mkshrc, csh's and tcsh's .cshrc,
+// .tcshrc, .login and .logout. Each protected path that is missing below
+// a writable directory costs a mount at every start (bubblewrap rereads
+// the mount table for each), so the list for every writable root and
+// repository stays at the two shells that users run.
+var homeShellStartup = []Protected{
+	{".inputrc", "shell start-up file (readline macros type commands)"},
+	{".kshrc", "shell start-up file"},
+	{".mkshrc", "shell start-up file"},
+	{".cshrc", "shell start-up file"},
+	{".tcshrc", "shell start-up file"},
+	{".login", "shell start-up file"},
+	{".logout", "shell start-up file"},
+}
+
+var homeProtected = slices.Concat(shellStartup, homeShellStartup, []Protected{
 	{".config/fish", "shell start-up files"},
 	{".config/nushell", "shell start-up files"},
-	{".inputrc", "shell start-up file"},
 	{".gitconfig", "git configuration (aliases and hooks run commands)"},
 	{".config/git", "git configuration (aliases and hooks run commands)"},
 	{".ssh", "ssh keys and configuration (authorized_keys, ProxyCommand)"},
 	{".config/systemd", "user services started at login"},
 	{".config/autostart", "programs started at login"},
+	{".config/environment.d", "environment of the user's services (systemd)"},
+	// Programs and Python code that run later: ~/.local/bin is on the
+	// usual PATH, and every *.pth file, usercustomize.py and installed
+	// package of ~/.local/lib/python*/site-packages runs in the user's
+	// Python. The whole ~/.local/lib rather than a glob on its *.pth
+	// files: a glob is matched when the sandbox starts, so a new
+	// site-packages directory would be missed, and the other files there
+	// run code too. pip install --user inside such a sandbox fails; a
+	// virtual environment does not.
+	{".local/bin", "programs on the user's PATH"},
+	{".local/lib", "Python user site-packages (*.pth files and usercustomize run at every start)"},
+	{".pam_environment", "environment set at login (PAM)"},
+	{".xprofile", "run by the display manager at graphical login"},
+	{".xsessionrc", "run by the X session at graphical login"},
+	{".xsession", "run by the X session at graphical login"},
+	{".xinitrc", "run by startx"},
 	{".config/fence", "fence's own policies"},
 	{".fence.json", "fence's own settings"},
-}
+})
 
-var repoProtected = []Protected{
+var repoProtected = slices.Concat([]Protected{
 	{".git/hooks", "git hooks run on the next git command"},
 	{gitConfigRel, "git configuration (core.fsmonitor, aliases run commands)"},
+	{gitConfigWorktreeRel, "git configuration of the work tree (read with extensions.worktreeConfig)"},
+	{".git/commondir", "points git at another repository's configuration (core.fsmonitor)"},
+	{".git/info/attributes", "git attributes select filter and diff drivers that run commands"},
 	{".gitmodules", "submodule configuration"},
 	{".envrc", "direnv runs it on entering the directory"},
 	{".vscode", "editor configuration (tasks run commands)"},
@@ -60,7 +111,7 @@ var repoProtected = []Protected{
 	{".codex", "agent configuration"},
 	{".cursor", "agent configuration"},
 	{".mcp.json", "agent tool configuration"},
-}
+}, shellStartup)
 
 // HomeProtectedPaths lists the protected paths relative to the home
 // directory (a copy; the order is the documented one).
@@ -90,7 +141,7 @@ func HomeProtected(home string) []Rule {
 func RepoProtected(dir string, allowGitConfig bool) []Rule {
 	out := make([]Rule, 0, len(repoProtected))
 	for _, p := range repoProtected {
-		if p.Rel == gitConfigRel && allowGitConfig {
+		if (p.Rel == gitConfigRel || p.Rel == gitConfigWorktreeRel) && allowGitConfig {
 			continue
 		}
 		out = append(out, protectedRule(path.Join(dir, p.Rel), BuiltinProtected, p.Why))
@@ -98,12 +149,19 @@ func RepoProtected(dir string, allowGitConfig bool) []Rule {
 	return out
 }
 
-// GitDirProtected returns the deny-write rules for a git directory that a
-// ".git" file points to (a linked worktree's or an absorbed submodule's,
-// e.g. repo/.git/worktrees/w or repo/.git/modules/m): its hooks, its config
-// and its per-worktree config (unless allowGitConfig lifts both).
+// GitDirProtected returns the deny-write rules for a git directory other
+// than a work tree's own ".git" directory: one that a ".git" file points to
+// (a linked worktree's or an absorbed submodule's, e.g. repo/.git/worktrees/w
+// or repo/.git/modules/m), the common directory such a one shares, and the
+// git directories found inside a repository's (Repo.GitDirs): its hooks, its
+// commondir pointer, its info/attributes, its config and its per-worktree
+// config (unless allowGitConfig lifts both).
 func GitDirProtected(gitDir string, allowGitConfig bool) []Rule {
-	out := []Rule{protectedRule(path.Join(gitDir, "hooks"), BuiltinProtected, "git hooks run on the next git command")}
+	out := []Rule{
+		protectedRule(path.Join(gitDir, "hooks"), BuiltinProtected, "git hooks run on the next git command"),
+		protectedRule(path.Join(gitDir, "commondir"), BuiltinProtected, "points git at another repository's configuration (core.fsmonitor)"),
+		protectedRule(path.Join(gitDir, "info/attributes"), BuiltinProtected, "git attributes select filter and diff drivers that run commands"),
+	}
 	if !allowGitConfig {
 		for _, f := range []string{"config", "config.worktree"} {
 			out = append(out, protectedRule(path.Join(gitDir, f), BuiltinProtected, "git configuration (core.fsmonitor, aliases run commands)"))

@@ -30,6 +30,13 @@ type Repo struct {
 	// CommonDir is the directory GitDir shares with its main repository
 	// (what GitDir/commondir names); "" when there is none.
 	CommonDir string `json:"common_dir,omitempty"`
+	// GitDirs are the git directories kept inside the repository's own
+	// git directory (Top/.git, or CommonDir for a linked worktree): those
+	// of its linked worktrees (worktrees/NAME) and of its absorbed
+	// submodules (modules/NAME, and theirs, nested), sorted. Git reads
+	// their config, commondir and hooks when it works in a worktree or
+	// submodule that may lie outside every writable root.
+	GitDirs []string `json:"git_dirs,omitempty"`
 	// HooksPaths are the core.hooksPath values of the repository's own
 	// configuration files (config, config.worktree), as written.
 	HooksPaths []string `json:"hooks_paths,omitempty"`
@@ -48,6 +55,7 @@ func compareRepos(a, b Repo) int {
 		cmp.Compare(a.GitFile, b.GitFile),
 		cmp.Compare(a.GitDir, b.GitDir),
 		cmp.Compare(a.CommonDir, b.CommonDir),
+		slices.Compare(a.GitDirs, b.GitDirs),
 		slices.Compare(a.HooksPaths, b.HooksPaths),
 	)
 }
@@ -61,5 +69,12 @@ func (r Repo) Clean() Repo {
 		}
 		return path.Clean(p)
 	}
-	return Repo{Top: c(r.Top), GitFile: c(r.GitFile), GitDir: c(r.GitDir), CommonDir: c(r.CommonDir), HooksPaths: slices.Clone(r.HooksPaths)}
+	var dirs []string
+	for _, d := range r.GitDirs {
+		if d != "" {
+			dirs = append(dirs, path.Clean(d))
+		}
+	}
+	slices.Sort(dirs)
+	return Repo{Top: c(r.Top), GitFile: c(r.GitFile), GitDir: c(r.GitDir), CommonDir: c(r.CommonDir), GitDirs: slices.Compact(dirs), HooksPaths: slices.Clone(r.HooksPaths)}
 }

@@ -176,7 +176,13 @@ func (r *Registry) record(p string) error {
 	if !ok {
 		return errors.New(p + " is not a directory")
 	}
-	return os.WriteFile(id.entry, []byte(id.record), 0o600)
+	// Written whole or not at all: an entry cut short by a kill would name
+	// nothing, and the directory would pass for the user's.
+	tmp := id.entry + ".new"
+	if err := os.WriteFile(tmp, []byte(id.record), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, id.entry)
 }
 
 // under reports whether p or one of its ancestors is a directory fence

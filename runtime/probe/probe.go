@@ -295,6 +295,7 @@ func repoAt(top string, t fs.FileMode) (ir.Repo, error) {
 	switch {
 	case t.IsDir():
 		configs = append(configs, gitPath+"/config")
+		r.GitDirs = gitDirsIn(gitPath)
 	case t.IsRegular() || t&fs.ModeSymlink != 0:
 		// A gitdir file, or a symlink to a git directory: the compiler
 		// pins the entry read-only (a rewritten pointer would lead git to
@@ -311,6 +312,11 @@ func repoAt(top string, t fs.FileMode) (ir.Repo, error) {
 		}
 		r.GitDir = gitDir
 		r.CommonDir = readCommonDir(gitDir)
+		if r.CommonDir != "" {
+			r.GitDirs = gitDirsIn(r.CommonDir)
+		} else {
+			r.GitDirs = gitDirsIn(gitDir)
+		}
 		for _, d := range []string{r.GitDir, r.CommonDir} {
 			if d != "" {
 				configs = append(configs, d+"/config", d+"/config.worktree")
@@ -323,6 +329,72 @@ func repoAt(top string, t fs.FileMode) (ir.Repo, error) {
 		}
 	}
 	return r, nil
+}
+
+// maxGitDirs bounds the git directories gitDirsIn lists for one
+// repository, and maxModuleDepth the directories it descends below
+// modules/: more is not a repository git made.
+const (
+	maxGitDirs     = 10_000
+	maxModuleDepth = 16
+)
+
+// gitDirsIn lists the git directories kept inside the git directory g: its
+// linked worktrees' (g/worktrees/NAME) and its absorbed submodules'
+// (g/modules/NAME, where NAME may hold slashes, and theirs in turn), sorted.
+// Symlinks are not followed; what cannot be read is skipped (the command,
+// running as the same user, cannot write it either).
+func gitDirsIn(g string) []string {
+	var out []string
+	var visit func(g string, depth int)
+	subdirs := func(d string) []string {
+		es, err := os.ReadDir(d)
+		if err != nil {
+			return nil
+		}
+		var names []string
+		for _, e := range es {
+			if e.Type().IsDir() {
+				names = append(names, e.Name())
+			}
+		}
+		return names
+	}
+	var modules func(d string, depth int)
+	modules = func(d string, depth int) {
+		if depth > maxModuleDepth {
+			return
+		}
+		for _, name := range subdirs(d) {
+			if len(out) >= maxGitDirs {
+				return
+			}
+			p := filepath.Join(d, name)
+			if _, err := os.Lstat(filepath.Join(p, "HEAD")); err == nil {
+				visit(p, depth+1)
+			} else {
+				modules(p, depth+1) // part of a submodule name with slashes
+			}
+		}
+	}
+	visit = func(g string, depth int) {
+		if depth > 0 {
+			out = append(out, g)
+		}
+		if depth > maxModuleDepth {
+			return
+		}
+		for _, name := range subdirs(filepath.Join(g, "worktrees")) {
+			if len(out) >= maxGitDirs {
+				return
+			}
+			out = append(out, filepath.Join(g, "worktrees", name))
+		}
+		modules(filepath.Join(g, "modules"), depth)
+	}
+	visit(g, 0)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // resolveGitDir returns the git directory that a ".git" file or symlink

@@ -20,18 +20,22 @@ func TestReposFinds(t *testing.T) {
 	root := t.TempDir()
 	other := t.TempDir() // writable too, a second root
 	testfs.MkTree(t, root,
-		".git/HEAD",                           // the root itself is a repository
-		".git/modules/sub/hooks/",             // never descended into
-		".git/modules/sub/config",             // the submodule's hooks path
-		"a/b/.git/HEAD",                       // nested two levels
-		"a/b/c/.git/",                         // a repository inside a repository
-		"node_modules/x/node_modules/y/.git/", // deep
-		"denied/r/.git/",                      // below a write-denied tree: skipped
-		"hidden/r/.git/",                      // below a read-denied tree: skipped
-		"globbed/vendor/r/.git/",              // below a glob deny: skipped
-		"globbed/src/r/.git/",                 // beside it: found
-		"tmp/r/.git/",                         // the private temp dir: skipped
-		"main/.git/worktrees/wt/HEAD",         // a linked worktree's git dir…
+		".git/HEAD",                                 // the root itself is a repository
+		".git/modules/sub/hooks/",                   // never descended into
+		".git/modules/sub/config",                   // the submodule's hooks path
+		".git/modules/sub/HEAD",                     // a git dir kept inside the root's
+		".git/modules/lib/nested/HEAD",              // a submodule name with a slash
+		".git/modules/lib/nested/modules/deep/HEAD", // nested submodule
+		".git/modules/notgit/x/",                    // no HEAD: not a git dir
+		"a/b/.git/HEAD",                             // nested two levels
+		"a/b/c/.git/",                               // a repository inside a repository
+		"node_modules/x/node_modules/y/.git/",       // deep
+		"denied/r/.git/",                            // below a write-denied tree: skipped
+		"hidden/r/.git/",                            // below a read-denied tree: skipped
+		"globbed/vendor/r/.git/",                    // below a glob deny: skipped
+		"globbed/src/r/.git/",                       // beside it: found
+		"tmp/r/.git/",                               // the private temp dir: skipped
+		"main/.git/worktrees/wt/HEAD",               // a linked worktree's git dir…
 		"main/.git/worktrees/wt/commondir",
 		"main/.git/config",
 		"wt/.git",         // …and its gitdir file
@@ -70,16 +74,16 @@ func TestReposFinds(t *testing.T) {
 	}
 	at := func(rel string) string { return filepath.Join(root, rel) }
 	want := []ir.Repo{
-		{Top: root},
+		{Top: root, GitDirs: []string{at(".git/modules/lib/nested"), at(".git/modules/lib/nested/modules/deep"), at(".git/modules/sub")}},
 		{Top: at("a/b")},
 		{Top: at("a/b/c")},
 		{Top: at("globbed/src/r")},
 		{Top: at("husky"), HooksPaths: []string{".husky/_"}},
 		{Top: at("junk"), GitFile: at("junk/.git")},
-		{Top: at("main"), HooksPaths: []string{"hooks-of-main"}},
+		{Top: at("main"), GitDirs: []string{at("main/.git/worktrees/wt")}, HooksPaths: []string{"hooks-of-main"}},
 		{Top: at("node_modules/x/node_modules/y")},
 		{Top: at("sub"), GitFile: at("sub/.git"), GitDir: at(".git/modules/sub"), HooksPaths: []string{"/abs/hooks"}},
-		{Top: at("wt"), GitFile: at("wt/.git"), GitDir: at("main/.git/worktrees/wt"), CommonDir: at("main/.git"), HooksPaths: []string{"hooks-of-main"}},
+		{Top: at("wt"), GitFile: at("wt/.git"), GitDir: at("main/.git/worktrees/wt"), CommonDir: at("main/.git"), GitDirs: []string{at("main/.git/worktrees/wt")}, HooksPaths: []string{"hooks-of-main"}},
 		{Top: filepath.Join(other, "r")},
 	}
 	want = ir.SortRepos(want)

@@ -19,12 +19,13 @@ import (
 // such rule is reported; Check refuses it unless --best-effort.
 func symlinkedDenies(plan *ir.Plan, h Host) []string {
 	var out []string
+	idx := ir.NewPathIndex(plan) // every protected path asks about each ancestor
 	for _, r := range plan.Rules {
 		if r.Cap != ir.CapWrite || r.Effect != ir.Deny || r.Path == nil || r.Path.HasGlob() {
 			continue
 		}
 		for a := r.Path.Pattern; a != "/"; a = path.Dir(a) {
-			if !plan.DecidePath(ir.CapWrite, path.Dir(a)).Allowed {
+			if !idx.Allowed(ir.CapWrite, path.Dir(a)) {
 				continue
 			}
 			target, ok := h.Readlink(a)

@@ -88,7 +88,7 @@ func (s *sandbox) holdMountPoints() (aliveW *os.File, unhold func(), err error) 
 			watchdog.Wait()
 		}
 	}
-	if len(s.created) == 0 {
+	if len(s.created) == 0 && len(s.dests) == 0 {
 		return nil, unhold, nil
 	}
 	aliveR, w, err := os.Pipe()
@@ -106,6 +106,14 @@ func (s *sandbox) holdMountPoints() (aliveW *os.File, unhold func(), err error) 
 		if err := s.mps.Claim(d); err != nil {
 			return aliveW, unhold, &SetupError{Layer: "plan", Cause: "cannot create the mount point " + d + ": " + err.Error(),
 				Fix: "make its parent directory writable, or change the rule that needs it"}
+		}
+	}
+	// A destination the artifact found existing may be one another run
+	// made since: held too, so that run's end cannot remove it under
+	// this sandbox.
+	for _, d := range s.dests {
+		if err := s.mps.Hold(d); err != nil {
+			return aliveW, unhold, &SetupError{Layer: "plan", Cause: "cannot hold the mount point " + d + ": " + err.Error()}
 		}
 	}
 	return aliveW, unhold, nil

@@ -63,6 +63,7 @@ type sandbox struct {
 	initFile   *os.File // the init's part of the artifact (initSpecFD)
 	mps        mounts.Points
 	pins       []string // directories to create for bwrap, not removed by the watchdog
+	dests      []string // the other mount destinations, held too if fence made them
 }
 
 type exposedListener struct {
@@ -140,6 +141,11 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
 	}
 	s.created, s.pins = a.Bwrap.MountPoints, a.Bwrap.Pins
+	for _, m := range a.Bwrap.Mounts {
+		if m.Option != "--remount-ro" && m.Dest != "/" && !strings.HasPrefix(m.Dest, "{{") && !slices.Contains(s.created, m.Dest) {
+			s.dests = append(s.dests, m.Dest)
+		}
+	}
 	s.env, s.envDropped = a.Env.Apply(opts.Env, s.initPath)
 	s.logStart(a)
 	return s, nil

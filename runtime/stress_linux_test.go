@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/testfs"
+	"github.com/fence-policy/fence/runtime/mounts"
 )
 
 // stressRounds is the number of rounds (the issue asks for at least 50).
@@ -118,7 +121,20 @@ func TestStressConcurrentProtections(t *testing.T) {
 	end := time.Now().Add(deadlock)
 	for !same() {
 		if time.Now().After(end) {
-			t.Fatalf("the tree differs from before but for the allowed files:\nbefore %v\nafter  %v", before, after)
+			reg, _ := mounts.OpenRegistry()
+			var why []string
+			for p := range after {
+				if _, ok := before[p]; !ok {
+					entry, owned := reg.Owns(filepath.Join(cwd, p))
+					held := false
+					if f, err := os.Open(entry); err == nil {
+						held = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil
+						f.Close()
+					}
+					why = append(why, fmt.Sprintf("%s: fence's %v, held %v", p, owned, held))
+				}
+			}
+			t.Fatalf("the tree differs from before but for the allowed files:\nbefore %v\nafter  %v\n%s\nprocesses: %v", before, after, why, processesWith(cwd))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -122,7 +122,9 @@ func (r *Registry) recover() {
 		return
 	}
 	id, isDir := r.identify(p)
-	if !isDir || id.btime*1e9+id.bnsec < since {
+	// Birth times come from the kernel's coarse clock, a few ms behind
+	// the intent's: a second of slack.
+	if !isDir || id.btime*1e9+id.bnsec < since-1e9 {
 		return
 	}
 	if _, ok := r.Owns(p); ok {
@@ -186,8 +188,14 @@ func (r *Registry) record(p string) error {
 }
 
 // under reports whether p or one of its ancestors is a directory fence
-// made.
+// made, under the registry's lock (so never in the middle of another
+// run's mkdir and its record).
 func (r *Registry) under(p string) bool {
+	unlock, err := r.lock()
+	if err != nil {
+		return false
+	}
+	defer unlock()
 	for q := filepath.Clean(p); ; q = filepath.Dir(q) {
 		if _, ok := r.Owns(q); ok {
 			return true
@@ -223,6 +231,17 @@ type Points struct {
 // belongs to while the sandbox lives. A directory that is the user's own
 // (not in the registry) is used as it is and never removed.
 func (m *Points) Claim(p string) error {
+	return m.claim(p, true)
+}
+
+// Hold holds the tree p belongs to if fence made it, and creates nothing:
+// for the mount destinations the artifact found existing, which another
+// run may have made since.
+func (m *Points) Hold(p string) error {
+	return m.claim(p, false)
+}
+
+func (m *Points) claim(p string, create bool) error {
 	r, err := OpenRegistry()
 	if err != nil {
 		return err
@@ -233,8 +252,10 @@ func (m *Points) Claim(p string) error {
 	}
 	defer unlock()
 	p = filepath.Clean(p)
-	if err := r.mkdirAll(p); err != nil {
-		return err
+	if create {
+		if err := r.mkdirAll(p); err != nil {
+			return err
+		}
 	}
 	top := r.top(p)
 	if top == "" {

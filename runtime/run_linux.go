@@ -149,7 +149,11 @@ func (s *sandbox) startBwrap(sandboxEnd, aliveW *os.File, bwrapErr *bytes.Buffer
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
 	if aliveW != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, aliveW)
+		// The holds on the mount points go in too (after the watchdog's
+		// pipe, which is there whenever they are): a fence killed while
+		// bwrap still makes its mounts must not let another run remove a
+		// mount point under them.
+		cmd.ExtraFiles = append(append(cmd.ExtraFiles, aliveW), s.mps.Files()...)
 	}
 	err = cmd.Start()
 	sandboxEnd.Close()

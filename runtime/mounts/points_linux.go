@@ -308,6 +308,18 @@ func (r *Registry) mkdirAll(p string) error {
 	return r.intend("")
 }
 
+// Files are the descriptors that carry the run's holds. The runtime
+// passes them into the sandbox, so that a hold lasts as long as any
+// sandbox process does — also when fence itself is killed while bwrap is
+// still making its mounts.
+func (m *Points) Files() []*os.File {
+	out := make([]*os.File, 0, len(m.held))
+	for _, f := range m.held {
+		out = append(out, f)
+	}
+	return out
+}
+
 // Release drops the run's holds and removes every held tree no other run
 // holds, as far as it is still empty and fence's.
 func (m *Points) Release() {

@@ -41,6 +41,9 @@ func FromHCL(ds hcl.Diagnostics) ir.Diagnostics {
 // note names the target and the rule.
 func WriteDiagnostics(w io.Writer, ds ir.Diagnostics, sources map[string][]byte) error {
 	var b bytes.Buffer
+	// Each source is split into lines once, not once per diagnostic: a
+	// long list can carry a note per element.
+	lines := map[string][][]byte{}
 	for _, d := range ds {
 		at := d.Origin.Span.String()
 		if at == "" {
@@ -58,7 +61,12 @@ func WriteDiagnostics(w io.Writer, ds ir.Diagnostics, sources map[string][]byte)
 		}
 		fmt.Fprintf(&b, "%s: %s: %s\n", at, d.Severity, summary)
 		if src, ok := sources[d.Origin.Span.File]; ok {
-			writeSnippet(&b, src, d.Origin.Span)
+			ls, ok := lines[d.Origin.Span.File]
+			if !ok {
+				ls = bytes.Split(src, []byte("\n"))
+				lines[d.Origin.Span.File] = ls
+			}
+			writeSnippet(&b, ls, d.Origin.Span)
 		}
 		if d.Rule != "" && d.Target != "" {
 			fmt.Fprintf(&b, "  rule: %s\n", d.Rule)
@@ -77,8 +85,7 @@ func WriteDiagnostics(w io.Writer, ds ir.Diagnostics, sources map[string][]byte)
 }
 
 // writeSnippet prints the first line of the span and a caret run under it.
-func writeSnippet(b *bytes.Buffer, src []byte, s ir.Span) {
-	lines := bytes.Split(src, []byte("\n"))
+func writeSnippet(b *bytes.Buffer, lines [][]byte, s ir.Span) {
 	if s.Start.Line < 1 || s.Start.Line > len(lines) {
 		return
 	}

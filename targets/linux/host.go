@@ -19,12 +19,15 @@ import (
 // such rule is reported; Check refuses it unless --best-effort.
 func symlinkedDenies(plan *ir.Plan, h Host) []string {
 	var out []string
+	// One index for every question: Plan.DecidePath scans every rule, and
+	// there is a question per deny-write rule and directory above it.
+	dec := ir.NewPathIndex(plan)
 	for _, r := range plan.Rules {
 		if r.Cap != ir.CapWrite || r.Effect != ir.Deny || r.Path == nil || r.Path.HasGlob() {
 			continue
 		}
 		for a := r.Path.Pattern; a != "/"; a = path.Dir(a) {
-			if !plan.DecidePath(ir.CapWrite, path.Dir(a)).Allowed {
+			if !dec.Allowed(ir.CapWrite, path.Dir(a)) {
 				continue
 			}
 			target, ok := h.Readlink(a)

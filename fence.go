@@ -116,9 +116,14 @@ func (c *Config) JSON(cwd string) ([]byte, error) {
 // error; policies that use the full language (HCL, snake_case names, rules,
 // expose) load with CompilePolicies instead.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
+	}
+	// Bounded as every policy load is: a regular file of at most 1 MiB.
+	data, err := lang.ReadFile(hostFiles{}, strings.TrimPrefix(filepath.ToSlash(abs), "/"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var file struct {
 		Schema string `json:"$schema"` // an editor hint, ignored as lang does
@@ -499,7 +504,7 @@ func UserProfileDir(home string) string {
 // NewLoader reads shipped profiles from the binary, user profiles from
 // ~/.config/fence/profiles and files from the host.
 func NewLoader(env compiler.Env) *lang.Loader {
-	l := lang.NewLoader(profiles.FS, os.DirFS("/"))
+	l := lang.NewLoader(profiles.FS, hostFiles{})
 	l.UserProfileDir = UserProfileDir(env.Home)
 	return l
 }
@@ -513,7 +518,9 @@ func DefaultPolicy(home string) string {
 		filepath.Join(home, ".config", "fence", "fence.hcl"),
 		filepath.Join(home, ".fence.json"),
 	} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+		// Anything there but a directory is the policy: the loader refuses
+		// a FIFO or device by name instead of skipping it silently.
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
 			return p
 		}
 	}

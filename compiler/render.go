@@ -41,6 +41,9 @@ func FromHCL(ds hcl.Diagnostics) ir.Diagnostics {
 // note names the target and the rule.
 func WriteDiagnostics(w io.Writer, ds ir.Diagnostics, sources map[string][]byte) error {
 	var b bytes.Buffer
+	// Each source is split into lines once, not once per diagnostic: a
+	// long list can carry a note per element.
+	lines := map[string][][]byte{}
 	for _, d := range ds {
 		at := d.Origin.Span.String()
 		if at == "" {
@@ -58,7 +61,12 @@ func WriteDiagnostics(w io.Writer, ds ir.Diagnostics, sources map[string][]byte)
 		}
 		fmt.Fprintf(&b, "%s: %s: %s\n", at, d.Severity, summary)
 		if src, ok := sources[d.Origin.Span.File]; ok {
-			writeSnippet(&b, src, d.Origin.Span)
+			ls, ok := lines[d.Origin.Span.File]
+			if !ok {
+				ls = bytes.Split(src, []byte("\n"))
+				lines[d.Origin.Span.File] = ls
+			}
+			writeSnippet(&b, ls, d.Origin.Span)
 		}
 		if d.Rule != "" && d.Target != "" {
 			fmt.Fprintf(&b, "  rule: %s\n", d.Rule)
@@ -76,16 +84,19 @@ func WriteDiagnostics(w io.Writer, ds ir.Diagnostics, sources map[string][]byte)
 	return err
 }
 
+// snippetWidth is the most characters of a source line a snippet shows;
+// a longer line (a minified or deeply nested file) is cut to a window
+// around the caret.
+const snippetWidth = 120
+
 // writeSnippet prints the first line of the span and a caret run under it.
-func writeSnippet(b *bytes.Buffer, src []byte, s ir.Span) {
-	lines := bytes.Split(src, []byte("\n"))
+func writeSnippet(b *bytes.Buffer, lines [][]byte, s ir.Span) {
 	if s.Start.Line < 1 || s.Start.Line > len(lines) {
 		return
 	}
 	line := strings.TrimRight(string(lines[s.Start.Line-1]), "\r")
 	line = strings.ReplaceAll(line, "\t", " ")
 	num := fmt.Sprintf("%d", s.Start.Line)
-	fmt.Fprintf(b, "  %s | %s\n", num, line)
 	startCol := max(1, s.Start.Column)
 	width := 1
 	if s.End.Line == s.Start.Line && s.End.Column > startCol {
@@ -95,5 +106,20 @@ func writeSnippet(b *bytes.Buffer, src []byte, s ir.Span) {
 	if n := utf8.RuneCountInString(line); startCol-1 > n {
 		startCol = n + 1
 	}
+	if runes := []rune(line); len(runes) > snippetWidth {
+		from := max(0, min(startCol-1-snippetWidth/2, len(runes)-snippetWidth))
+		to := min(len(runes), from+snippetWidth)
+		line = string(runes[from:to])
+		startCol -= from
+		if from > 0 {
+			line = "…" + line
+			startCol++
+		}
+		if to < len(runes) {
+			line += "…"
+		}
+		width = max(1, min(width, utf8.RuneCountInString(line)-startCol+1))
+	}
+	fmt.Fprintf(b, "  %s | %s\n", num, line)
 	fmt.Fprintf(b, "  %s | %s%s\n", strings.Repeat(" ", len(num)), strings.Repeat(" ", startCol-1), strings.Repeat("^", width))
 }

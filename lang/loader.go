@@ -133,7 +133,7 @@ var errNoProfile = errors.New("no such profile")
 func (l *Loader) findProfile(name string) (source, []byte, error) {
 	file := name + ".hcl"
 	if l.profiles != nil && fs.ValidPath(file) {
-		data, err := fs.ReadFile(l.profiles, file)
+		data, err := readPolicyFile(l.profiles, file)
 		if err == nil {
 			return source{
 				key: "profile:" + name, label: name, name: name, file: "profiles/" + file,
@@ -148,7 +148,7 @@ func (l *Loader) findProfile(name string) (source, []byte, error) {
 		p := path.Join(l.UserProfileDir, file)
 		s := l.fileSource(p, p, name)
 		s.label, s.profile = name, name
-		data, err := fs.ReadFile(l.files, s.fsPath)
+		data, err := readPolicyFile(l.files, s.fsPath)
 		if err == nil {
 			return s, data, nil
 		}
@@ -236,11 +236,14 @@ func (l *Loader) readFile(src source) ([]byte, error) {
 	if src.fsys == nil {
 		return nil, fs.ErrNotExist
 	}
-	return fs.ReadFile(src.fsys, src.fsPath)
+	return readPolicyFile(src.fsys, src.fsPath)
 }
 
 // fileError describes a policy file that could not be read.
 func fileError(ref string, src source, err error, subject *hcl.Range) *hcl.Diagnostic {
+	if d, ok := inputDiag(ref, err, subject); ok {
+		return d
+	}
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) {
 		detail := "Check the path."
 		if src.path != ref {
@@ -261,6 +264,9 @@ func (l *Loader) LoadProfile(name string) (*Policy, hcl.Diagnostics) {
 	case errors.Is(err, errNoProfile):
 		return nil, hcl.Diagnostics{l.unknownProfile(name, nil)}
 	case err != nil:
+		if d, ok := inputDiag(name, err, nil); ok {
+			return nil, hcl.Diagnostics{d}
+		}
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("cannot read profile %q", name), Detail: sentence(err.Error())}}
 	}
 	if p := l.cache[src.key]; p != nil {
@@ -326,7 +332,10 @@ func (l *Loader) parse(name string, src []byte) (*hcl.File, hcl.Diagnostics) {
 		file  *hcl.File
 		diags hcl.Diagnostics
 	)
-	if isJSONName(name) {
+	if d := checkShape(name, src, isJSONName(name)); d != nil {
+		// The parser never sees the input; there is nothing to decode.
+		file, diags = nil, hcl.Diagnostics{d}
+	} else if isJSONName(name) {
 		file, diags = l.parser.ParseJSON(src, name)
 	} else {
 		file, diags = l.parser.ParseHCL(src, name)
@@ -429,6 +438,9 @@ func (l *Loader) resolveExtends(parent source, ref extendsRef, stack []source) (
 		data, err = l.readFile(src)
 	}
 	if err != nil {
+		if d, ok := inputDiag(v, err, &rng); ok {
+			return nil, d
+		}
 		if src.profile != "" {
 			return nil, errAt(fmt.Sprintf("cannot read profile %q", v), sentence(err.Error()))
 		}

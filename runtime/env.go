@@ -1,9 +1,12 @@
 package runtime
 
 import (
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"syscall"
+	"time"
 
 	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/runtime/events"
@@ -42,11 +45,59 @@ type Options struct {
 	// BestEffort runs even when the sandbox would enforce a rule less
 	// strictly than written (the fidelity notes of `fence compile`).
 	BestEffort bool
+	// Grace is how long the command has to end after the first SIGINT,
+	// SIGTERM or SIGHUP that Run forwards to it; then Run kills every
+	// sandbox process and returns a *KilledError. A second SIGINT kills at
+	// once. Zero means DefaultGrace.
+	Grace time.Duration
 
 	// test weakens layers on purpose, so that a test can show that
 	// another layer holds on its own. Only this package's tests set and
 	// read it (they edit the artifact before Run); Run itself ignores it.
 	test testHooks
+}
+
+// DefaultGrace is the grace period of Options.Grace when it is zero.
+const DefaultGrace = 5 * time.Second
+
+func (o Options) grace() time.Duration {
+	if o.Grace > 0 {
+		return o.Grace
+	}
+	return DefaultGrace
+}
+
+// KilledError says that Run killed the sandbox after a signal: the
+// command was still running a grace period after the first SIGINT,
+// SIGTERM or SIGHUP, or a second SIGINT arrived. Run returns it with the
+// status 128+Signal; the CLI prints it and exits with that status.
+type KilledError struct {
+	// Signal is the signal that started the grace period (or the second
+	// SIGINT).
+	Signal syscall.Signal
+	// Grace is the grace period that ran out; zero when Repeated.
+	Grace time.Duration
+	// Repeated is true when a second SIGINT ended the run at once.
+	Repeated bool
+}
+
+func (e *KilledError) Error() string {
+	if e.Repeated {
+		return fmt.Sprintf("killed the sandbox: a second %s arrived while the command was still running", signalName(e.Signal))
+	}
+	return fmt.Sprintf("killed the sandbox: the command was still running %v after %s (the grace period; fence run --grace sets it)", e.Grace, signalName(e.Signal))
+}
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return fmt.Sprintf("signal %d", int(s))
 }
 
 // testHooks are the deliberate weakenings of Options.test.

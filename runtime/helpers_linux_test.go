@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -141,9 +142,10 @@ func mustRun(t testing.TB, r result) result {
 
 // fixture is how runFixtureMain gets its plan and options.
 type fixture struct {
-	Plan *ir.Plan
-	Argv []string
-	Pins map[string][]netip.Addr
+	Plan  *ir.Plan
+	Argv  []string
+	Pins  map[string][]netip.Addr
+	Grace time.Duration
 }
 
 // runFixtureMain is the test binary as `__run FIXTURE.json`: a stand-in for
@@ -167,7 +169,13 @@ func runFixtureMain(args []string) int {
 		Env:      []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C"},
 		InitPath: exe,
 		Pins:     f.Pins,
+		Grace:    f.Grace,
 	})
+	var killed *KilledError
+	if errors.As(err, &killed) {
+		fmt.Fprintln(os.Stderr, "fence:", err)
+		return code
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return ExitSetup
@@ -178,7 +186,13 @@ func runFixtureMain(args []string) int {
 // fixtureCmd prepares `testbinary __run` for plan and argv.
 func fixtureCmd(t testing.TB, plan *ir.Plan, argv ...string) *exec.Cmd {
 	t.Helper()
-	file := writeJSON(t, "fixture.json", fixture{Plan: plan, Argv: argv})
+	return fixtureCmdFrom(t, fixture{Plan: plan, Argv: argv})
+}
+
+// fixtureCmdFrom prepares `testbinary __run` for a whole fixture.
+func fixtureCmdFrom(t testing.TB, f fixture) *exec.Cmd {
+	t.Helper()
+	file := writeJSON(t, "fixture.json", f)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

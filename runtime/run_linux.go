@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -168,12 +169,32 @@ func (s *sandbox) startBwrap(sandboxEnd, aliveW *os.File, bwrapErr *bytes.Buffer
 }
 
 // wait forwards signals and job control until bwrap exits; a cancelled ctx
-// kills every sandbox process. It returns bwrap's wait error and the
-// context's cause, if it ended the run.
+// kills every sandbox process. The first SIGINT, SIGTERM or SIGHUP starts
+// the grace period (Options.Grace): when bwrap has not exited at its end,
+// or when a second SIGINT arrives, wait kills every sandbox process too,
+// so a command that ignores signals cannot keep fence alive. It returns
+// bwrap's wait error and what ended the run, if not the command: the
+// context's cause or a *KilledError.
 func (s *sandbox) wait(ctx context.Context, cmd *exec.Cmd, b *hostBridge, sigs chan os.Signal) (waitErr, ctxErr error) {
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 	done := ctx.Done()
+	var (
+		first syscall.Signal   // the signal that started the grace period
+		grace <-chan time.Time // fires at its end
+		ended bool             // the sandbox was killed
+	)
+	kill := func(cause error) {
+		if ended {
+			return
+		}
+		ended, ctxErr, grace = true, cause, nil
+		// Every bwrap process is in the group (a child still in setup
+		// too); the command dies with bwrap's pid 1, and the init ends
+		// the sandbox when the bridge closes in any case.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		b.ch.Close()
+	}
 	for {
 		select {
 		case sig := <-sigs:
@@ -182,19 +203,30 @@ func (s *sandbox) wait(ctx context.Context, cmd *exec.Cmd, b *hostBridge, sigs c
 				b.ch.Send(bridge.MsgResume, nil, nil)
 				continue
 			}
-			b.signal(sig.(syscall.Signal))
+			ss := sig.(syscall.Signal)
+			b.signal(ss)
+			if ss != syscall.SIGINT && ss != syscall.SIGTERM && ss != syscall.SIGHUP {
+				continue
+			}
+			switch {
+			case first == 0:
+				first = ss
+				t := time.NewTimer(s.opts.grace())
+				defer t.Stop()
+				grace = t.C
+			case ss == syscall.SIGINT:
+				kill(&KilledError{Signal: ss, Repeated: true})
+			}
+		case <-grace:
+			kill(&KilledError{Signal: first, Grace: s.opts.grace()})
 		case <-b.stopped:
 			// The command stopped (Ctrl-Z) while it held the terminal:
 			// stop fence's own process group, as a shell expects of the
 			// job it started, so the shell takes the terminal back.
 			syscall.Kill(0, syscall.SIGTSTP)
 		case <-done:
-			ctxErr, done = context.Cause(ctx), nil
-			// Every bwrap process is in the group (a child still in
-			// setup too); the command dies with bwrap's pid 1, and the
-			// init ends the sandbox when the bridge closes in any case.
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			b.ch.Close()
+			done = nil
+			kill(context.Cause(ctx))
 		case waitErr = <-waited:
 			return waitErr, ctxErr
 		}
@@ -209,6 +241,12 @@ func (s *sandbox) outcome(b *hostBridge, waitErr, ctxErr error, bwrapErr []byte)
 		// Setup failed inside the sandbox, before or while the command
 		// was being started (the exec shim): fence's failure, not its.
 		return ExitSetup, &SetupError{Layer: "init", Cause: failure}
+	}
+	var killed *KilledError
+	if errors.As(ctxErr, &killed) {
+		// Killed after a signal: the status says which, as if the
+		// command had died of it.
+		return 128 + int(killed.Signal), ctxErr
 	}
 	select {
 	case <-b.started:

@@ -38,7 +38,9 @@ import (
 // When ctx is cancelled, every sandbox process is killed and Run returns
 // 128+SIGKILL with ctx.Err(). While Run runs, SIGINT, SIGTERM, SIGHUP and
 // SIGQUIT sent to this process are forwarded to the command instead of
-// ending it.
+// ending it; when the command is still running opts.Grace after the first
+// SIGINT, SIGTERM or SIGHUP, or a second SIGINT arrives, Run kills every
+// sandbox process and returns 128+that signal with a *KilledError.
 func Run(ctx context.Context, a *linux.Artifact, argv []string, opts Options) (int, error) {
 	s, err := prepare(a, argv, opts)
 	if err != nil {

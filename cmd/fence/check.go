@@ -97,7 +97,8 @@ func checkAction(c *cli.Context) error {
 func checkOne(l *lang.Loader, env compiler.Env, arg string) ([]*lang.Policy, ir.Diagnostics, error) {
 	ref := arg
 	if !lang.IsFileRef(arg) {
-		if fi, err := os.Stat(filepath.Join(env.Cwd, arg)); err == nil && fi.Mode().IsRegular() {
+		// A FIFO or device is a file too, so the loader says what it is.
+		if fi, err := os.Stat(filepath.Join(env.Cwd, arg)); err == nil && !fi.IsDir() {
 			ref = "./" + arg
 		}
 	}

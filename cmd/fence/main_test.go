@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -40,6 +42,7 @@ func TestScripts(t *testing.T) {
 			"dial":       cmdDial,     // run_test.go
 			"waitfile":   cmdWaitFile, // run_test.go
 			"waitgone":   cmdWaitGone, // run_test.go
+			"mkinput":    cmdMkInput,
 		},
 	})
 }
@@ -109,4 +112,30 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
 	}
+}
+
+// cmdMkInput writes an input that fence must refuse without reading it all:
+// `mkinput fifo|big|deepjson|deephcl|longhcl FILE`.
+func cmdMkInput(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkinput fifo|big|deepjson|deephcl|longhcl FILE")
+	}
+	p := ts.MkAbs(args[1])
+	var data string
+	switch args[0] {
+	case "fifo":
+		ts.Check(syscall.Mkfifo(p, 0o644))
+		return
+	case "big": // 2 MiB of spaces: valid HCL, too large
+		data = strings.Repeat(" ", 2<<20)
+	case "deepjson":
+		data = strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
+	case "deephcl":
+		data = "rules = " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n"
+	case "longhcl": // a list of 100,001 elements, under 1 MiB
+		data = "rules = [" + strings.Repeat("1,", 100_001) + "]\n"
+	default:
+		ts.Fatalf("mkinput: unknown kind %q", args[0])
+	}
+	ts.Check(os.WriteFile(p, []byte(data), 0o644))
 }

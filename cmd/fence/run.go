@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -31,7 +32,8 @@ func runCommand() *cli.Command {
 		Name:  "run",
 		Usage: "run a command in the sandbox",
 		UsageText: `fence run [-p POLICY]… [--allow RULE]… [--deny RULE]… [--expose N]… [-c STRING]
-          [-d] [-m] [--log-format text|json] [--resolve HOST:ADDR]… [--best-effort] -- COMMAND…`,
+          [-d] [-m] [--log-format text|json] [--resolve HOST:ADDR]… [--best-effort]
+          [--grace DURATION] -- COMMAND…`,
 		Description: `Compiles the policies like fence compile (without -p: ~/.config/fence/fence.hcl,
 else ~/.fence.json, else the shipped "default" profile), adds the --allow and
 --deny rules and the --expose ports as a last layer, and runs COMMAND in a
@@ -44,6 +46,11 @@ names the host and the --allow rule that would permit it.
 decision; -m prints only blocked requests and violations; both go to stderr
 and leave the command's stdout alone. --resolve pins a host name to an
 address for the proxies, like curl's --resolve (without a port).
+
+SIGINT, SIGTERM and SIGHUP sent to fence go to the command. When the
+command is still running --grace (default 5s) after the first of them, or
+a second SIGINT arrives, fence kills every sandbox process, says so on
+stderr and exits 128+N for that signal N.
 
 Exit status: the command's own; 128+N when it died of signal N; 2 for a bad
 policy or bad usage (nothing ran); 125 when fence failed before the command
@@ -66,6 +73,7 @@ Examples:
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "format of -d/-m output: text, or json (one object per line)"},
 			&cli.StringSliceFlag{Name: "resolve", Usage: "use ADDR for HOST in the proxies (HOST:ADDR, like curl --resolve without a port); repeatable"},
 			&cli.BoolFlag{Name: "best-effort", Usage: "run even when the sandbox would enforce some rule less strictly than written"},
+			&cli.DurationFlag{Name: "grace", Value: runtime.DefaultGrace, Usage: "after the first SIGINT, SIGTERM or SIGHUP, kill the sandbox when the command is still running this long later (e.g. 500ms, 10s)"},
 		},
 		Action: runAction,
 	}
@@ -109,6 +117,8 @@ func runAction(c *cli.Context) error {
 		logFormat:  c.String("log-format"),
 		resolve:    c.StringSlice("resolve"),
 		bestEffort: c.Bool("best-effort"),
+		grace:      c.Duration("grace"),
+		isRun:      true,
 	})
 }
 
@@ -128,6 +138,8 @@ type runSpec struct {
 	logFormat   string
 	resolve     []string
 	bestEffort  bool
+	grace       time.Duration // 0: runtime.DefaultGrace (the shorthand has no --grace)
+	isRun       bool
 }
 
 // execute checks the usage, compiles the policy and runs the command. A
@@ -138,6 +150,9 @@ func execute(c *cli.Context, s runSpec) error {
 	argv, err := s.argv()
 	if err != nil {
 		return err
+	}
+	if s.grace < 0 || s.isRun && s.grace == 0 {
+		return usageErrorf("%s: --grace %v: give a positive duration such as 500ms or 10s", s.name, s.grace)
 	}
 	if s.logFormat != "text" && s.logFormat != "json" {
 		return usageErrorf("%s: unknown --log-format %q; use text or json", s.name, s.logFormat)
@@ -181,7 +196,14 @@ func execute(c *cli.Context, s runSpec) error {
 		Pins:       pins,
 		Log:        log,
 		BestEffort: s.bestEffort,
+		Grace:      s.grace,
 	})
+	var killed *runtime.KilledError
+	if errors.As(err, &killed) {
+		// The command ran; fence ended it after a signal.
+		fmt.Fprintf(stderr, "fence: %v\n", err)
+		return silentExit(code)
+	}
 	if err != nil {
 		// The error names the layer, the cause and the fix.
 		printError(stderr, err)

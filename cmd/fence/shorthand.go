@@ -113,7 +113,9 @@ func shorthandSettings(settings string, set bool) ([]string, error) {
 		return nil, nil // compileForRun reports the bad HOME
 	}
 	seed := filepath.Join(home, ".fence.json")
-	if fi, err := os.Stat(seed); err == nil && fi.Mode().IsRegular() {
+	// Anything there but a directory is the settings file: the loader
+	// refuses a FIFO or device by name instead of skipping it silently.
+	if fi, err := os.Stat(seed); err == nil && !fi.IsDir() {
 		return []string{seed}, nil
 	}
 	return nil, nil

@@ -25,3 +25,24 @@ func BenchmarkLower10k(b *testing.B) {
 		Lower(p)
 	}
 }
+
+// denyReadRules are n deny-read rules in n sibling directories, with the
+// working directory and the temp dir writable, as a long deny_read list
+// compiles.
+func denyReadRules(n int) []string {
+	rules := []string{"allow write /home/u/proj", "allow write /tmp/fence-1"}
+	for i := range n {
+		rules = append(rules, fmt.Sprintf("deny read /tmp/deny%d/x", i))
+	}
+	return rules
+}
+
+// BenchmarkLowerDenyRead20k lowers 20,000 deny-read rules: the shape of
+// a long deny_read list in a policy (issue 10).
+func BenchmarkLowerDenyRead20k(b *testing.B) {
+	p := mkPlan(b, denyReadRules(20000)...)
+	b.ResetTimer()
+	for b.Loop() {
+		Lower(p)
+	}
+}

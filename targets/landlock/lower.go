@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/fence-policy/fence/compiler/ir"
@@ -308,21 +309,42 @@ func (l *lowerer) add(op Op, p string, a Access, except []string) {
 
 // below returns the rule paths strictly below x, in order.
 func (l *lowerer) below(x string) []string {
+	// l.nodes is sorted, so the paths with the prefix x+"/" are one run:
+	// two binary searches instead of a scan of every node (a long deny
+	// list made the walk quadratic).
+	prefix := x + "/"
+	if x == "/" {
+		prefix = "/"
+	}
+	lo, _ := slices.BinarySearch(l.nodes, prefix)
+	hi := lo + sort.Search(len(l.nodes)-lo, func(i int) bool {
+		return !strings.HasPrefix(l.nodes[lo+i], prefix)
+	})
 	var out []string
-	for _, n := range l.nodes {
-		if n != x && ir.Within(n, x) {
+	for _, n := range l.nodes[lo:hi] {
+		if n != x {
 			out = append(out, n)
 		}
 	}
 	return out
 }
 
-// topmost keeps the paths with no ancestor among them.
+// topmost keeps the paths with no ancestor among them; ps is sorted.
 func topmost(ps []string) []string {
+	// Whether p is below a kept path is asked of p's ancestors (a set
+	// lookup each), not of every kept path: linear in len(ps) times the
+	// depth. A path below a dropped one is below a kept one too.
 	var out []string
+	kept := map[string]bool{}
 	for _, p := range ps {
-		if !slices.ContainsFunc(out, func(q string) bool { return ir.Within(p, q) }) {
+		below := kept[p]
+		for d := p; !below && d != "/" && d != "."; {
+			d = path.Dir(d)
+			below = kept[d]
+		}
+		if !below {
 			out = append(out, p)
+			kept[p] = true
 		}
 	}
 	return out

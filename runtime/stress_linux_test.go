@@ -134,7 +134,13 @@ func TestStressConcurrentProtections(t *testing.T) {
 					why = append(why, fmt.Sprintf("%s: fence's %v, held %v", p, owned, held))
 				}
 			}
-			t.Fatalf("the tree differs from before but for the allowed files:\nbefore %v\nafter  %v\n%s\nprocesses: %v", before, after, why, processesWith(cwd))
+			var procs []string
+			for _, pid := range processesWith(cwd) {
+				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				procs = append(procs, fmt.Sprintf("%d %q %.80s", pid, strings.ReplaceAll(string(b), "\x00", " "), st))
+			}
+			t.Fatalf("the tree differs from before but for the allowed files:\nbefore %v\nafter  %v\n%s\nprocesses:\n%s", before, after, why, strings.Join(procs, "\n"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

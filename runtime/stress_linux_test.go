@@ -108,6 +108,13 @@ func TestStressConcurrentProtections(t *testing.T) {
 	}
 	// Every sandbox is gone; the watchdogs of the killed runs remove
 	// what is left once no run holds it.
+	// Under load the sandboxes of killed runs take a while to end (their
+	// init notices fence's end of the bridge closing); their watchdogs
+	// then remove what they held.
+	end := time.Now().Add(3 * deadlock)
+	for len(processesWith(cwd)) > 0 && time.Now().Before(end) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	var after map[string]string
 	same := func() bool {
 		after = treeSnapshot(t, cwd)
@@ -118,7 +125,7 @@ func TestStressConcurrentProtections(t *testing.T) {
 		}
 		return fmt.Sprint(after) == fmt.Sprint(before)
 	}
-	end := time.Now().Add(deadlock)
+	end = time.Now().Add(deadlock)
 	for !same() {
 		if time.Now().After(end) {
 			reg, _ := mounts.OpenRegistry()

@@ -44,19 +44,6 @@ func TestCheckShape(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// The shape scan reads each byte once: its cost is linear in the input,
-// whatever the nesting (a count, not a clock).
-func TestCheckShapeLinear(t *testing.T) {
-	src := []byte(strings.Repeat(`{"a":[`, 30) + strings.Repeat(`"x",`, 50_000) + `"y"` + strings.Repeat("]}", 30))
-	s := shapeScanner{src: src, json: true}
-	if _, msg := s.scan(); msg != "" {
-		t.Fatal(msg)
-	}
-	if len(s.stack) != 0 {
-		t.Errorf("stack not empty after a balanced input: %d", len(s.stack))
-	}
-}
-
 func TestReadPolicyFile(t *testing.T) {
 	fsys := fstest.MapFS{
 		"ok.hcl":  {Data: []byte("rules = []\n")},

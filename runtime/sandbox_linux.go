@@ -143,11 +143,7 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
 	}
 	s.created, s.pins = a.Bwrap.MountPoints, a.Bwrap.Pins
-	for _, m := range a.Bwrap.Mounts {
-		if m.Option != "--remount-ro" && m.Dest != "/" && !strings.HasPrefix(m.Dest, "{{") && !slices.Contains(s.created, m.Dest) {
-			s.dests = append(s.dests, m.Dest)
-		}
-	}
+	s.dests = a.Bwrap.ExistingDests()
 	s.env, s.envDropped = a.Env.Apply(opts.Env, s.initPath)
 	s.logStart(a)
 	return s, nil

@@ -29,24 +29,19 @@ func runRefusals(plan *ir.Plan, bestEffort bool) ir.Diagnostics {
 		sev = ir.SevWarning
 	}
 	var out ir.Diagnostics
-	for _, l := range a.Fidelity.MissingLayers() {
-		d := ir.Diagnostic{Severity: sev, Code: codeRunRefuses, Target: l.Target,
-			Summary: "fence run refuses to start here unless --best-effort: the " + l.Target + " layer is missing: " + l.Missing}
-		if l.Target != "landlock" {
-			d.Severity = ir.SevWarning
-			d.Summary = "this machine cannot run sandboxes: the " + l.Target + " layer is missing: " + l.Missing
+	for _, p := range a.Problems() {
+		d := ir.Diagnostic{Severity: sev, Code: codeRunRefuses, Target: linux.Target,
+			Summary: "fence run refuses to start here unless --best-effort: " + p.Text}
+		switch {
+		case p.Required:
+			d.Severity, d.Target = ir.SevWarning, p.Layer
+			d.Summary = "this machine cannot run sandboxes: " + p.Text
+		case p.Rule != nil:
+			d.Origin, d.Rule = p.Rule.Rule.Origin, p.Rule.Rule.String()
+			d.Summary = "fence run refuses this rule here unless --best-effort: this machine enforces it less strictly than written"
+			d.Detail = strings.Join(p.Rule.Reasons(), "\n") + "\nChange the rule, or accept the weaker enforcement with --best-effort (fence compile -t fidelity shows every rule)."
 		}
 		out = append(out, d)
-	}
-	for _, rf := range a.Fidelity.FidelityReport.Weaker() {
-		out = append(out, ir.Diagnostic{Severity: sev, Code: codeRunRefuses, Target: linux.Target, Origin: rf.Rule.Origin,
-			Rule:    rf.Rule.String(),
-			Summary: "fence run refuses this rule here unless --best-effort: this machine enforces it less strictly than written",
-			Detail:  strings.Join(rf.Reasons(), "\n") + "\nChange the rule, or accept the weaker enforcement with --best-effort (fence compile -t fidelity shows every rule)."})
-	}
-	for _, w := range a.HostWeaker {
-		out = append(out, ir.Diagnostic{Severity: sev, Code: codeRunRefuses, Target: linux.Target,
-			Summary: "fence run refuses this here unless --best-effort: " + w})
 	}
 	return out
 }

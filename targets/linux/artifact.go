@@ -316,6 +316,20 @@ func mountPoints(created []string, ms []Mount) []string {
 	return out
 }
 
+// ExistingDests are the mount destinations below the root that the
+// artifact found existing (not MountPoints, not the fence binary's
+// placeholder): a run holds those another run made since, so that run's
+// end cannot remove them under this sandbox.
+func (b *Bwrap) ExistingDests() []string {
+	var out []string
+	for _, m := range b.Mounts {
+		if m.Option != "--remount-ro" && m.Dest != "/" && m.Dest != FencePlaceholder && !slices.Contains(b.MountPoints, m.Dest) {
+			out = append(out, m.Dest)
+		}
+	}
+	return out
+}
+
 // optionArity is the number of operands of each bwrap option the lowering
 // emits.
 var optionArity = map[string]int{

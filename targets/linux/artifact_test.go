@@ -153,3 +153,14 @@ func withPorts(p *ir.Plan) *ir.Plan {
 	p.Network.HTTPProxyPort, p.Network.SOCKSProxyPort = 3128, 1080
 	return p
 }
+
+// The destinations a run holds besides its mount points: every mount
+// target but the root, the remounts and the fence binary.
+func TestExistingDests(t *testing.T) {
+	b := Bwrap{Mounts: []Mount{{Option: "--ro-bind", Source: "/", Dest: "/"}, {Option: "--bind", Source: "/w", Dest: "/w"},
+		{Option: "--tmpfs", Dest: "/w/.git/hooks"}, {Option: "--remount-ro", Dest: "/w/.git/hooks"},
+		{Option: "--ro-bind", Source: FencePlaceholder, Dest: FencePlaceholder}}, MountPoints: []string{"/w/.git/hooks"}}
+	if got := b.ExistingDests(); !slices.Equal(got, []string{"/w"}) {
+		t.Errorf("got %q", got)
+	}
+}

@@ -230,21 +230,6 @@ func seccompUnixNotes(plan *ir.Plan, prog *seccomp.Program) ir.Diagnostics {
 	return out
 }
 
-// Weaker renders the rules the machine enforces less strictly than
-// written, one entry per rule with its reasons, and one per missing
-// layer.
-func (f *FidelityReport) Weaker() []string {
-	var out []string
-	for _, rf := range f.FidelityReport.Weaker() {
-		s := fmt.Sprintf("%s (%s): %s", rf.Rule, rf.Rule.Origin, verdictText(rf.Verdict))
-		for _, r := range rf.Reasons() {
-			s += "\n  " + r
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
 // MissingLayers returns the layers the machine lacks.
 func (f *FidelityReport) MissingLayers() []ir.Layer {
 	var out []ir.Layer

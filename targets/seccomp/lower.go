@@ -192,11 +192,16 @@ func (p *Program) assemble(arch string) ([]Instruction, []string, error) {
 	// AF_BLUETOOTH, AF_ALG, …) is refused: not all of them are isolated by
 	// the namespaces, and none is needed.
 	unixComment := "AF_UNIX: allow (an allow unix rule)"
-	a.label("socket")
-	a.emit(OpLdAbsW, DataArgLow(0), "", "", "A = family (an int)")
-	a.emit(OpJeqK, AFInet, "allow", "", "AF_INET: allow")
-	a.emit(OpJeqK, AFInet6, "allow", "", "AF_INET6: allow")
-	a.emit(OpJeqK, AFNetlink, "netlink", "", "AF_NETLINK: check the protocol")
+	// The families both calls allow; note is what the comment adds for
+	// the inet families.
+	families := func(label, note string) {
+		a.label(label)
+		a.emit(OpLdAbsW, DataArgLow(0), "", "", "A = family (an int)")
+		a.emit(OpJeqK, AFInet, "allow", "", "AF_INET: allow"+note)
+		a.emit(OpJeqK, AFInet6, "allow", "", "AF_INET6: allow"+note)
+		a.emit(OpJeqK, AFNetlink, "netlink", "", "AF_NETLINK: check the protocol")
+	}
+	families("socket", "")
 	if p.AllowUnix {
 		a.emit(OpJeqK, AFUnix, "allow", "", unixComment)
 		a.emit(OpRetK, deny, "", "", "other family (AF_VSOCK, AF_PACKET, …): "+denyName)
@@ -204,11 +209,7 @@ func (p *Program) assemble(arch string) ([]Instruction, []string, error) {
 		a.emit(OpRetK, deny, "", "", "AF_UNIX or another family (AF_VSOCK, AF_PACKET, …): "+denyName)
 	}
 
-	a.label("socketpair")
-	a.emit(OpLdAbsW, DataArgLow(0), "", "", "A = family (an int)")
-	a.emit(OpJeqK, AFInet, "allow", "", "AF_INET: allow (the kernel refuses the pair)")
-	a.emit(OpJeqK, AFInet6, "allow", "", "AF_INET6: allow (the kernel refuses the pair)")
-	a.emit(OpJeqK, AFNetlink, "netlink", "", "AF_NETLINK: check the protocol")
+	families("socketpair", " (the kernel refuses the pair)")
 	if p.AllowUnix {
 		a.emit(OpJeqK, AFUnix, "allow", "", unixComment)
 		a.emit(OpRetK, deny, "", "", "other family: "+denyName)

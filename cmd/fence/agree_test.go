@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -167,15 +166,7 @@ func fenceExec(ts *testscript.TestScript, env []string, sub string, args ...stri
 			ts.Setenv(k, "")
 		}
 	}()
-	err := ts.Exec("fence", append([]string{sub}, args...)...)
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			ts.Fatalf("fence %s: %v", sub, err)
-		}
-		code = ee.ExitCode()
-	}
+	code := execStatus(ts, "fence", append([]string{sub}, args...)...)
 	return code, ts.ReadFile("stdout"), ts.ReadFile("stderr")
 }
 

@@ -101,15 +101,7 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if err != nil {
 		ts.Fatalf("exits: bad status %q", args[0])
 	}
-	got := 0
-	if err := ts.Exec(args[1], args[2:]...); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			ts.Fatalf("exits: %v", err)
-		}
-		got = ee.ExitCode()
-	}
-	if got != want {
+	if got := execStatus(ts, args[1], args[2:]...); got != want {
 		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
 	}
 }
@@ -138,4 +130,17 @@ func cmdMkInput(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("mkinput: unknown kind %q", args[0])
 	}
 	ts.Check(os.WriteFile(p, []byte(data), 0o644))
+}
+
+// execStatus runs a program as testscript's exec does and returns its exit
+// status; it fails the script when the program could not run at all.
+func execStatus(ts *testscript.TestScript, name string, args ...string) int {
+	if err := ts.Exec(name, args...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", name, err)
+		}
+		return ee.ExitCode()
+	}
+	return 0
 }

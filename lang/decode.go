@@ -139,7 +139,7 @@ func (d *decoder) hclBlock(sec *section, e entry) {
 		return
 	}
 	summary := fmt.Sprintf("unknown block %q", b.Type)
-	detail := "Blocks are network, filesystem and command."
+	detail := "Blocks are network, filesystem, command and limits."
 	if sg := rule.Suggest(b.Type, blockNames()); sg != "" && sec == topSection {
 		detail = fmt.Sprintf("Did you mean %q?", sg)
 	}
@@ -279,6 +279,10 @@ func (d *decoder) field(sec *section, e entry, seen map[string]entry) {
 				d.ruleString(s, el.Range())
 			}
 		}
+	case kindLimit:
+		if v, ok := d.limitValue(e.expr, what, f.limit); ok {
+			d.p.Limits = append(d.p.Limits, Limit{Kind: f.limit, Value: v, Range: e.expr.Range(), Field: field})
+		}
 	case kindExtends:
 		for _, el := range d.list(e.expr, what, f) {
 			if s, ok := d.stringValue(el, what+" element"); ok {
@@ -340,6 +344,8 @@ func example(f *field) string {
 		return `[3000]`
 	case kindPort:
 		return `8080`
+	case kindLimit:
+		return f.limit.Example()
 	default:
 		return `true`
 	}
@@ -418,9 +424,18 @@ func atomRule(eff rule.Effect, c rule.Capability, s string) (rule.Rule, error) {
 	return r, err
 }
 
-// ruleString parses one element of `rules`.
+// ruleString parses one element of `rules`: a rule, or a one-line limit.
 func (d *decoder) ruleString(s string, rng hcl.Range) {
 	at := func(off, end int) (hcl.Range, bool) { return subRange(d.src, rng, s, off, end) }
+	if rule.IsLimit(s) {
+		l, err := rule.ParseLimit(s)
+		if err != nil {
+			d.diags = append(d.diags, ruleErrorDiag(err, s, at))
+			return
+		}
+		d.p.Limits = append(d.p.Limits, Limit{Kind: l.Kind, Value: l.Value, Range: rng, Field: "rules"})
+		return
+	}
 	r, err := rule.Parse(s)
 	if err != nil {
 		d.diags = append(d.diags, ruleErrorDiag(err, s, at))

@@ -38,6 +38,11 @@ var fieldCases = []struct {
 	{"", "expose", "", `[3000, 8080]`, []string{"expose 3000", "expose 8080"}},
 	{"", "allow_pty", "allowPty", `true`, []string{"setting allow_pty=true"}},
 	{"", "extends", "", `[]`, nil}, // resolution is tested in extends_test.go
+	{"limits", "memory", "", `"512MiB"`, []string{"limits.memory: limit memory=536870912"}},
+	{"limits", "pids", "", `256`, []string{"limits.pids: limit pids=256"}},
+	{"limits", "cpu", "", `1.5`, []string{"limits.cpu: limit cpu=1500"}},
+	{"limits", "wall", "", `"90s"`, []string{"limits.wall: limit wall=90000"}},
+	{"limits", "file_size", "fileSize", `"1G"`, []string{"limits.file_size: limit file_size=1073741824"}},
 }
 
 func policyText(json bool, block, name, value string) (filename, src string) {
@@ -83,6 +88,11 @@ func TestEveryFieldBothSyntaxesBothSpellings(t *testing.T) {
 					for _, i := range []*Int{p.Settings.HTTPProxyPort, p.Settings.SOCKSProxyPort} {
 						if i != nil && rangeText(t, l, i.Range) != c.value {
 							t.Errorf("port range text %q, want %q", rangeText(t, l, i.Range), c.value)
+						}
+					}
+					for _, lim := range p.Limits {
+						if rangeText(t, l, lim.Range) != c.value {
+							t.Errorf("limit range text %q, want %q", rangeText(t, l, lim.Range), c.value)
 						}
 					}
 					for _, e := range p.Expose {

@@ -91,3 +91,29 @@ func isCapability(s string) bool {
 	}
 	return false
 }
+
+// FlagLimits adds --limit flag values ("memory=2GiB", "pids 256" or the
+// full "limit wall 10m") to the flags policy p. Each value is a source of
+// its own named "--limit #N".
+func (l *Loader) FlagLimits(p *Policy, values []string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for i, v := range values {
+		name := fmt.Sprintf("--limit #%d", i+1)
+		l.sources[name] = []byte(v)
+		text, shift := v, 0
+		if !rule.IsLimit(v) {
+			prefix := rule.LimitWord + " "
+			// NAME=VALUE: the "=" becomes the space between the words,
+			// which keeps every offset.
+			text, shift = prefix+strings.Replace(v, "=", " ", 1), len(prefix)
+		}
+		at := func(off, end int) (hcl.Range, bool) { return rawSubRange(name, v, off-shift, end-shift), true }
+		lim, err := rule.ParseLimit(text)
+		if err != nil {
+			diags = append(diags, ruleErrorDiag(err, text, at))
+			continue
+		}
+		p.Limits = append(p.Limits, Limit{Kind: lim.Kind, Value: lim.Value, Range: rawSubRange(name, v, 0, len(v)), Field: "--limit"})
+	}
+	return diags
+}

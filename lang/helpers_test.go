@@ -44,6 +44,9 @@ func summarize(p *Policy) []string {
 	for _, e := range p.Expose {
 		out = append(out, fmt.Sprintf("expose %d", e.Value))
 	}
+	for _, l := range p.Limits {
+		out = append(out, fmt.Sprintf("%s: limit %s=%d", l.Field, l.Kind, l.Value))
+	}
 	return out
 }
 

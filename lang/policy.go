@@ -34,6 +34,22 @@ type Policy struct {
 	Settings Settings
 	// Expose lists the `expose` ports.
 	Expose []Int
+	// Limits are the resource limits the policy sets, in source order: the
+	// limits block, then "limit NAME VALUE" strings of `rules` (and
+	// --limit flags). A kind may appear more than once; the compiler keeps
+	// the tightest.
+	Limits []Limit
+}
+
+// Limit is one resource limit with where it was written.
+type Limit struct {
+	Kind rule.LimitKind
+	// Value is in the kind's unit (rule.LimitKind.Unit).
+	Value int64
+	// Range is the source range of the value (or of the whole limit string).
+	Range hcl.Range
+	// Field is where it was written: "limits.memory", "rules", "--limit".
+	Field string
 }
 
 // Rule is one rule with where it was written.

@@ -17,6 +17,7 @@ const (
 	kindPorts               // list of ports (expose)
 	kindRules               // list of one-line rule strings
 	kindExtends             // list of profile names or file paths
+	kindLimit               // a resource limit: a number or a string with a unit
 )
 
 // field is one entry of the schema. The tables below are the whole policy
@@ -32,6 +33,8 @@ type field struct {
 	// For kindBool and kindPort: the Settings member it sets.
 	boolSetting func(*Settings) **Bool
 	portSetting func(*Settings) **Int
+	// For kindLimit: which limit.
+	limit rule.LimitKind
 }
 
 // section is a block (network, filesystem, command) or the top level.
@@ -64,6 +67,21 @@ var commandSection = &section{name: "command", fields: []field{
 	{name: "use_defaults", alias: "useDefaults", kind: kindBool, boolSetting: func(s *Settings) **Bool { return &s.UseDefaults }},
 }}
 
+// limitsSection holds the resource limits, one field per rule.LimitKind.
+var limitsSection = &section{name: "limits", fields: limitFields()}
+
+func limitFields() []field {
+	var fs []field
+	for _, k := range rule.LimitKinds {
+		f := field{name: string(k), kind: kindLimit, limit: k}
+		if k == rule.LimitFileSize {
+			f.alias = "fileSize"
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}
+
 // topSection is the top level; its blocks are in blocks.
 var topSection = &section{fields: []field{
 	{name: "extends", kind: kindExtends},
@@ -73,7 +91,7 @@ var topSection = &section{fields: []field{
 }}
 
 // blocks are the top-level blocks, in the order the documentation lists them.
-var blocks = []*section{networkSection, filesystemSection, commandSection}
+var blocks = []*section{networkSection, filesystemSection, commandSection, limitsSection}
 
 // jsonSchemaKey is the editor hint seed configs carry; it is ignored.
 const jsonSchemaKey = "$schema"

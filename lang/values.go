@@ -8,6 +8,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/fence-policy/fence/lang/rule"
 )
 
 // Values are read statically: fence never evaluates HCL expressions with a
@@ -261,4 +263,37 @@ func numberText(f *big.Float) string {
 		return "(very large)"
 	}
 	return s
+}
+
+// limitValue reads a resource limit: a number (bytes, processes, CPUs or
+// seconds) or a string with a unit ("2GiB", "150%", "30m").
+func (d *decoder) limitValue(expr hcl.Expression, what string, k rule.LimitKind) (int64, bool) {
+	v, ok := d.static(expr, what)
+	if !ok {
+		return 0, false
+	}
+	var text string
+	switch {
+	case !v.IsNull() && v.Type() == cty.Number:
+		text = numberText(v.AsBigFloat())
+	case !v.IsNull() && v.Type() == cty.String:
+		text = v.AsString()
+	default:
+		d.errorf(expr.Range(), fmt.Sprintf("%s must be a number or a string", what), "Got %s; write %s = %s.", describe(v), what, k.Example())
+		return 0, false
+	}
+	n, err := rule.ParseLimitValue(k, text)
+	if err != nil {
+		msg, hint := err.Error(), ""
+		if e, ok := err.(*rule.Error); ok {
+			msg, hint = e.Msg, e.Hint
+		}
+		detail := "The value is in " + k.Unit() + " or written with a unit."
+		if hint != "" {
+			detail = sentence(hint)
+		}
+		d.errorf(expr.Range(), msg, "%s", detail)
+		return 0, false
+	}
+	return n, true
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/lang"
+	"github.com/fence-policy/fence/lang/rule"
 )
 
 // Env is everything the compiler knows about the host. The caller fills it
@@ -120,7 +121,7 @@ func (c *compilation) layer(plan *ir.Plan, p *lang.Policy, chain []string) {
 			c.roots.note(p, r, rl)
 		}
 	}
-	c.settings(plan, p)
+	c.settings(plan, p, chain)
 }
 
 func policyName(p *lang.Policy) string {
@@ -134,7 +135,7 @@ func policyName(p *lang.Policy) string {
 }
 
 // settings applies a policy's scalar settings: the last layer that sets one wins.
-func (c *compilation) settings(plan *ir.Plan, p *lang.Policy) {
+func (c *compilation) settings(plan *ir.Plan, p *lang.Policy, chain []string) {
 	s := p.Settings
 	setBool := func(dst *bool, b *lang.Bool) {
 		if b != nil {
@@ -163,5 +164,9 @@ func (c *compilation) settings(plan *ir.Plan, p *lang.Policy) {
 	setBool(&plan.AllowPty, s.AllowPty)
 	for _, e := range p.Expose {
 		plan.Expose = append(plan.Expose, ir.ExposedPort{Port: e.Value, Origin: ir.Origin{Span: spanOf(e.Range), Field: "expose", Profile: p.Profile}})
+	}
+	for _, l := range p.Limits {
+		plan.SetLimit(ir.Limit{Kind: string(l.Kind), Value: l.Value, Text: rule.FormatLimit(l.Kind, l.Value),
+			Origin: ir.Origin{Span: spanOf(l.Range), Field: l.Field, Profile: p.Profile, Extends: chain}})
 	}
 }

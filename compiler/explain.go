@@ -25,8 +25,14 @@ type Answer struct {
 	Lines   [][]string `json:"lines,omitempty"`
 	// Note explains an assumption made, e.g. that port 443 was assumed.
 	Note string `json:"note,omitempty"`
+	// Limit is, for a "limit NAME" query, the plan's limit of that kind
+	// (nil when the policy sets none; Cap is then CapLimit).
+	Limit *ir.Limit `json:"limit,omitempty"`
 	ir.Decision
 }
+
+// CapLimit is the Cap of an answer to a "limit NAME" query.
+const CapLimit ir.Cap = "limit"
 
 // DefaultQueryPort is the port assumed for a net query that names none.
 const DefaultQueryPort = 443
@@ -39,6 +45,9 @@ const DefaultQueryPort = 443
 // port assumes 443 and says so in Note. A parse error is a
 // *rule.Error with offsets into query.
 func Explain(plan *ir.Plan, env Env, query string) (Answer, error) {
+	if rule.IsLimit(query) {
+		return explainLimit(plan, query)
+	}
 	q, err := rule.ParseQuery(query)
 	if err != nil {
 		return Answer{}, err
@@ -87,6 +96,38 @@ func Explain(plan *ir.Plan, env Env, query string) (Answer, error) {
 		a.Object = rule.Command{Words: d.Line}.String()
 	}
 	label(&a)
+	return a, nil
+}
+
+// explainLimit answers "limit NAME": the limit the plan sets for that
+// kind, with the setting that decided (the tightest of the layers').
+func explainLimit(plan *ir.Plan, query string) (Answer, error) {
+	toks := strings.Fields(query)
+	if len(toks) != 2 {
+		off := strings.Index(query, toks[0]) + len(toks[0])
+		return Answer{}, &rule.Error{Offset: off, End: len(query), Msg: "a limit query names one limit", Hint: "e.g. limit memory; one of " + strings.Join(rule.LimitNames(), ", ")}
+	}
+	k, ok := rule.ParseLimitKind(toks[1])
+	if !ok {
+		off := strings.LastIndex(query, toks[1])
+		hint := "one of " + strings.Join(rule.LimitNames(), ", ")
+		if sg := rule.Suggest(toks[1], rule.LimitNames()); sg != "" {
+			hint = "did you mean \"" + sg + "\"?"
+		}
+		return Answer{}, &rule.Error{Offset: off, End: off + len(toks[1]), Msg: "unknown limit \"" + toks[1] + "\"", Hint: hint}
+	}
+	a := Answer{Query: query, Cap: CapLimit, Object: string(k)}
+	l, ok := plan.Limit(string(k))
+	if !ok {
+		a.Allowed = true
+		a.Reason = "no " + string(k) + " limit: the policy sets none"
+		return a, nil
+	}
+	a.Limit = &l
+	a.Reason = string(k) + " limited to " + l.Text
+	if l.Looser > 0 {
+		a.Reason += " (the tightest of " + strconv.Itoa(l.Looser+1) + " settings)"
+	}
 	return a, nil
 }
 

@@ -241,6 +241,13 @@ func decisions(t *testing.T, plan *ir.Plan, probes []string) []byte {
 			t.Errorf("probe %q: %v", q, err)
 			continue
 		}
+		if a.Cap == compiler.CapLimit {
+			fmt.Fprintf(&b, "%s\n", a.Reason)
+			if a.Limit != nil {
+				fmt.Fprintf(&b, "    by %s  at %s\n", a.Limit, a.Limit.Origin)
+			}
+			continue
+		}
 		fmt.Fprintf(&b, "%s %s %s", a.Effect(), a.Cap, a.Object)
 		if a.Default {
 			fmt.Fprintf(&b, "  (default: %s)", a.Reason)

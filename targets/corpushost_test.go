@@ -12,9 +12,10 @@ import (
 )
 
 // corpusMachine is the pretend machine of the corpus: every layer, Landlock
-// ABI 6.
+// ABI 6, a cgroup v2 subtree with the memory, pids and cpu controllers.
 var corpusMachine = linux.Machine{OS: "linux", Arch: "amd64", LandlockABI: 6,
-	BwrapPath: "/usr/bin/bwrap", BwrapVersion: "bubblewrap 0.8.0"}
+	BwrapPath: "/usr/bin/bwrap", BwrapVersion: "bubblewrap 0.8.0",
+	Cgroup: linux.CgroupV2, CgroupControllers: []string{linux.ControllerCPU, linux.ControllerMemory, linux.ControllerPids}}
 
 // corpusHost is the pretend host's file system for targets/linux: the
 // case's files (below the working directory) and the directories above

@@ -116,7 +116,14 @@ func writeAnswers(w io.Writer, answers []compiler.Answer) error {
 	var b strings.Builder
 	const indent = "       "
 	for _, a := range answers {
-		fmt.Fprintf(&b, "%-6s %s", a.Effect(), a.Query)
+		effect := string(a.Effect())
+		if a.Cap == compiler.CapLimit {
+			effect = "limit"
+			if a.Limit == nil {
+				effect = "none"
+			}
+		}
+		fmt.Fprintf(&b, "%-6s %s", effect, a.Query)
 		if obj := a.Object; obj != "" && obj != queryObject(a.Query) {
 			fmt.Fprintf(&b, "  →  %s", obj)
 		}
@@ -139,6 +146,9 @@ func writeAnswers(w io.Writer, answers []compiler.Answer) error {
 		}
 		for _, r := range a.Rules {
 			fmt.Fprintf(&b, "%s%s  %s\n", indent, r, r.Origin)
+		}
+		if l := a.Limit; l != nil {
+			fmt.Fprintf(&b, "%s%s  %s\n", indent, l, l.Origin)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -98,6 +98,14 @@ func writeListing(w io.Writer, p *ir.Plan) error {
 	for _, e := range p.Expose {
 		fmt.Fprintf(tw, "  %d\t%s\n", e.Port, e.Origin)
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(tw, "\nlimits (%d; by default none: the sandbox shares the machine's memory, processes and time)\n", len(p.Limits))
+	for _, l := range p.Limits {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", l.Kind, l.Text, l.Origin)
+	}
 	return tw.Flush()
 }
 

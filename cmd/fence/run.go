@@ -67,6 +67,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "allow", Usage: "add an allow rule, e.g. 'net api.github.com:443' or 'write ./out'; repeatable"},
 			&cli.StringSliceFlag{Name: "deny", Usage: "add a deny rule, e.g. 'read ./secrets'; repeatable"},
 			&cli.StringSliceFlag{Name: "expose", Usage: "forward host port 127.0.0.1:N to port N in the sandbox; repeatable"},
+			limitFlag(),
 			commandFlag(),
 			debugFlag(),
 			monitorFlag(),
@@ -80,6 +81,10 @@ Examples:
 }
 
 // The flags `fence run` shares with the seed shorthand.
+
+func limitFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "limit", Usage: "add a resource limit NAME=VALUE: memory=2GiB, pids=512, cpu=1.5, wall=30m, file_size=1GiB; repeatable (the tightest of the policy's and the flags' wins)"}
+}
 
 func commandFlag() cli.Flag {
 	return &cli.StringFlag{Name: "command", Aliases: []string{"c"}, Usage: "run STRING with /bin/sh -c instead of COMMAND…"}
@@ -107,6 +112,7 @@ func runAction(c *cli.Context) error {
 		refs:       c.StringSlice("policy"),
 		allow:      c.StringSlice("allow"),
 		deny:       c.StringSlice("deny"),
+		limits:     c.StringSlice("limit"),
 		expose:     c.StringSlice("expose"),
 		exposeFlag: "--expose",
 		command:    c.String("command"),
@@ -128,6 +134,7 @@ type runSpec struct {
 	name        string   // "fence run" or "fence", for messages
 	refs        []string // policies to layer; empty means the default lookup
 	allow, deny []string
+	limits      []string // --limit values
 	expose      []string // ports, as given
 	exposeFlag  string   // the flag that gave them: --expose, or -p in the shorthand
 	command     string
@@ -165,7 +172,7 @@ func execute(c *cli.Context, s runSpec) error {
 	if err != nil {
 		return err
 	}
-	cp, err := compileForRun(stderr, s.refs, s.allow, s.deny, ports)
+	cp, err := compileForRun(stderr, s.refs, s.allow, s.deny, s.limits, ports)
 	if err != nil {
 		return err
 	}
@@ -271,9 +278,10 @@ func parsePins(name string, values []string) (map[string][]netip.Addr, error) {
 // tmpfs there inside each sandbox (and removes the mount point it had to
 // create), so two sandboxes never share it and nothing written there
 // reaches the disk.
-func compileForRun(stderr io.Writer, refs, allow, deny []string, ports []int) (*runPlan, error) {
+func compileForRun(stderr io.Writer, refs, allow, deny, limits []string, ports []int) (*runPlan, error) {
 	c, layers, err := compileLayers(stderr, refs, func(l *lang.Loader) (*lang.Policy, ir.Diagnostics) {
 		flags, fds := l.FlagRules(allow, deny)
+		fds = append(fds, l.FlagLimits(flags, limits)...)
 		for i, p := range ports {
 			flags.Expose = append(flags.Expose, lang.Int{Value: p, Range: flagRange(fmt.Sprintf("--expose #%d", i+1), strconv.Itoa(p))})
 		}

@@ -33,6 +33,9 @@ type Plan struct {
 	CredentialEnv []string `json:"credential_env,omitempty"`
 	// Expose lists host ports forwarded into the sandbox.
 	Expose []ExposedPort `json:"expose,omitempty"`
+	// Limits are the resource limits, at most one per kind, in LimitKinds
+	// order (see SetLimit).
+	Limits []Limit `json:"limits,omitempty"`
 	// Inputs are the policy files the plan was compiled from, in load order.
 	Inputs []string `json:"inputs,omitempty"`
 }
@@ -266,6 +269,9 @@ func (p *Plan) StripOrigins() *Plan {
 	q.Rules = kept
 	for i := range q.Expose {
 		strip(&q.Expose[i].Origin)
+	}
+	for i := range q.Limits {
+		strip(&q.Limits[i].Origin)
 	}
 	q.Inputs = nil
 	return &q

@@ -10,14 +10,25 @@ import (
 	"testing"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/lang/rule"
 )
 
-// Plan builds a plan in ctx from rules; rule i comes from line i+1 of
+// Plan builds a plan in ctx from rules (and one-line limits, "limit
+// memory 1GiB"); rule i comes from line i+1 of
 // t.hcl (field "rules"). The rules are sorted canonically.
 func Plan(t testing.TB, ctx ir.Context, rules ...string) *ir.Plan {
 	t.Helper()
 	p := &ir.Plan{Version: ir.Version, Context: ctx}
 	for i, s := range rules {
+		if rule.IsLimit(s) {
+			l, err := rule.ParseLimit(s)
+			if err != nil {
+				t.Fatalf("plantest: bad limit %q: %v", s, err)
+			}
+			p.SetLimit(ir.Limit{Kind: string(l.Kind), Value: l.Value, Text: rule.FormatLimit(l.Kind, l.Value),
+				Origin: ir.Origin{Span: ir.Span{File: "t.hcl", Start: ir.Pos{Line: i + 1, Column: 1}}, Field: "rules"}})
+			continue
+		}
 		f := strings.SplitN(s, " ", 3)
 		if len(f) != 3 || f[0] != string(ir.Allow) && f[0] != string(ir.Deny) {
 			t.Fatalf("plantest: bad rule %q", s)

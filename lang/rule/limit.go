@@ -5,7 +5,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // LimitKind names one resource limit.
@@ -110,7 +109,7 @@ var sizeUnits = map[string]int64{
 // policy, or a string) into the limit's unit: sizes take "512MiB", "2G",
 // "1.5GB" or a number of bytes; pids a whole number; cpu a number of CPUs
 // ("0.5", "2") or a percentage of one ("150%"); wall a duration ("90s",
-// "10m", "1h30m") or a number of seconds.
+// "10m", "1h30m", "2d", "500ms") or a number of seconds.
 func ParseLimitValue(k LimitKind, s string) (int64, error) {
 	t := strings.TrimSpace(s)
 	bad := func(msg string) (int64, error) {
@@ -157,14 +156,11 @@ func ParseLimitValue(k LimitKind, s string) (int64, error) {
 			v = f * 1000
 			break
 		}
-		d, err := time.ParseDuration(t)
-		if err != nil {
+		ms, ok := parseDuration(t)
+		if !ok {
 			return bad(fmt.Sprintf("%q is not a duration", t))
 		}
-		v = float64(d.Milliseconds())
-		if d > 0 && v == 0 {
-			v = 1
-		}
+		v = ms
 	default:
 		return bad(fmt.Sprintf("unknown limit %q", k))
 	}
@@ -180,7 +176,7 @@ func ParseLimitValue(k LimitKind, s string) (int64, error) {
 }
 
 // FormatLimit renders a limit's value for people, in the form
-// ParseLimitValue reads back exactly: "2GiB", "512", "1.5", "30m0s".
+// ParseLimitValue reads back exactly: "2GiB", "512", "1.5", "1h30m".
 func FormatLimit(k LimitKind, v int64) string {
 	switch k {
 	case LimitMemory, LimitFileSize:
@@ -196,9 +192,65 @@ func FormatLimit(k LimitKind, v int64) string {
 	case LimitCPU:
 		return strconv.FormatFloat(float64(v)/1000, 'f', -1, 64)
 	case LimitWall:
-		return (time.Duration(v) * time.Millisecond).String()
+		return formatDuration(v)
 	}
 	return strconv.FormatInt(v, 10)
+}
+
+// durationUnits are the units of a wall limit, largest first, in ms.
+var durationUnits = []struct {
+	name string
+	ms   int64
+}{{"d", 24 * 3600 * 1000}, {"h", 3600 * 1000}, {"m", 60 * 1000}, {"s", 1000}, {"ms", 1}}
+
+// parseDuration reads a sequence of NUMBER UNIT ("1h30m", "90s", "2.5h",
+// "500ms") into milliseconds. (lang/rule does not import time: nothing
+// here may reach the clock.)
+func parseDuration(s string) (float64, bool) {
+	total := 0.0
+	for s != "" {
+		i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+		if i <= 0 {
+			return 0, false
+		}
+		f, err := strconv.ParseFloat(s[:i], 64)
+		if err != nil {
+			return 0, false
+		}
+		s = s[i:]
+		j := strings.IndexFunc(s, func(r rune) bool { return r >= '0' && r <= '9' || r == '.' })
+		if j < 0 {
+			j = len(s)
+		}
+		unit := s[:j]
+		s = s[j:]
+		found := false
+		for _, u := range durationUnits {
+			if u.name == unit {
+				total += f * float64(u.ms)
+				found = true
+			}
+		}
+		if !found {
+			return 0, false
+		}
+	}
+	return total, true
+}
+
+// formatDuration renders milliseconds as "1h30m", "90ms", "2d".
+func formatDuration(ms int64) string {
+	if ms == 0 {
+		return "0s"
+	}
+	var b strings.Builder
+	for _, u := range durationUnits {
+		if n := ms / u.ms; n > 0 {
+			b.WriteString(strconv.FormatInt(n, 10) + u.name)
+			ms -= n * u.ms
+		}
+	}
+	return b.String()
 }
 
 // Limit is a parsed one-line limit: "limit memory 2GiB".

@@ -26,6 +26,8 @@ func TestParseLimitValue(t *testing.T) {
 		{LimitWall, "1h30m", 90 * 60 * 1000},
 		{LimitWall, "2.5", 2500},
 		{LimitWall, "500ms", 500},
+		{LimitWall, "1d2h3m4s5ms", 93784005},
+		{LimitWall, "2.5h", 9000000},
 	} {
 		got, err := ParseLimitValue(c.kind, c.in)
 		if err != nil || got != c.want {
@@ -53,7 +55,9 @@ func TestParseLimitValueErrors(t *testing.T) {
 		{LimitCPU, "fast", "not a number of CPUs"},
 		{LimitCPU, "0", "below the smallest"},
 		{LimitWall, "soon", "not a duration"},
-		{LimitWall, "-5s", "below the smallest"},
+		{LimitWall, "5 min", "not a duration"},
+		{LimitWall, "5s3", "not a duration"},
+		{LimitWall, "-5s", "not a duration"}, {LimitWall, "0s", "below the smallest"},
 		{LimitMemory, "99999999999TiB", "too large"},
 		{LimitMemory, "", "empty memory limit"},
 	} {
@@ -88,6 +92,9 @@ func TestParseLimit(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseLimit(%q) error %v; want it to say %q", in, err, want)
 		}
+	}
+	if got := FormatLimit(LimitWall, 90*60*1000); got != "1h30m" {
+		t.Errorf("FormatLimit(wall, 1h30m) = %q", got)
 	}
 	if !IsLimit("  limit pids 5") || IsLimit("allow net limit") {
 		t.Error("IsLimit")

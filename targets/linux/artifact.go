@@ -76,6 +76,8 @@ type Artifact struct {
 	Env EnvFilter `json:"env"`
 	// Fidelity is the per-rule report for Params.Machine.
 	Fidelity *FidelityReport `json:"fidelity"`
+	// Limits is how the plan's resource limits are enforced.
+	Limits Limits `json:"limits"`
 	// HostWeaker are rules the host's files make weaker than written
 	// (a denied path that is a symbolic link in a writable directory).
 	HostWeaker []string `json:"host_weaker,omitempty"`
@@ -129,6 +131,11 @@ type Init struct {
 	// Plan is the plan the supervisor decides violation events and exec
 	// command lines with, and the Landlock ruleset is checked against.
 	Plan *ir.Plan `json:"plan"`
+	// Rlimits are set on the command before it starts (Limits.Rlimits).
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// PidsWatch ends the run when the sandbox holds that many tasks
+	// (Limits.PidsWatch).
+	PidsWatch int64 `json:"pids_watch,omitempty"`
 }
 
 // Ports are the sandbox's ports.
@@ -168,6 +175,8 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 	prog.Exec = hasExecDenials(plan)
 	a.Init = Init{HTTPPort: a.Ports.HTTP, SOCKSPort: a.Ports.SOCKS, Landlock: ps.landlock,
 		Seccomp: &prog, Private: landlock.NewPrivateFS(plan), Plan: plan, LandlockABI: p.Machine.LandlockABI}
+	a.Limits = lowerLimits(plan, p.Machine)
+	a.Init.Rlimits, a.Init.PidsWatch = a.Limits.Rlimits, a.Limits.PidsWatch
 	a.Env = newEnvFilter(plan, a.Ports)
 	a.HostWeaker = symlinkedDenies(plan, p.Host)
 	if err := a.renderBwrap(plan, ps.bwrap, p); err != nil {

@@ -48,6 +48,9 @@ func (a *Artifact) Problems() []Problem {
 	for _, w := range a.HostWeaker {
 		out = append(out, Problem{Layer: "plan", Text: w})
 	}
+	for _, w := range a.Limits.weaker() {
+		out = append(out, Problem{Layer: LayerLimits, Text: w})
+	}
 	return out
 }
 
@@ -89,7 +92,7 @@ func (a *Artifact) Check(bestEffort bool) (weaker []string, refusal *Refusal) {
 	return nil, &Refusal{
 		Layer: "plan",
 		Cause: "this machine would enforce these rules less strictly than written:\n" + strings.Join(weaker, "\n"),
-		Fix:   "change the rules, or accept the weaker enforcement with --best-effort (fence compile -t fidelity shows every rule)",
+		Fix:   "change the rules, or accept the weaker enforcement with --best-effort (fence compile -t fidelity shows every rule, fence compile -t linux every limit)",
 	}
 }
 

@@ -48,6 +48,12 @@ type Machine struct {
 	UsernsNote    string `json:"userns_note,omitempty"`
 	// SeccompMissing says why fence has no seccomp filter for Arch.
 	SeccompMissing string `json:"seccomp_missing,omitempty"`
+	// Cgroup is the cgroup version fence may create the sandbox's cgroup
+	// with (CgroupV2, CgroupV1), "" when none; CgroupControllers are the
+	// controllers it can set there, CgroupMissing says why there is none.
+	Cgroup            string   `json:"cgroup,omitempty"`
+	CgroupControllers []string `json:"cgroup_controllers,omitempty"`
+	CgroupMissing     string   `json:"cgroup_missing,omitempty"`
 	// Assumed lists the facts set by the caller instead of probed.
 	Assumed []string `json:"assumed,omitempty"`
 }
@@ -57,6 +63,8 @@ type Machine struct {
 const (
 	LayerEnv      = "env"
 	LayerCommands = "commands"
+	// LayerLimits is the resource limits' layer in Problems.
+	LayerLimits = "limits"
 )
 
 // Layers returns the machine's enforcement layers: which capabilities each

@@ -52,6 +52,9 @@ func (a *Artifact) MarshalText() ([]byte, error) {
 	}
 	b.Write(t)
 
+	b.WriteString("\n## limits\n")
+	b.WriteString(a.Limits.text())
+
 	b.WriteString("\n## env\n")
 	fmt.Fprintf(&b, "drop %s*\n", strings.Join(a.Env.DropPrefixes, "* "))
 	fmt.Fprintf(&b, "drop %s\n", strings.Join(a.Env.Drop, " "))

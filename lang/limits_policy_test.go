@@ -40,7 +40,7 @@ func TestLimitErrors(t *testing.T) {
 		"limits {\n  memory = \"2 parsecs\"\n}\n":    `2:12 unknown size unit "parsecs" in "2 parsecs"`,
 		"limits {\n  memroy = \"2G\"\n}\n":           `2:3 unknown field "memroy" in the limits block`,
 		"limits {\n  pids = true\n}\n":               "2:10 limits.pids must be a number or a string",
-		"limits {\n  pids = 2\n}\n":                  "2:10 pids limit \"2\" is below the smallest fence accepts (8)",
+		"limits {\n  pids = 2\n}\n":                  "2:10 pids limit \"2\" is below the smallest fence accepts (32)",
 		"rules = [\"limit wall forever\"]\n":         `1:22 "forever" is not a duration`,
 		"rules = [\"limit cpus 2\"]\n":               `1:17 unknown limit "cpus"`,
 		"limits = { memory = 1 }\n":                  "1:1 limits is a block, not an attribute",

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/runtime/events"
 	"github.com/fence-policy/fence/runtime/proxy/socks"
@@ -65,6 +66,22 @@ func (o Options) grace() time.Duration {
 		return o.Grace
 	}
 	return DefaultGrace
+}
+
+// ExitLimit is the status of a run a resource limit ended (wall time,
+// memory, pids), as timeout(1) exits when its time is up.
+const ExitLimit = bridge.ExitLimit
+
+// LimitError says that a resource limit of the plan ended the run: Run
+// killed every sandbox process and returns ExitLimit with it.
+type LimitError struct {
+	Limit ir.Limit
+	// What happened, for people: "the sandbox reached 64 tasks".
+	What string
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("ended the run: %s (%s, %s)", e.What, e.Limit, e.Limit.Origin)
 }
 
 // KilledError says that Run killed the sandbox after a signal: the

@@ -31,6 +31,7 @@ type hostBridge struct {
 	exit     int
 	gotExit  bool
 	failure  string
+	limit    string // the limit the init says ended the run ('L')
 	nextID   uint32
 	pending  map[uint32]chan *os.File
 	conns    map[io.Closer]struct{}
@@ -77,6 +78,10 @@ func (b *hostBridge) loop() {
 		case bridge.MsgFailed:
 			b.mu.Lock()
 			b.failure = string(payload)
+			b.mu.Unlock()
+		case bridge.MsgLimit:
+			b.mu.Lock()
+			b.limit = string(payload)
 			b.mu.Unlock()
 		case bridge.MsgExit:
 			if len(payload) == 4 {
@@ -141,6 +146,13 @@ func (b *hostBridge) handle(conn io.Closer, fn func()) {
 }
 
 // status returns what the init reported.
+// limitHit is the kind of limit the init said ended the run, or "".
+func (b *hostBridge) limitHit() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.limit
+}
+
 func (b *hostBridge) status() (exit int, gotExit bool, failure string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fence-policy/fence/runtime/cgroup"
 	"github.com/fence-policy/fence/runtime/initproc"
 	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/seccomp"
@@ -56,6 +57,7 @@ func HostMachine(bwrapPath string) linux.Machine {
 	if _, err := (&seccomp.Program{}).Instructions(m.Arch); err != nil {
 		m.SeccompMissing = err.Error()
 	}
+	m.Cgroup, m.CgroupControllers, m.CgroupMissing = cgroup.Probe()
 	return m
 }
 

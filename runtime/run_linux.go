@@ -14,7 +14,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/runtime/bridge"
+	"github.com/fence-policy/fence/runtime/cgroup"
 )
 
 // run starts bwrap and waits for the command: hold the mount points, start
@@ -46,6 +48,15 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	defer ch.Close()
 	b := newHostBridge(ch, s.network)
 
+	if c := s.limits.Cgroup; c != nil {
+		g, err := cgroup.Create(c)
+		if err != nil {
+			return ExitSetup, &SetupError{Layer: "limits", Cause: "cannot make the sandbox's cgroup for its limits: " + err.Error(),
+				Fix: "fence compile -t linux shows how each limit is enforced; run without the memory, pids and cpu limits, or fix the cgroup"}
+		}
+		s.cgroup = g
+		defer g.Remove()
+	}
 	var bwrapErr bytes.Buffer
 	cmd, stopStderr, err := s.startBwrap(sandboxEnd, aliveW, &bwrapErr)
 	if err != nil {
@@ -149,6 +160,12 @@ func (s *sandbox) startBwrap(sandboxEnd, aliveW *os.File, bwrapErr *bytes.Buffer
 		// sandbox before the command starts.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
+	if s.cgroup != nil {
+		// Through fence, which joins the cgroup and execs bwrap: every
+		// sandbox process is born inside (cgroup.JoinMain).
+		cmd.Path = s.initPath
+		cmd.Args = append(append(append([]string{s.initPath, "__init", "-cgroup"}, s.cgroup.Procs()...), "--", s.bwrapPath), s.argv...)
+	}
 	if aliveW != nil {
 		// The holds on the mount points go in too (after the watchdog's
 		// pipe, which is there whenever they are): a fence killed while
@@ -183,7 +200,19 @@ func (s *sandbox) wait(ctx context.Context, cmd *exec.Cmd, b *hostBridge, sigs c
 		first syscall.Signal   // the signal that started the grace period
 		grace <-chan time.Time // fires at its end
 		ended bool             // the sandbox was killed
+		wall  <-chan time.Time // the wall limit
+		watch <-chan time.Time // reads the cgroup's counters
 	)
+	if s.limits.WallMS > 0 {
+		t := time.NewTimer(time.Duration(s.limits.WallMS) * time.Millisecond)
+		defer t.Stop()
+		wall = t.C
+	}
+	if s.cgroup != nil {
+		t := time.NewTicker(cgroupWatch)
+		defer t.Stop()
+		watch = t.C
+	}
 	kill := func(cause error) {
 		if ended {
 			return
@@ -219,6 +248,12 @@ func (s *sandbox) wait(ctx context.Context, cmd *exec.Cmd, b *hostBridge, sigs c
 			}
 		case <-grace:
 			kill(&KilledError{Signal: first, Grace: s.opts.grace()})
+		case <-wall:
+			kill(s.limitError(ir.LimitWall, "the command was still running after "+s.limitText(ir.LimitWall)))
+		case <-watch:
+			if err := s.cgroupLimit(); err != nil {
+				kill(err)
+			}
 		case <-b.stopped:
 			// The command stopped (Ctrl-Z) while it held the terminal:
 			// stop fence's own process group, as a shell expects of the
@@ -233,6 +268,43 @@ func (s *sandbox) wait(ctx context.Context, cmd *exec.Cmd, b *hostBridge, sigs c
 	}
 }
 
+// cgroupWatch is how often the run reads its cgroup's counters.
+const cgroupWatch = 100 * time.Millisecond
+
+// cgroupLimit is the *LimitError for a limit the cgroup's counters say
+// was hit (a process killed for memory, a fork refused at pids.max), or nil.
+func (s *sandbox) cgroupLimit() error {
+	if s.cgroup == nil {
+		return nil
+	}
+	e := s.cgroup.Events()
+	switch {
+	case e.OOMKills > 0:
+		return s.limitError(ir.LimitMemory, fmt.Sprintf("the kernel killed %d %s of the sandbox for using more than %s of memory",
+			e.OOMKills, plural(int(e.OOMKills), "process", "processes"), s.limitText(ir.LimitMemory)))
+	case e.PidsMax > 0:
+		return s.limitError(ir.LimitPids, "the sandbox reached "+s.limitText(ir.LimitPids)+" tasks")
+	}
+	return nil
+}
+
+func (s *sandbox) limitError(kind, what string) *LimitError {
+	l, _ := s.plan.Limit(kind)
+	return &LimitError{Limit: l, What: what}
+}
+
+func (s *sandbox) limitText(kind string) string {
+	l, _ := s.plan.Limit(kind)
+	return l.Text
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // outcome is the run's result: the command's status, or fence's failure
 // when the command never started.
 func (s *sandbox) outcome(b *hostBridge, waitErr, ctxErr error, bwrapErr []byte) (int, error) {
@@ -241,6 +313,16 @@ func (s *sandbox) outcome(b *hostBridge, waitErr, ctxErr error, bwrapErr []byte)
 		// Setup failed inside the sandbox, before or while the command
 		// was being started (the exec shim): fence's failure, not its.
 		return ExitSetup, &SetupError{Layer: "init", Cause: failure}
+	}
+	if ctxErr == nil {
+		ctxErr = s.cgroupLimit() // a limit the last watch tick missed
+	}
+	if ctxErr == nil && b.limitHit() == ir.LimitPids {
+		ctxErr = s.limitError(ir.LimitPids, "the sandbox reached "+s.limitText(ir.LimitPids)+" tasks")
+	}
+	var limited *LimitError
+	if errors.As(ctxErr, &limited) {
+		return ExitLimit, ctxErr
 	}
 	var killed *KilledError
 	if errors.As(ctxErr, &killed) {

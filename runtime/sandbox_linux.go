@@ -20,6 +20,7 @@ import (
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/shquote"
 	"github.com/fence-policy/fence/runtime/bridge"
+	"github.com/fence-policy/fence/runtime/cgroup"
 	"github.com/fence-policy/fence/runtime/events"
 	"github.com/fence-policy/fence/runtime/initproc"
 	"github.com/fence-policy/fence/runtime/mounts"
@@ -66,6 +67,9 @@ type sandbox struct {
 	mps        mounts.Points
 	pins       []string // directories to create for bwrap, not removed by the watchdog
 	dests      []string // the other mount destinations, held too if fence made them
+	plan       *ir.Plan
+	limits     linux.Limits
+	cgroup     *cgroup.Group // the sandbox's cgroup, while it runs
 }
 
 type exposedListener struct {
@@ -143,6 +147,7 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
 	}
 	s.created, s.pins = a.Bwrap.MountPoints, a.Bwrap.Pins
+	s.plan, s.limits = a.Init.Plan, a.Limits
 	s.dests = a.Bwrap.ExistingDests()
 	s.env, s.envDropped = a.Env.Apply(opts.Env, s.initPath)
 	s.logStart(a)

@@ -52,7 +52,8 @@ command is still running --grace (default 5s) after the first of them, or
 a second SIGINT arrives, fence kills every sandbox process, says so on
 stderr and exits 128+N for that signal N.
 
-Exit status: the command's own; 128+N when it died of signal N; 2 for a bad
+Exit status: the command's own; 128+N when it died of signal N; 124 when a
+resource limit (limits: wall, memory, pids) ended the run; 2 for a bad
 policy or bad usage (nothing ran); 125 when fence failed before the command
 started (the message names the cause and the fix).
 
@@ -205,9 +206,12 @@ func execute(c *cli.Context, s runSpec) error {
 		BestEffort: s.bestEffort,
 		Grace:      s.grace,
 	})
-	var killed *runtime.KilledError
-	if errors.As(err, &killed) {
-		// The command ran; fence ended it after a signal.
+	var (
+		killed  *runtime.KilledError
+		limited *runtime.LimitError
+	)
+	if errors.As(err, &killed) || errors.As(err, &limited) {
+		// The command ran; fence ended it after a signal, or at a limit.
 		fmt.Fprintf(stderr, "fence: %v\n", err)
 		return silentExit(code)
 	}

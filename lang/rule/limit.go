@@ -37,9 +37,9 @@ var LimitKinds = []LimitKind{LimitMemory, LimitPids, LimitCPU, LimitWall, LimitF
 // limit would only turn into a confusing start-up failure.
 var limitMin = map[LimitKind]int64{
 	LimitMemory:   16 << 20, // 16 MiB
-	LimitPids:     8,
-	LimitCPU:      10, // 0.01 CPU
-	LimitWall:     1,  // 1 ms
+	LimitPids:     32,       // fence's own init and bwrap count too (about ten tasks)
+	LimitCPU:      10,       // 0.01 CPU
+	LimitWall:     1,        // 1 ms
 	LimitFileSize: 1,
 }
 

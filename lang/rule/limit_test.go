@@ -50,7 +50,7 @@ func TestParseLimitValueErrors(t *testing.T) {
 		{LimitMemory, "lots", `"lots" is not a size`},
 		{LimitMemory, "1MiB", "below the smallest fence accepts (16MiB)"},
 		{LimitPids, "1.5", "not a whole number"},
-		{LimitPids, "3", "below the smallest fence accepts (8)"},
+		{LimitPids, "3", "below the smallest fence accepts (32)"},
 		{LimitPids, "-1", "below the smallest"},
 		{LimitCPU, "fast", "not a number of CPUs"},
 		{LimitCPU, "0", "below the smallest"},

@@ -28,6 +28,7 @@ import (
 //	'D' uint32 [+fd]    answer to 'C' with the same id: the connected socket, or no fd on failure
 //	'T'                 the command was stopped (job control; only with a terminal)
 //	'E' json            a violation the init's seccomp supervisor saw (an Event; notify_bridge_linux.go)
+//	'L' kind            a resource limit ended the run ("pids": the sandbox reached its task limit)
 //
 // Host → init:
 //
@@ -51,6 +52,7 @@ const (
 	MsgResume  = 'R'
 	MsgSignal  = 'G'
 	MsgDial    = 'C'
+	MsgLimit   = 'L' // init → host: a limit ended the run (payload: its kind)
 )
 
 // maxMsg bounds a message; 'F' texts longer than this are cut.

@@ -9,4 +9,7 @@ const (
 	// command that could not be started at all.
 	ExitNotFound   = 127
 	ExitCannotExec = 126
+	// ExitLimit is the status of a run a resource limit ended, as
+	// timeout(1) exits when its time is up.
+	ExitLimit = 124
 )

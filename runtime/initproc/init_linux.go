@@ -13,10 +13,12 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/fence-policy/fence/runtime/bridge"
+	"github.com/fence-policy/fence/runtime/cgroup"
 	"github.com/fence-policy/fence/runtime/mounts"
 	"github.com/fence-policy/fence/runtime/supervisor"
 	"github.com/fence-policy/fence/targets/landlock"
@@ -64,6 +66,9 @@ func InitMain(args []string) int {
 	}
 	if len(args) > 0 && args[0] == "-exec" {
 		return shimMain(args[1:])
+	}
+	if len(args) > 0 && args[0] == "-cgroup" {
+		return cgroup.JoinMain(args[1:])
 	}
 	fs := flag.NewFlagSet("fence __init", flag.ContinueOnError)
 	var cfg initConfig
@@ -196,6 +201,9 @@ func (in *sandboxInit) run() int {
 	if pid == 0 {
 		return in.exit(code)
 	}
+	if in.cfg.PidsWatch > 0 {
+		go in.watchPids(in.cfg.PidsWatch)
+	}
 	return in.exit(in.reap(pid, chld))
 }
 
@@ -218,7 +226,7 @@ func (in *sandboxInit) start() (int, int) {
 	// filter's listener from here.
 	prog := in.cfg.Seccomp
 	in.mu.Lock()
-	pid, listener, err := StartShim(&ShimConfig{Landlock: in.landlock, ABI: in.cfg.LandlockABI, Seccomp: ProgramFields(*prog)},
+	pid, listener, err := StartShim(&ShimConfig{Landlock: in.landlock, ABI: in.cfg.LandlockABI, Seccomp: ProgramFields(*prog), Rlimits: in.cfg.Rlimits},
 		path, argv, os.Environ(), []uintptr{0, 1, in.stderr.Fd()},
 		&syscall.SysProcAttr{Setpgid: true, Foreground: in.cfg.TTY, Ctty: 0})
 	if pid > 0 {
@@ -274,6 +282,48 @@ func (in *sandboxInit) exit(code int) int {
 
 // forward sends sig to the command's process group, or keeps it for when
 // the command starts.
+// pidsWatchEvery is how often the init counts the sandbox's tasks.
+const pidsWatchEvery = 100 * time.Millisecond
+
+// watchPids ends the run once the sandbox holds limit tasks: the rlimit
+// (RLIMIT_NPROC, which counts the same tasks: every one of the sandbox's
+// user namespace) refuses the next fork, and a fork bomb would spin at the
+// limit for good. It tells the host which limit, then kills every process
+// of the sandbox but bwrap's and its own; the command's death ends reap.
+func (in *sandboxInit) watchPids(limit int64) {
+	t := time.NewTicker(pidsWatchEvery)
+	defer t.Stop()
+	for range t.C {
+		if countTasks() < limit {
+			continue
+		}
+		in.ch.Send(bridge.MsgLimit, []byte("pids"), nil)
+		syscall.Kill(-1, syscall.SIGKILL)
+		return
+	}
+}
+
+// countTasks counts the threads of every process in the sandbox's /proc
+// (its own pid namespace).
+func countTasks() int64 {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, p := range procs {
+		if p.Name()[0] < '0' || p.Name()[0] > '9' {
+			continue
+		}
+		ts, err := os.ReadDir("/proc/" + p.Name() + "/task")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		n += int64(len(ts))
+	}
+	return n
+}
+
 func (in *sandboxInit) forward(sig syscall.Signal) {
 	in.mu.Lock()
 	defer in.mu.Unlock()

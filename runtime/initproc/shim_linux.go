@@ -14,6 +14,7 @@ import (
 
 	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/targets/landlock"
+	"github.com/fence-policy/fence/targets/linux"
 	"github.com/fence-policy/fence/targets/seccomp"
 )
 
@@ -47,6 +48,36 @@ type ShimConfig struct {
 	// Seccomp is the program's settings (as its fields: Program's own
 	// text form is the listing).
 	Seccomp ProgramFields `json:"seccomp"`
+	// Rlimits are set right before the exec, so that they hold the
+	// command and its children, not the init.
+	Rlimits []linux.Rlimit `json:"rlimits,omitempty"`
+}
+
+// rlimitResources maps the artifact's rlimit names to the kernel's.
+var rlimitResources = map[string]int{
+	linux.RlimitFsize: unix.RLIMIT_FSIZE,
+	linux.RlimitNproc: unix.RLIMIT_NPROC,
+	linux.RlimitData:  unix.RLIMIT_DATA,
+}
+
+// setRlimits sets each limit as both soft and hard limit, so the command
+// cannot raise it again.
+func setRlimits(rs []linux.Rlimit) error {
+	for _, r := range rs {
+		res, ok := rlimitResources[r.Name]
+		if !ok || r.Value < 0 {
+			return fmt.Errorf("unknown resource limit %s", r.Name)
+		}
+		lim := unix.Rlimit{Cur: uint64(r.Value), Max: uint64(r.Value)}
+		var old unix.Rlimit
+		if err := unix.Prlimit(0, res, nil, &old); err == nil && old.Max < lim.Max {
+			lim = unix.Rlimit{Cur: old.Max, Max: old.Max} // already stricter: kept
+		}
+		if err := unix.Prlimit(0, res, &lim, nil); err != nil {
+			return fmt.Errorf("setrlimit(%s, %d): %w", r.Name, r.Value, err)
+		}
+	}
+	return nil
 }
 
 // ProgramFields is seccomp.Program without its methods, so JSON sees the
@@ -198,6 +229,10 @@ func shimMain(args []string) int {
 	ch.Close()
 	if err != nil {
 		// The init is gone: nothing would serve the filter.
+		return bridge.ExitSetup
+	}
+	if err := setRlimits(cfg.Rlimits); err != nil {
+		fmt.Fprintf(os.Stderr, "fence: %v\n", err)
 		return bridge.ExitSetup
 	}
 	err = syscall.Exec(path, argv, os.Environ())

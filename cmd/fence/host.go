@@ -120,7 +120,7 @@ func compileLayers(stderr io.Writer, refs []string, extra func(*lang.Loader) (*l
 		if len(layers) != len(refs) {
 			return nil, ds, nil
 		}
-		if last != nil && (len(last.Rules) > 0 || len(last.Expose) > 0) {
+		if last != nil && (len(last.Rules) > 0 || len(last.Expose) > 0 || len(last.Limits) > 0) {
 			layers = append(layers, last)
 		}
 		return layers, ds, nil

@@ -143,6 +143,7 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
 	}
 	s.created, s.pins = a.Bwrap.MountPoints, a.Bwrap.Pins
+	s.mps.Stubs = a.Bwrap.FileContents() // the mount points Claim makes as files
 	s.dests = a.Bwrap.ExistingDests()
 	s.env, s.envDropped = a.Env.Apply(opts.Env, s.initPath)
 	s.logStart(a)

@@ -169,3 +169,45 @@ func TestProtectedKindsInsideSandbox(t *testing.T) {
 		})
 	}
 }
+
+// Issue 10: a ".git" that is a symbolic link (to a repository outside the
+// writable root, to one inside it, or dangling) does not make a run fail,
+// the first or any later one, and the git directory it leads to stays
+// protected. (The link itself cannot be protected by a mount: see
+// compiler/repos.go.)
+func TestProtectedSymlinkedGitDir(t *testing.T) {
+	dir := testfs.WorkDir(t)
+	cwd := filepath.Join(dir, "proj")
+	gitInit(t, cwd)
+	gitInit(t, filepath.Join(dir, "elsewhere"))
+	gitInit(t, filepath.Join(cwd, "inside/real"))
+	testfs.MkTree(t, cwd, "out/", "in/", "dangling/")
+	for link, target := range map[string]string{
+		"out/.git": "../../elsewhere/.git", "in/.git": "../inside/real/.git", "dangling/.git": "/nonexistent/.git",
+	} {
+		if err := os.Symlink(target, filepath.Join(cwd, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var script strings.Builder
+	for _, p := range []string{"out/.git/hooks/pre-commit", "in/.git/hooks/pre-commit", "inside/real/.git/hooks/pre-commit",
+		"in/.git/config", "inside/real/.git/config"} {
+		script.WriteString("( echo x >> " + p + " ) 2>/dev/null && echo 'WROTE " + p + "'\n")
+	}
+	script.WriteString("git -C in --no-optional-locks status >/dev/null || echo 'FAILED git status'\necho done\n")
+	for run := 1; run <= 2; run++ {
+		plan, _ := compileTest(t, testEnv(filepath.Join(dir, "home"), cwd), "", writeCwd)
+		r := shHome(t, plan, filepath.Join(dir, "home"), script.String())
+		if r.err != nil || r.code != 0 || !strings.HasSuffix(r.stdout, "done\n") {
+			t.Fatalf("run %d failed: %s", run, r)
+		}
+		if strings.Contains(r.stdout, "WROTE") || strings.Contains(r.stdout, "FAILED") {
+			t.Errorf("run %d:\n%s", run, r)
+		}
+	}
+	for _, p := range []string{"elsewhere/.git/hooks/pre-commit", "proj/inside/real/.git/hooks/pre-commit", "nonexistent"} {
+		if _, err := os.Lstat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("%s was created", p)
+		}
+	}
+}

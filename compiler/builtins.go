@@ -127,6 +127,8 @@ func (c *compilation) dedupe(rules []ir.Rule) []ir.Rule {
 			if prev.Origin.Builtin != "" && r.Origin.Builtin == "" {
 				out[i] = r // a user-written origin explains better than a built-in one
 			}
+			out[i].MergeKind(prev)
+			out[i].MergeKind(r)
 			continue
 		}
 		first[k] = len(out)

@@ -48,7 +48,20 @@ func (c *compilation) addRepos(plan *ir.Plan) {
 	}
 	for _, r := range plan.Context.Repos {
 		in := "in the git repository " + r.Top
+		// A ".git" that is a symbolic link (GitDir set, no gitdir file):
+		// its git directory is protected where it really is (GitDir,
+		// below), not through the link. The link itself cannot be: a
+		// mount cannot stand on a symbolic link, and the directory that
+		// holds it is writable, so the command could replace it; fence
+		// protects the real target and leaves the link as it leaves any
+		// other entry of a writable directory, rather than refusing to
+		// run, which a command could force on every later run by
+		// planting such a link.
+		linked := r.GitDir != "" && r.GitFile == ""
 		for _, rl := range ir.RepoProtected(r.Top, plan.AllowGitConfig) {
+			if linked && ir.Within(rl.Path.Pattern, path.Join(r.Top, ".git")) {
+				continue
+			}
 			add(rl, in)
 		}
 		if r.GitFile != "" {

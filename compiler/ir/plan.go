@@ -104,7 +104,40 @@ type Rule struct {
 	Host    *HostPattern `json:"host,omitempty"`
 	Name    string       `json:"name,omitempty"`
 	Command []string     `json:"command,omitempty"`
-	Origin  Origin       `json:"origin"`
+	// Kind says what a path rule's path is where it exists; only the
+	// protected files set it (see protected.go). A target that must make
+	// a missing denied path exist to keep it from being created (bwrap
+	// mounts over it) makes a file there rather than a directory, so that
+	// the programs that read it (git, shells) still work.
+	Kind PathKind `json:"kind,omitempty"`
+	// Stub is what that stand-in file holds (Kind file only): empty but
+	// for a git directory's commondir, which git must be able to read.
+	Stub   string `json:"stub,omitempty"`
+	Origin Origin `json:"origin"`
+}
+
+// PathKind is what a path names where it exists.
+type PathKind string
+
+const (
+	// KindAny is a directory, or a path whose kind nobody knows: a
+	// missing one is kept from being created with an empty directory,
+	// which also covers everything below it.
+	KindAny PathKind = ""
+	// KindFile is a file: a missing one is kept from being created with
+	// a read-only file (Rule.Stub).
+	KindFile PathKind = "file"
+)
+
+// MergeKind gives r the path kind of o, a duplicate of r (the same Key)
+// that is being dropped: a file kind wins, so that the rule kept still
+// masks a missing protected file with a file. A file mask keeps a missing
+// path from being created as well as a directory does (nothing can be
+// made below a file).
+func (r *Rule) MergeKind(o Rule) {
+	if r.Kind == KindAny && o.Kind == KindFile {
+		r.Kind, r.Stub = o.Kind, o.Stub
+	}
 }
 
 // Object renders the rule's object in rule syntax.

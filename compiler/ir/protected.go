@@ -3,6 +3,7 @@ package ir
 import (
 	"path"
 	"slices"
+	"strings"
 )
 
 // Protected paths are write-denied in every plan (DESIGN §2): files that a
@@ -17,10 +18,29 @@ import (
 
 // Protected is one protected path, relative to the directory it belongs to
 // (the home directory or the top of a work tree), with the reason it is
-// protected.
+// protected and what it is where it exists: a file (KindFile) or a
+// directory (KindAny). The kind decides what stands in for a missing one
+// while a sandbox runs (Rule.Kind): ~/.gitconfig kept from being created
+// by an empty directory would make every git command fail ("Is a
+// directory"), .bashrc every bash.
 type Protected struct {
-	Rel string // slash-separated, relative, clean
-	Why string
+	Rel  string // slash-separated, relative, clean
+	Why  string
+	Kind PathKind
+}
+
+// commondirStub is what stands in for a git directory's missing commondir
+// file: git reads commondir whenever it exists and dies on an empty one
+// ("failed to read …/commondir"), while "." names the git directory
+// itself, which is what a missing commondir means.
+const commondirStub = "."
+
+// stub is what stands in for the missing protected file rel.
+func stub(rel string) string {
+	if path.Base(rel) == "commondir" {
+		return commondirStub
+	}
+	return ""
 }
 
 // gitConfigRel and gitConfigWorktreeRel are the entries that
@@ -39,17 +59,17 @@ const (
 // directory is often some shell's home all the same (a container's or
 // another user's home, a dotfiles repository that ZDOTDIR points at).
 var shellStartup = []Protected{
-	{".bashrc", "shell start-up file"},
-	{".bash_profile", "shell start-up file"},
-	{".bash_login", "shell start-up file"},
-	{".bash_logout", "shell start-up file"},
-	{".bash_aliases", "shell start-up file (sourced by the usual .bashrc)"},
-	{".profile", "shell start-up file"},
-	{".zshrc", "shell start-up file"},
-	{".zprofile", "shell start-up file"},
-	{".zshenv", "shell start-up file"},
-	{".zlogin", "shell start-up file"},
-	{".zlogout", "shell start-up file"},
+	{".bashrc", "shell start-up file", KindFile},
+	{".bash_profile", "shell start-up file", KindFile},
+	{".bash_login", "shell start-up file", KindFile},
+	{".bash_logout", "shell start-up file", KindFile},
+	{".bash_aliases", "shell start-up file (sourced by the usual .bashrc)", KindFile},
+	{".profile", "shell start-up file", KindFile},
+	{".zshrc", "shell start-up file", KindFile},
+	{".zprofile", "shell start-up file", KindFile},
+	{".zshenv", "shell start-up file", KindFile},
+	{".zlogin", "shell start-up file", KindFile},
+	{".zlogout", "shell start-up file", KindFile},
 }
 
 // homeShellStartup are the other shells' start-up files, protected in the
@@ -60,24 +80,24 @@ var shellStartup = []Protected{
 // the mount table for each), so the list for every writable root and
 // repository stays at the two shells that users run.
 var homeShellStartup = []Protected{
-	{".inputrc", "shell start-up file (readline macros type commands)"},
-	{".kshrc", "shell start-up file"},
-	{".mkshrc", "shell start-up file"},
-	{".cshrc", "shell start-up file"},
-	{".tcshrc", "shell start-up file"},
-	{".login", "shell start-up file"},
-	{".logout", "shell start-up file"},
+	{".inputrc", "shell start-up file (readline macros type commands)", KindFile},
+	{".kshrc", "shell start-up file", KindFile},
+	{".mkshrc", "shell start-up file", KindFile},
+	{".cshrc", "shell start-up file", KindFile},
+	{".tcshrc", "shell start-up file", KindFile},
+	{".login", "shell start-up file", KindFile},
+	{".logout", "shell start-up file", KindFile},
 }
 
 var homeProtected = slices.Concat(shellStartup, homeShellStartup, []Protected{
-	{".config/fish", "shell start-up files"},
-	{".config/nushell", "shell start-up files"},
-	{".gitconfig", "git configuration (aliases and hooks run commands)"},
-	{".config/git", "git configuration (aliases and hooks run commands)"},
-	{".ssh", "ssh keys and configuration (authorized_keys, ProxyCommand)"},
-	{".config/systemd", "user services started at login"},
-	{".config/autostart", "programs started at login"},
-	{".config/environment.d", "environment of the user's services (systemd)"},
+	{".config/fish", "shell start-up files", KindAny},
+	{".config/nushell", "shell start-up files", KindAny},
+	{".gitconfig", "git configuration (aliases and hooks run commands)", KindFile},
+	{".config/git", "git configuration (aliases and hooks run commands)", KindAny},
+	{".ssh", "ssh keys and configuration (authorized_keys, ProxyCommand)", KindAny},
+	{".config/systemd", "user services started at login", KindAny},
+	{".config/autostart", "programs started at login", KindAny},
+	{".config/environment.d", "environment of the user's services (systemd)", KindAny},
 	// Programs and Python code that run later: ~/.local/bin is on the
 	// usual PATH, and every *.pth file, usercustomize.py and installed
 	// package of ~/.local/lib/python*/site-packages runs in the user's
@@ -86,31 +106,31 @@ var homeProtected = slices.Concat(shellStartup, homeShellStartup, []Protected{
 	// site-packages directory would be missed, and the other files there
 	// run code too. pip install --user inside such a sandbox fails; a
 	// virtual environment does not.
-	{".local/bin", "programs on the user's PATH"},
-	{".local/lib", "Python user site-packages (*.pth files and usercustomize run at every start)"},
-	{".pam_environment", "environment set at login (PAM)"},
-	{".xprofile", "run by the display manager at graphical login"},
-	{".xsessionrc", "run by the X session at graphical login"},
-	{".xsession", "run by the X session at graphical login"},
-	{".xinitrc", "run by startx"},
-	{".config/fence", "fence's own policies"},
-	{".fence.json", "fence's own settings"},
+	{".local/bin", "programs on the user's PATH", KindAny},
+	{".local/lib", "Python user site-packages (*.pth files and usercustomize run at every start)", KindAny},
+	{".pam_environment", "environment set at login (PAM)", KindFile},
+	{".xprofile", "run by the display manager at graphical login", KindFile},
+	{".xsessionrc", "run by the X session at graphical login", KindFile},
+	{".xsession", "run by the X session at graphical login", KindFile},
+	{".xinitrc", "run by startx", KindFile},
+	{".config/fence", "fence's own policies", KindAny},
+	{".fence.json", "fence's own settings", KindFile},
 })
 
 var repoProtected = slices.Concat([]Protected{
-	{".git/hooks", "git hooks run on the next git command"},
-	{gitConfigRel, "git configuration (core.fsmonitor, aliases run commands)"},
-	{gitConfigWorktreeRel, "git configuration of the work tree (read with extensions.worktreeConfig)"},
-	{".git/commondir", "points git at another repository's configuration (core.fsmonitor)"},
-	{".git/info/attributes", "git attributes select filter and diff drivers that run commands"},
-	{".gitmodules", "submodule configuration"},
-	{".envrc", "direnv runs it on entering the directory"},
-	{".vscode", "editor configuration (tasks run commands)"},
-	{".idea", "editor configuration"},
-	{".claude", "agent configuration"},
-	{".codex", "agent configuration"},
-	{".cursor", "agent configuration"},
-	{".mcp.json", "agent tool configuration"},
+	{".git/hooks", "git hooks run on the next git command", KindAny},
+	{gitConfigRel, "git configuration (core.fsmonitor, aliases run commands)", KindFile},
+	{gitConfigWorktreeRel, "git configuration of the work tree (read with extensions.worktreeConfig)", KindFile},
+	{".git/commondir", "points git at another repository's configuration (core.fsmonitor)", KindFile},
+	{".git/info/attributes", "git attributes select filter and diff drivers that run commands", KindFile},
+	{".gitmodules", "submodule configuration", KindFile},
+	{".envrc", "direnv runs it on entering the directory", KindFile},
+	{".vscode", "editor configuration (tasks run commands)", KindAny},
+	{".idea", "editor configuration", KindAny},
+	{".claude", "agent configuration", KindAny},
+	{".codex", "agent configuration", KindAny},
+	{".cursor", "agent configuration", KindAny},
+	{".mcp.json", "agent tool configuration", KindFile},
 }, shellStartup)
 
 // HomeProtectedPaths lists the protected paths relative to the home
@@ -130,7 +150,7 @@ func HomeProtected(home string) []Rule {
 	}
 	out := make([]Rule, 0, len(homeProtected))
 	for _, p := range homeProtected {
-		out = append(out, protectedRule(path.Join(home, p.Rel), BuiltinProtected, p.Why))
+		out = append(out, p.rule(home))
 	}
 	return out
 }
@@ -144,7 +164,16 @@ func RepoProtected(dir string, allowGitConfig bool) []Rule {
 		if (p.Rel == gitConfigRel || p.Rel == gitConfigWorktreeRel) && allowGitConfig {
 			continue
 		}
-		out = append(out, protectedRule(path.Join(dir, p.Rel), BuiltinProtected, p.Why))
+		if !strings.HasPrefix(p.Rel, ".git/") {
+			// In a work tree a stand-in file would show in git status
+			// as untracked, and `git add -A` would commit it; an empty
+			// directory shows nowhere. So only the names inside the git
+			// directory, which git reads and dies on when they are
+			// directories, stand in as files here (the home directory's
+			// list keeps its files: HomeProtected).
+			p.Kind = KindAny
+		}
+		out = append(out, p.rule(dir))
 	}
 	return out
 }
@@ -157,15 +186,19 @@ func RepoProtected(dir string, allowGitConfig bool) []Rule {
 // commondir pointer, its info/attributes, its config and its per-worktree
 // config (unless allowGitConfig lifts both).
 func GitDirProtected(gitDir string, allowGitConfig bool) []Rule {
-	out := []Rule{
-		protectedRule(path.Join(gitDir, "hooks"), BuiltinProtected, "git hooks run on the next git command"),
-		protectedRule(path.Join(gitDir, "commondir"), BuiltinProtected, "points git at another repository's configuration (core.fsmonitor)"),
-		protectedRule(path.Join(gitDir, "info/attributes"), BuiltinProtected, "git attributes select filter and diff drivers that run commands"),
+	ps := []Protected{
+		{"hooks", "git hooks run on the next git command", KindAny},
+		{"commondir", "points git at another repository's configuration (core.fsmonitor)", KindFile},
+		{"info/attributes", "git attributes select filter and diff drivers that run commands", KindFile},
 	}
 	if !allowGitConfig {
 		for _, f := range []string{"config", "config.worktree"} {
-			out = append(out, protectedRule(path.Join(gitDir, f), BuiltinProtected, "git configuration (core.fsmonitor, aliases run commands)"))
+			ps = append(ps, Protected{f, "git configuration (core.fsmonitor, aliases run commands)", KindFile})
 		}
+	}
+	out := make([]Rule, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.rule(gitDir))
 	}
 	return out
 }
@@ -174,7 +207,9 @@ func GitDirProtected(gitDir string, allowGitConfig bool) []Rule {
 // "gitdir: …" pointer): rewritten, it would point git at a directory the
 // command filled with hooks.
 func GitFileProtected(file string) Rule {
-	return protectedRule(file, BuiltinProtected, "points git at its repository (gitdir file)")
+	r := protectedRule(file, BuiltinProtected, "points git at its repository (gitdir file)")
+	r.Kind = KindFile
+	return r
 }
 
 // HooksPathProtected returns the deny-write rule for a directory that a
@@ -185,7 +220,19 @@ func HooksPathProtected(dir string) Rule {
 
 // PolicyFileProtected returns the deny-write rule for a policy file in use.
 func PolicyFileProtected(file string) Rule {
-	return protectedRule(file, BuiltinPolicyFile, "a policy file in use")
+	r := protectedRule(file, BuiltinPolicyFile, "a policy file in use")
+	r.Kind = KindFile
+	return r
+}
+
+// rule is the deny-write rule of p in the directory dir, with its kind
+// and, for a file, what stands in for it while it is missing.
+func (p Protected) rule(dir string) Rule {
+	r := protectedRule(path.Join(dir, p.Rel), BuiltinProtected, p.Why)
+	if p.Kind == KindFile {
+		r.Kind, r.Stub = KindFile, stub(p.Rel)
+	}
+	return r
 }
 
 func protectedRule(p, builtin, why string) Rule {
@@ -217,6 +264,9 @@ func (p *Plan) WithRules(extra ...Rule) *Plan {
 		if k := r.Key(); !seen[k] {
 			seen[k] = true
 			q.Rules = append(q.Rules, r)
+		} else if r.Kind != KindAny {
+			i := slices.IndexFunc(q.Rules, func(o Rule) bool { return o.Key() == k })
+			q.Rules[i].MergeKind(r)
 		}
 	}
 	SortRules(q.Rules)

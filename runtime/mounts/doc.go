@@ -1,4 +1,5 @@
-// Package mounts owns the host directories a run creates as mount points.
+// Package mounts owns the host directories (and stand-in files, for
+// missing protected files) a run creates as mount points.
 // HostFS answers targets/linux's questions about the host's files before
 // the artifact is compiled (a directory fence made as a mount point counts
 // as missing, so the artifact lists it for this run too); Points creates

@@ -15,8 +15,8 @@ import (
 )
 
 // Mount points fence creates on the host (empty directories over denied
-// paths that do not exist yet: the artifact's Bwrap.MountPoints and Pins)
-// are shared by every sandbox that runs at the same time in the same
+// paths that do not exist yet, or stand-in files over missing protected
+// files: the artifact's Bwrap.MountPoints, Files and Pins) are shared by every sandbox that runs at the same time in the same
 // tree: an agent runs several commands in parallel in one repository.
 // Removing one while another sandbox uses it would be a hole, not only an
 // error: the kernel detaches a mount whose mount point is deleted, so that
@@ -27,14 +27,17 @@ import (
 // forged to make fence remove the user's directories or another
 // sandbox's live mount points. fence keeps its own record instead, in the
 // registry under StateDir, which no sandbox can write: one entry per
-// directory it made, named by the directory's device and inode and holding
-// its path and birth time. A directory counts as fence's only while all
-// four match. Every decision to create, adopt or remove happens under the
+// directory or file it made, named by its device and inode and holding its
+// path and birth time (and, for a file, the content fence wrote). One
+// counts as fence's only while all four match and it is still of the kind
+// fence made. Every decision to create, adopt or remove happens under the
 // registry's lock; a run holds a shared flock on the entry of the topmost
 // fence-made directory of each tree it uses for as long as its sandbox
 // lives, and a tree is removed only by a run that gets the exclusive flock,
 // that is, when no other run uses it — and then only the directories the
-// registry names, bottom up, while they are empty.
+// registry names, bottom up, while they are empty, and the files it names
+// while they hold what fence wrote (a file someone wrote to since, such as
+// a stand-in ~/.bashrc the user appended to on the host, is theirs now).
 
 // Registry is fence's record of the directories it made.
 type Registry struct {
@@ -95,64 +98,90 @@ func (r *Registry) lock() (func(), error) {
 }
 
 // intend notes, in the lock file, that p is about to be made ("" when
-// nothing is).
-func (r *Registry) intend(p string) error {
+// nothing is): a directory, or, with a stub, a file to hold *stub.
+func (r *Registry) intend(p string, stub *string) error {
 	if err := r.held.Truncate(0); err != nil {
 		return err
 	}
 	if p == "" {
 		return nil
 	}
-	_, err := r.held.WriteAt([]byte(strconv.FormatInt(time.Now().UnixNano(), 10)+" "+p), 0)
+	s := strconv.FormatInt(time.Now().UnixNano(), 10) + " " + p
+	if stub != nil {
+		s += "\x00" + *stub // no path holds a NUL
+	}
+	_, err := r.held.WriteAt([]byte(s), 0)
 	return err
 }
 
-// recover records the directory a killed holder made but did not record:
-// the intent's path, if it is now an empty directory no entry names,
-// born after the intent was written.
+// recover records the directory or file a killed holder made but did not
+// record: the intent's path, if it is now an empty directory (or a file
+// holding nothing or the intended stub) no entry names, born after the
+// intent was written.
 func (r *Registry) recover() {
 	b, err := io.ReadAll(io.NewSectionReader(r.held, 0, 1<<16))
 	if err != nil || len(b) == 0 {
 		return
 	}
-	defer r.intend("")
+	defer r.intend("", nil)
 	ts, p, ok := strings.Cut(string(b), " ")
+	p, stub, isFile := strings.Cut(p, "\x00")
 	since, err := strconv.ParseInt(ts, 10, 64)
 	if !ok || err != nil || !filepath.IsAbs(p) {
 		return
 	}
-	id, isDir := r.identify(p)
+	id, ok := r.identify(p)
 	// Birth times come from the kernel's coarse clock, a few ms behind
 	// the intent's: a second of slack.
-	if !isDir || id.btime*1e9+id.bnsec < since-1e9 {
+	if !ok || id.file != isFile || id.btime*1e9+id.bnsec < since-1e9 {
 		return
 	}
 	if _, ok := r.Owns(p); ok {
 		return
 	}
+	if isFile {
+		// Killed before or after writing the stub: recorded with what
+		// it holds, so that it is removed like any other.
+		for _, c := range []string{"", stub} {
+			if sameFile(p, id, c) {
+				r.record(p, c)
+				return
+			}
+		}
+		return
+	}
 	if es, err := os.ReadDir(p); err == nil && len(es) == 0 {
-		r.record(p)
+		r.record(p, "")
 	}
 }
 
-// identity is what names a directory in the registry.
+// identity is what names a directory or file in the registry.
 type identity struct {
 	dev, ino      uint64
 	btime, bnsec  int64
+	file          bool // a regular file, not a directory
 	entry, record string
 }
 
+// fileTag separates a file's record from the content fence wrote into it;
+// a directory's record has none. No path holds a NUL.
+const fileTag = "\x00file\x00"
+
 // identify reads p's identity without following a final symlink; ok is
-// false when p is not a directory.
+// false when p is neither a directory nor a regular file.
 func (r *Registry) identify(p string) (identity, bool) {
 	var st unix.Statx_t
 	if err := unix.Statx(unix.AT_FDCWD, p, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_TYPE|unix.STATX_INO|unix.STATX_BTIME, &st); err != nil {
 		return identity{}, false
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	id := identity{dev: unix.Mkdev(st.Dev_major, st.Dev_minor), ino: st.Ino}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+	case unix.S_IFREG:
+		id.file = true
+	default:
 		return identity{}, false
 	}
-	id := identity{dev: unix.Mkdev(st.Dev_major, st.Dev_minor), ino: st.Ino}
 	if st.Mask&unix.STATX_BTIME != 0 {
 		id.btime, id.bnsec = st.Btime.Sec, int64(st.Btime.Nsec)
 	}
@@ -161,30 +190,67 @@ func (r *Registry) identify(p string) (identity, bool) {
 	return id, true
 }
 
-// Owns reports whether fence made the directory p (its entry names p, its
-// device, inode and birth time), and returns the entry's path.
+// Owns reports whether fence made the directory or file p (its entry
+// names p, its device, inode and birth time, and its kind), and returns
+// the entry's path.
 func (r *Registry) Owns(p string) (string, bool) {
-	id, ok := r.identify(filepath.Clean(p))
-	if !ok {
-		return "", false
-	}
-	b, err := os.ReadFile(id.entry)
-	return id.entry, err == nil && string(b) == id.record
+	id, _, ok := r.owns(filepath.Clean(p))
+	return id.entry, ok
 }
 
-// record notes that fence made the directory p.
-func (r *Registry) record(p string) error {
+// owns is Owns with p's identity and, for a file, the content fence wrote
+// into it.
+func (r *Registry) owns(p string) (identity, string, bool) {
 	id, ok := r.identify(p)
 	if !ok {
-		return errors.New(p + " is not a directory")
+		return identity{}, "", false
+	}
+	b, err := os.ReadFile(id.entry)
+	if err != nil {
+		return identity{}, "", false
+	}
+	rec, stub, isFile := strings.Cut(string(b), fileTag)
+	return id, stub, rec == id.record && isFile == id.file
+}
+
+// record notes that fence made the directory p, or the file p holding
+// stub.
+func (r *Registry) record(p, stub string) error {
+	id, ok := r.identify(p)
+	if !ok {
+		return errors.New(p + " is neither a directory nor a file")
+	}
+	rec := id.record
+	if id.file {
+		rec += fileTag + stub
 	}
 	// Written whole or not at all: an entry cut short by a kill would name
 	// nothing, and the directory would pass for the user's.
 	tmp := id.entry + ".new"
-	if err := os.WriteFile(tmp, []byte(id.record), 0o600); err != nil {
+	if err := os.WriteFile(tmp, []byte(rec), 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, id.entry)
+}
+
+// sameFile reports whether p is still the regular file id and holds
+// exactly content. It opens p without following a symlink and without
+// blocking (a FIFO swapped in must not hang fence), and checks the
+// identity on the open file.
+func sameFile(p string, id identity, content string) bool {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return false
+	}
+	f := os.NewFile(uintptr(fd), p)
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
+		uint64(st.Dev) != id.dev || st.Ino != id.ino || st.Size != int64(len(content)) {
+		return false
+	}
+	b, err := io.ReadAll(io.LimitReader(f, int64(len(content))+1))
+	return err == nil && string(b) == content
 }
 
 // under reports whether p or one of its ancestors is a directory fence
@@ -223,13 +289,18 @@ func (r *Registry) top(p string) string {
 
 // Points are the trees of mount points a run holds.
 type Points struct {
-	held map[string]*os.File // topmost fence-made directory → its entry, flocked shared
+	// Stubs are the mount points that Claim makes as files, not
+	// directories, with what each holds (the artifact's
+	// linux.Bwrap.FileContents): stand-ins for missing protected files.
+	Stubs map[string]string
+	held  map[string]*os.File // topmost fence-made directory or file → its entry, flocked shared
 }
 
-// Claim creates p and its missing parents if needed, recording each
-// directory it makes, and holds the tree of fence-made directories p
-// belongs to while the sandbox lives. A directory that is the user's own
-// (not in the registry) is used as it is and never removed.
+// Claim creates p and its missing parents if needed (p a file when Stubs
+// names it, else a directory), recording each directory and file it
+// makes, and holds the tree of fence-made directories p belongs to while
+// the sandbox lives. A directory or file that is the user's own (not in
+// the registry) is used as it is and never removed.
 func (m *Points) Claim(p string) error {
 	return m.claim(p, true)
 }
@@ -253,7 +324,11 @@ func (m *Points) claim(p string, create bool) error {
 	defer unlock()
 	p = filepath.Clean(p)
 	if create {
-		if err := r.mkdirAll(p); err != nil {
+		mk := r.mkdirAll
+		if stub, ok := m.Stubs[p]; ok {
+			mk = func(p string) error { return r.mkfile(p, stub) }
+		}
+		if err := mk(p); err != nil {
 			return err
 		}
 	}
@@ -296,16 +371,48 @@ func (r *Registry) mkdirAll(p string) error {
 			return err
 		}
 	}
-	if err := r.intend(p); err != nil {
+	if err := r.intend(p, nil); err != nil {
 		return err
 	}
 	if err := os.Mkdir(p, 0o755); err != nil {
 		return err
 	}
-	if err := r.record(p); err != nil {
+	if err := r.record(p, ""); err != nil {
 		return err
 	}
-	return r.intend("")
+	return r.intend("", nil)
+}
+
+// mkfile makes the file p holding stub, and its missing parents,
+// recording each it makes. An existing file is used as it is (the user's
+// own, or another run's stand-in, which is then shared like a directory).
+func (r *Registry) mkfile(p, stub string) error {
+	fi, err := os.Lstat(p)
+	if err == nil {
+		if !fi.Mode().IsRegular() {
+			return errors.New(p + " exists and is not a file")
+		}
+		return nil
+	}
+	if err := r.mkdirAll(filepath.Dir(p)); err != nil {
+		return err
+	}
+	if err := r.intend(p, &stub); err != nil {
+		return err
+	}
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0o644)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: p, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), p)
+	_, werr := f.WriteString(stub)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return err
+	}
+	if err := r.record(p, stub); err != nil {
+		return err
+	}
+	return r.intend("", nil)
 }
 
 // Files are the descriptors that carry the run's holds. The runtime
@@ -377,12 +484,29 @@ func (r *Registry) tryRemove(p string) (done bool, err error) {
 }
 
 // removeTree removes the fence-made directory p and the fence-made
-// directories below it, bottom up, while they are empty; anything else
-// (a file, the user's own directory) stays, and so do its parents.
+// directories and files below it, bottom up, directories while they are
+// empty, files while they hold what fence wrote; anything else (the
+// user's own file or directory, a stand-in someone wrote to) stays, and
+// so do its parents.
+//
+// A file is unlinked by name after its identity and content were checked
+// on an open descriptor, so a concurrent process could swap another file
+// in between. That gains it nothing: renaming a file onto p needs the
+// same rights on both directories as removing that file itself would, and
+// no sandbox of the run that holds p can rename anything onto it (p is a
+// mount point there). Directories need no such argument: rmdir removes
+// only an empty one.
 func (r *Registry) removeTree(p string) bool {
-	entry, ok := r.Owns(p)
+	id, stub, ok := r.owns(p)
 	if !ok {
 		return false
+	}
+	if id.file {
+		if !sameFile(p, id, stub) || unix.Unlink(p) != nil {
+			return false
+		}
+		os.Remove(id.entry)
+		return true
 	}
 	es, err := os.ReadDir(p)
 	if err != nil {
@@ -390,13 +514,13 @@ func (r *Registry) removeTree(p string) bool {
 	}
 	empty := true
 	for _, e := range es {
-		if !e.IsDir() || !r.removeTree(filepath.Join(p, e.Name())) {
+		if !(e.IsDir() || e.Type().IsRegular()) || !r.removeTree(filepath.Join(p, e.Name())) {
 			empty = false
 		}
 	}
-	if !empty || os.Remove(p) != nil {
+	if !empty || unix.Rmdir(p) != nil {
 		return false
 	}
-	os.Remove(entry)
+	os.Remove(id.entry)
 	return true
 }

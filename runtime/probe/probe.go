@@ -247,7 +247,9 @@ func (w *walker) walkDir(d dirHandle, root, dir string, globbed bool, buf []byte
 			w.fail(&Error{Root: root, Cause: err.Error()})
 			return
 		}
-		w.found(r)
+		if r.Top != "" {
+			w.found(r)
+		}
 	}
 	for _, name := range subdirs {
 		child := joinPath(dir, name)
@@ -308,6 +310,14 @@ func repoAt(top string, t fs.FileMode) (ir.Repo, error) {
 			r.GitFile = gitPath
 		}
 		if gitDir == "" {
+			if !t.IsRegular() {
+				// A dangling symlink (or one to no directory): git
+				// finds no repository here, so there is nothing of
+				// its to protect, and protecting paths through the
+				// link would make mount points where it leads. No
+				// repository (Top "").
+				return ir.Repo{}, nil
+			}
 			break
 		}
 		r.GitDir = gitDir

@@ -92,8 +92,9 @@ func TestReposFinds(t *testing.T) {
 	}
 }
 
-// A .git symlink leads to the git directory it names; a dangling one to
-// none.
+// A .git symlink leads to the git directory it names; a dangling one makes
+// no repository (git finds none there, and protecting paths through the
+// link would make mount points where it leads).
 func TestReposGitSymlink(t *testing.T) {
 	root := t.TempDir()
 	testfs.MkTree(t, root, "store/r.git/HEAD", "a/", "b/")
@@ -105,7 +106,6 @@ func TestReposGitSymlink(t *testing.T) {
 	}
 	want := []ir.Repo{
 		{Top: filepath.Join(root, "a"), GitDir: filepath.Join(root, "store/r.git")},
-		{Top: filepath.Join(root, "b")},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Repos (-want +got):\n%s", diff)

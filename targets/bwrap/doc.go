@@ -68,7 +68,14 @@
 // Render mounts an empty read-only directory at the path, which bwrap creates
 // on the host as its mount point, and lists it in Invocation.Created so that
 // the runtime removes it (if still empty) after the sandbox exits; a directory
-// rather than a file because a deny covers the path and everything below it.
+// because a deny covers the path and everything below it. Where the plan says
+// the path names a file (ir.KindFile: the protected files such as
+// ~/.gitconfig, .bashrc or .git/commondir), the mount point is a file
+// instead (Invocation.Files, holding ir.Rule.Stub), bound read-only onto
+// itself: a file keeps the name from being created just as well (nothing can
+// be made below a file), and git and the shells, which read these files,
+// find a file and not a directory ("Is a directory" would make every git
+// command fail).
 // Because a SIGKILLed fence could not remove them, the runtime leaves
 // CreateMissing off: such paths are then listed in Invocation.Uncovered and
 // left to the layers that refuse a creation without touching the host

@@ -100,6 +100,9 @@ type Args struct {
 	// globWritable are the patterns of the writable glob ops: a path one of
 	// them covers may become writable at run time.
 	globWritable []*ir.PathPattern
+	// files are the denied paths that name files (ir.KindFile), with what
+	// stands in for each while it is missing (ir.Rule.Stub).
+	files map[string]string
 	// static is the mount table without host facts (the text form), and
 	// staticAt its index.
 	static   []placed
@@ -135,6 +138,12 @@ func Lower(p *ir.Plan) (*Args, ir.Diagnostics) {
 				continue
 			}
 			path := r.Path.Pattern
+			if r.Effect == ir.Deny && r.Kind == ir.KindFile {
+				if a.files == nil {
+					a.files = map[string]string{}
+				}
+				a.files[path] = r.Stub
+			}
 			switch {
 			case r.Cap == ir.CapRead && r.Effect == ir.Deny:
 				a.entries = append(a.entries, entry{path, opMask})

@@ -74,6 +74,11 @@ type Invocation struct {
 	// each after the sandbox exits, if it holds nothing but empty
 	// directories by then.
 	Created []string
+	// Files are the missing denied paths that name files (ir.KindFile),
+	// at or below a path of Created, with what each must hold: the
+	// mount point is a file, which Argv binds read-only onto itself (or
+	// /dev/null onto it, for a denied read).
+	Files map[string]string
 	// Uncovered are denied paths under a writable bind that did not exist
 	// and were not mounted over (Facts.CreateMissing off): the command could
 	// create them, as far as the mounts are concerned.
@@ -190,6 +195,12 @@ func (a *Args) Render(f Facts) (*Invocation, error) {
 				t = par
 			}
 			created[t] = true
+			if !p.isDir && p.op != opPin {
+				if inv.Files == nil {
+					inv.Files = map[string]string{}
+				}
+				inv.Files[p.path] = a.files[p.path]
+			}
 		}
 		if (p.op == opDenyWrite || p.op == opMask) && !p.missing && f.Resolve != nil {
 			r, err := f.Resolve(p.path)
@@ -251,12 +262,14 @@ func (p placed) renderWords() []string {
 		}
 		return []string{"--bind", p.path, p.path}
 	case opDenyWrite:
-		if p.missing {
+		if p.missing && p.isDir {
 			return emptyDir
 		}
+		// An existing path, or the stand-in file made for a missing
+		// one, read-only.
 		return []string{"--ro-bind", p.path, p.path}
 	case opMask:
-		if p.missing || p.isDir {
+		if p.isDir {
 			return emptyDir
 		}
 		return []string{"--ro-bind", "/dev/null", p.path}

@@ -107,8 +107,9 @@ type placed struct {
 	// placed ("" for the root).
 	under string
 	// Render facts: whether the path existed and was a directory. A missing
-	// deny path is mounted as an empty read-only directory (created on the
-	// host), a missing pin is created with --dir first.
+	// deny path is mounted as an empty read-only directory, or a read-only
+	// file where it names a file (both created on the host), a missing pin
+	// is created with --dir first.
 	missing, isDir bool
 }
 
@@ -257,7 +258,12 @@ func (a *Args) walk(es []entry, f *Facts) ([]placed, error) {
 					if !ok {
 						continue // the command cannot create it either
 					}
-					p.missing, p.isDir = true, true
+					// A file where the plan says the path names one
+					// (a protected file that git or a shell reads):
+					// it keeps the name from being created just as
+					// well, and reads as an empty file, not EISDIR.
+					_, file := a.files[e.path]
+					p.missing, p.isDir = true, !file
 				}
 			}
 		}

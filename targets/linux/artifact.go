@@ -101,6 +101,32 @@ type Bwrap struct {
 	// yet: the runtime creates them with MountPoints (bwrap resolves bind
 	// sources before it creates anything).
 	Pins []string `json:"pins,omitempty"`
+	// Files are the MountPoints that are files, not directories, sorted:
+	// protected files that did not exist (ir.KindFile, such as
+	// ~/.gitconfig or .git/commondir), each with what the runtime writes
+	// into it when it creates it. Argv binds each read-only onto itself
+	// (or /dev/null onto it, for a denied read), so that the command
+	// reads it as a file (empty, or "." for a commondir) and can neither
+	// write it nor create it.
+	Files []FileMountPoint `json:"files,omitempty"`
+}
+
+// FileMountPoint is a mount point that is a file.
+type FileMountPoint struct {
+	Path    string `json:"path"`
+	Content string `json:"content"`
+}
+
+// FileContents maps each of Files to its content.
+func (b *Bwrap) FileContents() map[string]string {
+	if len(b.Files) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(b.Files))
+	for _, f := range b.Files {
+		m[f.Path] = f.Content
+	}
+	return m
 }
 
 // Mount is one mount option of the argv.
@@ -270,6 +296,12 @@ func (a *Artifact) renderBwrap(plan *ir.Plan, args *bwrap.Args, p Params) error 
 	argv = slices.Concat(argv[:at], extra, argv[at:])
 	ms := mounts(argv)
 	a.Bwrap = Bwrap{Argv: argv, Mounts: ms, MountPoints: mountPoints(created, ms), Pins: pinsToCreate(argv)}
+	for _, f := range slices.Sorted(maps.Keys(inv.Files)) {
+		if !slices.Contains(a.Bwrap.MountPoints, f) {
+			return fmt.Errorf("the stand-in file %s is not among the mount points", f)
+		}
+		a.Bwrap.Files = append(a.Bwrap.Files, FileMountPoint{Path: f, Content: inv.Files[f]})
+	}
 	return nil
 }
 
@@ -296,8 +328,8 @@ func (b *Bwrap) Substitute(fence string, tty bool, command []string) ([]string, 
 	return append(out, command...), nil
 }
 
-// mountPoints lists every directory the runtime must create before bwrap
-// starts, parents first: the topmost missing paths Render found and every
+// mountPoints lists every directory (and stand-in file, Bwrap.Files) the
+// runtime must create before bwrap starts, parents first: the topmost missing paths Render found and every
 // mount destination below them. bwrap then creates nothing on the host
 // itself, so the runtime records (and later removes) all of it.
 func mountPoints(created []string, ms []Mount) []string {

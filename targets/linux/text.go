@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/fence-policy/fence/internal/shquote"
@@ -23,6 +24,12 @@ func (a *Artifact) MarshalText() ([]byte, error) {
 	writeArgv(&b, "bwrap", a.Bwrap.Argv)
 	section(&b, "mount points to create (removed after the last run that uses them)", a.Bwrap.MountPoints)
 	section(&b, "pinned directories to create", a.Bwrap.Pins)
+	if len(a.Bwrap.Files) > 0 {
+		b.WriteString("\n## mount points that are files, with their content (the others are directories)\n")
+		for _, f := range a.Bwrap.Files {
+			fmt.Fprintf(&b, "%s %s\n", shquote.Quote(f.Path), strconv.Quote(f.Content))
+		}
+	}
 
 	fmt.Fprintf(&b, "\n## landlock (ABI %d)\n", a.Init.LandlockABI)
 	if a.Init.LandlockABI == 0 {
@@ -151,6 +158,12 @@ func (s *Script) MarshalText() ([]byte, error) {
 	b.WriteString("# init inside (proxies, Landlock, seccomp), which this script leaves out.\n")
 	for _, p := range s.a.Bwrap.Pins {
 		b.WriteString("mkdir -p -- " + shquote.Quote(p) + "\n")
+	}
+	// bwrap binds a stand-in file onto itself, so it must exist first (its
+	// parent exists or is a pin).
+	for _, f := range s.a.Bwrap.Files {
+		q := shquote.Quote(f.Path)
+		fmt.Fprintf(&b, "test -e %s || printf %%s %s > %s\n", q, shquote.Quote(f.Content), q)
 	}
 	writeArgv(&b, "exec bwrap", s.argv())
 	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))

@@ -216,6 +216,9 @@ func (s *sandbox) logStart(a *linux.Artifact) {
 	if len(s.created)+len(s.pins) > 0 {
 		s.opts.Log.Debugf("sandbox: mount points to create: %s", shquote.Join(append(slices.Clone(s.created), s.pins...)))
 	}
+	for _, h := range a.Limits.How {
+		s.opts.Log.Debugf("sandbox: %s: %s", h.Limit, h.How)
+	}
 	if len(s.envDropped) > 0 {
 		// Names only: the values may be the very credentials kept out.
 		s.opts.Log.Debugf("sandbox: environment variables kept outside (names only; explain one with fence explain 'env NAME'): %s", strings.Join(s.envDropped, " "))

@@ -338,9 +338,13 @@ func mountPoints(created []string, ms []Mount) []string {
 // placeholder): a run holds those another run made since, so that run's
 // end cannot remove them under this sandbox.
 func (b *Bwrap) ExistingDests() []string {
+	made := make(map[string]bool, len(b.MountPoints))
+	for _, p := range b.MountPoints {
+		made[p] = true
+	}
 	var out []string
 	for _, m := range b.Mounts {
-		if m.Option != "--remount-ro" && m.Dest != "/" && m.Dest != FencePlaceholder && !slices.Contains(b.MountPoints, m.Dest) {
+		if m.Option != "--remount-ro" && m.Dest != "/" && m.Dest != FencePlaceholder && !made[m.Dest] {
 			out = append(out, m.Dest)
 		}
 	}

@@ -84,7 +84,7 @@ func TestNestedReposOverArgLimit(t *testing.T) {
 	_, refusal := a.Check(true)
 	if refusal == nil || refusal.Layer != "bwrap" ||
 		!strings.Contains(refusal.Cause, "more than bwrap accepts (9000") ||
-		!strings.Contains(refusal.Cause, "of 120 repositories below "+cwd) ||
+		!strings.Contains(refusal.Cause, "in 120 git repositories below "+cwd) ||
 		!strings.Contains(refusal.Fix, "narrow the writable roots") {
 		t.Fatalf("refusal: %+v", refusal)
 	}

@@ -41,6 +41,7 @@ func argvLimit(plan *ir.Plan, b *Bwrap) (text, fix string) {
 	for i, r := range repos {
 		top[r.Top] = i
 	}
+	idx := ir.NewPathIndex(plan)
 	perRepo := make([]int, len(repos))
 	inRepos, mounts := 0, 0
 	for i := 0; i < len(b.Argv) && b.Argv[i] != "--"; {
@@ -50,9 +51,13 @@ func argvLimit(plan *ir.Plan, b *Bwrap) (text, fix string) {
 			mounts++
 		}
 		// A mount's words (and its --remount-ro's) count for the
-		// repository its destination, the last operand, lies in.
+		// repository its destination, the last operand, lies in, when
+		// they are the repository's protection: a built-in rule denies
+		// the destination, or it is a directory bound writable onto
+		// itself on the way to one (a pin).
 		if words > 1 && opt != "--chdir" && opt != "--cap-drop" {
-			if r := deepestRepo(top, b.Argv[min(i+words-1, len(b.Argv)-1)]); r >= 0 {
+			dest := b.Argv[min(i+words-1, len(b.Argv)-1)]
+			if r := deepestRepo(top, dest); r >= 0 && (opt == "--bind" || opt == "--dir" || builtinDeny(idx, dest)) {
 				perRepo[r] += words
 				inRepos += words
 			}
@@ -68,11 +73,11 @@ func argvLimit(plan *ir.Plan, b *Bwrap) (text, fix string) {
 	text = fmt.Sprintf("the sandbox needs %d bwrap arguments for %d mounts, more than bwrap accepts (%d, its MAX_ARGS, which counts the command's words too)",
 		n, mounts, MaxBwrapArgs)
 	if used > 0 {
-		text += fmt.Sprintf("; %d of them protect the git files of %d repositories below %s (about %d each)",
+		text += fmt.Sprintf("; %d of them protect what fence always protects in %d git repositories below %s (git hooks and config, shell and editor start-up files; about %d each)",
 			inRepos, used, commonDir(repos), inRepos/used)
 	}
 	if rest := n - inRepos; rest > 0 && inRepos > 0 {
-		text += fmt.Sprintf(", %d the other rules", rest)
+		text += fmt.Sprintf(", %d the policy's own rules and the base mounts", rest)
 	}
 	fix = "shorten the mount table: "
 	if used > 0 {
@@ -80,6 +85,23 @@ func argvLimit(plan *ir.Plan, b *Bwrap) (text, fix string) {
 	}
 	fix += "deny a parent directory instead of many paths inside it, and drop denied paths that need no hiding (fence compile -t linux lists every mount)"
 	return text, fix
+}
+
+// builtinDeny reports whether a rule fence adds itself (a protected path)
+// denies reading or writing p.
+func builtinDeny(idx *ir.PathIndex, p string) bool {
+	for _, c := range []ir.Cap{ir.CapWrite, ir.CapRead} {
+		d := idx.DecidePath(c, p)
+		if d.Allowed {
+			continue
+		}
+		for _, r := range d.Rules {
+			if r.Origin.Builtin != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isMountOption reports whether a bwrap option of the argv makes a mount

@@ -290,7 +290,7 @@ func RunWithOptions(ctx context.Context, plan *ir.Plan, argv []string, opts RunO
 // HostParams are this machine's facts and files for targets/linux, as fence
 // run lowers with them.
 func HostParams(monitor bool) linux.Params {
-	return linux.Params{Machine: runtime.HostMachine(""), Host: mounts.HostFS{}, Monitor: monitor}
+	return linux.Params{Machine: runtime.HostMachine(""), Host: mounts.NewHostFS(), Monitor: monitor}
 }
 
 // Lower lowers plan for a run on this machine (targets/linux), asking the

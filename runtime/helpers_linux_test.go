@@ -64,7 +64,7 @@ func testOptions(t testing.TB) Options {
 // runPlan lowers plan for this machine and host as the CLI does (with -m
 // when opts.test.monitor) and runs the artifact.
 func runPlan(ctx context.Context, plan *ir.Plan, argv []string, opts Options) (int, error) {
-	a, ds := linux.Lower(plan, linux.Params{Machine: HostMachine(""), Host: mounts.HostFS{}, Monitor: opts.test.monitor})
+	a, ds := linux.Lower(plan, linux.Params{Machine: HostMachine(""), Host: mounts.NewHostFS(), Monitor: opts.test.monitor})
 	if ds.HasErrors() {
 		return ExitSetup, &SetupError{Layer: "plan", Cause: ds[0].Summary}
 	}
@@ -98,7 +98,7 @@ func relaxMounts(argv []string) []string {
 
 // testSpec is the init's part of plan's artifact on this machine.
 func testSpec(plan *ir.Plan, monitor bool) *linux.Init {
-	a, ds := linux.Lower(plan, linux.Params{Machine: HostMachine(""), Host: mounts.HostFS{}, Monitor: monitor})
+	a, ds := linux.Lower(plan, linux.Params{Machine: HostMachine(""), Host: mounts.NewHostFS(), Monitor: monitor})
 	if ds.HasErrors() {
 		panic(ds[0].Summary)
 	}

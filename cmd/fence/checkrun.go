@@ -33,6 +33,11 @@ func runRefusals(plan *ir.Plan, bestEffort bool) ir.Diagnostics {
 		d := ir.Diagnostic{Severity: sev, Code: codeRunRefuses, Target: linux.Target,
 			Summary: "fence run refuses to start here unless --best-effort: " + p.Text}
 		switch {
+		case p.ArgvLimit:
+			// Not this machine's: no machine runs it, --best-effort or not.
+			d.Severity = ir.SevError
+			d.Summary = "fence run cannot start this policy here: " + p.Text
+			d.Detail = "Fix: " + p.Fix + "."
 		case p.Required:
 			d.Severity, d.Target = ir.SevWarning, p.Layer
 			d.Summary = "this machine cannot run sandboxes: " + p.Text

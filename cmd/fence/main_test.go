@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -106,11 +107,12 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cmdMkInput writes an input that fence must refuse without reading it all:
-// `mkinput fifo|big|deepjson|deephcl|longhcl FILE`.
+// cmdMkInput writes an input that fence must refuse without reading it all,
+// or (manymasks) a policy whose mounts do not fit in bwrap's arguments:
+// `mkinput fifo|big|deepjson|deephcl|longhcl|manymasks FILE`.
 func cmdMkInput(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: mkinput fifo|big|deepjson|deephcl|longhcl FILE")
+		ts.Fatalf("usage: mkinput fifo|big|deepjson|deephcl|longhcl|manymasks FILE")
 	}
 	p := ts.MkAbs(args[1])
 	var data string
@@ -126,6 +128,14 @@ func cmdMkInput(ts *testscript.TestScript, neg bool, args []string) {
 		data = "rules = " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n"
 	case "longhcl": // a list of 100,001 elements, under 1 MiB
 		data = "rules = [" + strings.Repeat("1,", 100_001) + "]\n"
+	case "manymasks": // valid, but 3,000 masks are more than bwrap's arguments hold
+		var b strings.Builder
+		b.WriteString("filesystem {\n  allow_write = [\".\"]\n  deny_read = [\n")
+		for i := range 3000 {
+			fmt.Fprintf(&b, "    \"secret%d/key\",\n", i)
+		}
+		b.WriteString("  ]\n}\n")
+		data = b.String()
 	default:
 		ts.Fatalf("mkinput: unknown kind %q", args[0])
 	}

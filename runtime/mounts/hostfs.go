@@ -22,16 +22,28 @@ import (
 // artifact then lists it among the mount points to create, and the run
 // that executes it shares the directory with the run that made it instead
 // of leaving it to that run's cleanup.
-type HostFS struct{}
+//
+// The zero HostFS reads the registry anew for every path; NewHostFS's
+// reads it once, for one lowering.
+type HostFS struct{ owned *ownedCache }
+
+// NewHostFS returns a HostFS for one lowering: it reads fence's registry
+// once and remembers, per directory, whether fence made it.
+func NewHostFS() HostFS { return HostFS{owned: &ownedCache{}} }
 
 // Stat reports whether p exists (following symlinks) and is a directory; a
 // path the caller cannot reach counts as missing, since the sandboxed
-// command cannot reach it either.
-func (HostFS) Stat(p string) (exists, isDir bool, err error) {
-	if underMountPoint(p) {
+// command cannot reach it either. A missing path needs no look at the
+// registry: the answer is the same.
+func (h HostFS) Stat(p string) (exists, isDir bool, err error) {
+	exists, isDir, err = Stat(p)
+	if err != nil || !exists {
+		return exists, isDir, err
+	}
+	if underMountPoint(h.owned, p) {
 		return false, false, nil
 	}
-	return Stat(p)
+	return exists, isDir, nil
 }
 
 // Stat is a plain stat for the layers that ask about the file system as it

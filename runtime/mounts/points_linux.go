@@ -294,6 +294,9 @@ type Points struct {
 	// linux.Bwrap.FileContents): stand-ins for missing protected files.
 	Stubs map[string]string
 	held  map[string]*os.File // topmost fence-made directory or file → its entry, flocked shared
+	// carrier is the socket that carries the holds into the sandbox when
+	// there are many (see Files).
+	carrier *os.File
 }
 
 // Claim creates p and its missing parents if needed (p a file when Stubs
@@ -313,6 +316,15 @@ func (m *Points) Hold(p string) error {
 }
 
 func (m *Points) claim(p string, create bool) error {
+	if !create {
+		// Only a directory can be fence's (Owns), and the tree of one
+		// that is not starts nowhere (top): no need for the registry's
+		// lock, which a run with thousands of masked files would
+		// otherwise take once for each.
+		if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {
+			return nil
+		}
+	}
 	r, err := OpenRegistry()
 	if err != nil {
 		return err
@@ -419,17 +431,71 @@ func (r *Registry) mkfile(p, stub string) error {
 // passes them into the sandbox, so that a hold lasts as long as any
 // sandbox process does — also when fence itself is killed while bwrap is
 // still making its mounts.
+//
+// A run holds one tree per topmost directory it made, and a policy with
+// many denied paths that do not exist yet (every repository's protected
+// paths, below a working directory holding many) makes thousands: as
+// many descriptors would exceed what bwrap may open (RLIMIT_NOFILE, 1024
+// by default), and its own dynamic loader would fail. Beyond a few, they
+// travel as one descriptor instead: a socket whose unread messages carry
+// them all (SCM_RIGHTS). The kernel keeps every descriptor in flight open,
+// and so its flock, until the last process holding the socket closes it —
+// the same lifetime as passing each one. Should the kernel refuse that
+// (too many descriptors in flight for the user), they are passed one by
+// one as before.
 func (m *Points) Files() []*os.File {
 	out := make([]*os.File, 0, len(m.held))
 	for _, f := range m.held {
 		out = append(out, f)
 	}
-	return out
+	if len(out) <= maxPassedHolds {
+		return out
+	}
+	if m.carrier == nil {
+		c, err := carry(out)
+		if err != nil {
+			return out
+		}
+		m.carrier = c
+	}
+	return []*os.File{m.carrier}
+}
+
+// maxPassedHolds is the most holds Files passes as descriptors of their
+// own.
+const maxPassedHolds = 16
+
+// carry returns one end of a socket pair whose receive queue holds fs,
+// sent with SCM_RIGHTS and never read.
+func carry(fs []*os.File) (*os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fds[0])
+	const perMessage = 250 // the kernel takes at most SCM_MAX_FD (253) a message
+	for len(fs) > 0 {
+		n := min(perMessage, len(fs))
+		raw := make([]int, n)
+		for i, f := range fs[:n] {
+			raw[i] = int(f.Fd())
+		}
+		if err := unix.Sendmsg(fds[0], []byte{0}, unix.UnixRights(raw...), nil, 0); err != nil {
+			unix.Close(fds[1])
+			return nil, err
+		}
+		fs = fs[n:]
+	}
+	return os.NewFile(uintptr(fds[1]), "mount-point holds"), nil
 }
 
 // Release drops the run's holds and removes every held tree no other run
 // holds, as far as it is still empty and fence's.
 func (m *Points) Release() {
+	if m.carrier != nil {
+		m.carrier.Close()
+		m.carrier = nil
+	}
 	for top, f := range m.held {
 		f.Close()
 		delete(m.held, top)

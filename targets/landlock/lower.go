@@ -211,6 +211,35 @@ type lowerer struct {
 	// left[c][ruleKey] are the granted trees that hold a path that deny
 	// rule denies: this layer does not enforce it there.
 	left map[ir.Cap]map[string][]string
+	// denying[c][p] are the keys of the rules that deny c at the rule path
+	// p (nil when c is allowed there): the walk asks about each rule path
+	// once per ancestor, and a long deny list made that most of its cost.
+	denying map[ir.Cap]map[string][]string
+}
+
+// denyKeys returns the keys of the rules that deny c at p, nil when the
+// plan allows c there.
+func (l *lowerer) denyKeys(c ir.Cap, p string) []string {
+	m := l.denying[c]
+	if m == nil {
+		m = map[string][]string{}
+		if l.denying == nil {
+			l.denying = map[ir.Cap]map[string][]string{}
+		}
+		l.denying[c] = m
+	}
+	if ks, ok := m[p]; ok {
+		return ks
+	}
+	var ks []string
+	if d := l.dec.DecidePath(c, p); !d.Allowed {
+		ks = make([]string, 0, len(d.Rules))
+		for _, r := range d.Rules {
+			ks = append(ks, ruleKey(r))
+		}
+	}
+	m[p] = ks
+	return ks
 }
 
 func ruleKey(r ir.Rule) string { return r.String() + "\x00" + r.Origin.String() }
@@ -368,7 +397,7 @@ func childToward(x, y string) string {
 // inherits.
 func (l *lowerer) walk(c class, x string, spineHeld bool) {
 	below := l.below(x)
-	if !l.dec.Allowed(c.cap, x) {
+	if l.denyKeys(c.cap, x) != nil {
 		for _, y := range topmost(below) {
 			l.walk(c, y, spineHeld)
 		}
@@ -376,7 +405,7 @@ func (l *lowerer) walk(c class, x string, spineHeld bool) {
 	}
 	var denied []string
 	for _, y := range below {
-		if !l.dec.Allowed(c.cap, y) {
+		if l.denyKeys(c.cap, y) != nil {
 			denied = append(denied, y)
 		}
 	}
@@ -386,11 +415,10 @@ func (l *lowerer) walk(c class, x string, spineHeld bool) {
 	// the right to create entries), for read when x is writable (an entry
 	// the command creates there later would be unreadable). Those denies
 	// are left to the mount layer, and reported.
-	if len(denied) == 0 || c.cap == ir.CapWrite || l.dec.Allowed(ir.CapWrite, x) {
+	if len(denied) == 0 || c.cap == ir.CapWrite || l.denyKeys(ir.CapWrite, x) == nil {
 		l.add(OpBeneath, x, c.full, nil)
 		for _, y := range denied {
-			for _, r := range l.dec.DecidePath(c.cap, y).Rules {
-				k := ruleKey(r)
+			for _, k := range l.denyKeys(c.cap, y) {
 				if !slices.Contains(l.left[c.cap][k], x) {
 					l.left[c.cap][k] = append(l.left[c.cap][k], x)
 				}
@@ -404,8 +432,7 @@ func (l *lowerer) walk(c class, x string, spineHeld bool) {
 	except := map[string]bool{}
 	for _, y := range denied {
 		except[childToward(x, y)] = true
-		for _, r := range l.dec.DecidePath(c.cap, y).Rules {
-			k := ruleKey(r)
+		for _, k := range l.denyKeys(c.cap, y) {
 			if !slices.Contains(l.split[c.cap][k], x) {
 				l.split[c.cap][k] = append(l.split[c.cap][k], x)
 			}

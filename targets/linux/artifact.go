@@ -81,6 +81,11 @@ type Artifact struct {
 	// HostWeaker are rules the host's files make weaker than written
 	// (a denied path that is a symbolic link in a writable directory).
 	HostWeaker []string `json:"host_weaker,omitempty"`
+	// TooLong says why the bwrap argv does not fit in what bwrap accepts
+	// (MaxBwrapArgs), and TooLongFix how to shorten it; "" when it fits.
+	// No machine runs such an artifact, --best-effort or not.
+	TooLong    string `json:"too_long,omitempty"`
+	TooLongFix string `json:"too_long_fix,omitempty"`
 }
 
 // Bwrap is the bwrap part of a run.
@@ -208,6 +213,7 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 	if err := a.renderBwrap(plan, ps.bwrap, p); err != nil {
 		return nil, errorDiag(err.Error())
 	}
+	a.TooLong, a.TooLongFix = argvLimit(plan, &a.Bwrap)
 	return a, rep.notes
 }
 
@@ -319,6 +325,10 @@ func (b *Bwrap) Substitute(fence string, tty bool, command []string) ([]string, 
 	if n == 0 || b.Argv[n-1] != CommandPlaceholder {
 		return nil, fmt.Errorf("the argv does not end with %s", CommandPlaceholder)
 	}
+	if n-1+len(command) > MaxBwrapArgs {
+		return nil, fmt.Errorf("the sandbox's %d bwrap arguments and the command's %d words are more than bwrap accepts (%d, its MAX_ARGS, which counts the command's words too); pass the command's arguments through a file (xargs, @file) or shorten the mount table",
+			n-1, len(command), MaxBwrapArgs)
+	}
 	out := make([]string, 0, n+len(command))
 	for _, w := range b.Argv[:n-1] {
 		w = strings.ReplaceAll(w, FencePlaceholder, fence)
@@ -337,13 +347,20 @@ func mountPoints(created []string, ms []Mount) []string {
 	for _, c := range created {
 		set[c] = true
 	}
+	top := maps.Clone(set)
 	for _, m := range ms {
 		if m.Option == "--remount-ro" || m.Option == "--dev" || m.Option == "--proc" {
 			continue
 		}
-		for _, c := range created {
-			if m.Dest == c || ir.Within(m.Dest, c) {
+		// Below a created path: one of its ancestors is one (a lookup per
+		// ancestor, not a scan of every created path per mount).
+		for d := m.Dest; path.IsAbs(d); d = path.Dir(d) {
+			if top[d] {
 				set[m.Dest] = true
+				break
+			}
+			if d == "/" {
+				break
 			}
 		}
 	}
@@ -362,9 +379,13 @@ func mountPoints(created []string, ms []Mount) []string {
 // placeholder): a run holds those another run made since, so that run's
 // end cannot remove them under this sandbox.
 func (b *Bwrap) ExistingDests() []string {
+	made := make(map[string]bool, len(b.MountPoints))
+	for _, p := range b.MountPoints {
+		made[p] = true
+	}
 	var out []string
 	for _, m := range b.Mounts {
-		if m.Option != "--remount-ro" && m.Dest != "/" && m.Dest != FencePlaceholder && !slices.Contains(b.MountPoints, m.Dest) {
+		if m.Option != "--remount-ro" && m.Dest != "/" && m.Dest != FencePlaceholder && !made[m.Dest] {
 			out = append(out, m.Dest)
 		}
 	}

@@ -22,14 +22,23 @@ type Problem struct {
 	// Required is set for a missing layer fence cannot run without, even
 	// with --best-effort.
 	Required bool
+	// Limit is set for an artifact bwrap cannot take (Artifact.TooLong):
+	// refused on every machine, even with --best-effort; Fix says how to
+	// change the policy or the tree.
+	ArgvLimit bool
+	Fix       string
 }
 
 // Problems lists what makes the artifact weaker than its plan on its
 // machine: missing layers (Landlock may be accepted with --best-effort,
-// the others are required), the rules the machine enforces less strictly
-// than written, and the rules the host's files make weaker.
+// the others are required), an argv too long for bwrap, the rules the
+// machine enforces less strictly than written, and the rules the host's
+// files make weaker.
 func (a *Artifact) Problems() []Problem {
 	var out []Problem
+	if a.TooLong != "" {
+		out = append(out, Problem{Layer: "bwrap", Text: a.TooLong, Fix: a.TooLongFix, ArgvLimit: true})
+	}
 	for _, l := range a.Fidelity.MissingLayers() {
 		if l.Target == landlock.Target {
 			out = append(out, Problem{Layer: l.Target,
@@ -79,6 +88,14 @@ func (a *Artifact) Check(bestEffort bool) (weaker []string, refusal *Refusal) {
 		}
 	}
 	for _, p := range ps {
+		if p.ArgvLimit {
+			return nil, &Refusal{Layer: p.Layer, Cause: p.Text, Fix: p.Fix}
+		}
+	}
+	for _, p := range ps {
+		if p.ArgvLimit {
+			continue
+		}
 		if p.Layer == landlock.Target && !bestEffort {
 			return nil, &Refusal{Layer: p.Layer,
 				Cause: "Landlock, the sandbox's second file-system layer, is not available: " + a.Fidelity.landlockMissing(),

@@ -37,12 +37,13 @@ func nestedRepos(t *testing.T, cwd string, n int) []string {
 		}
 	}
 	for _, r := range repos {
-		gitInit(t, r)
+		gitInitEmpty(t, r)
 	}
 	return repos
 }
 
-func gitInit(t *testing.T, dir string) {
+// gitInitEmpty makes an empty repository at dir (no commit: cheap for many).
+func gitInitEmpty(t *testing.T, dir string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -154,7 +155,7 @@ echo ok > %[3]s/work.txt && echo done
 	}
 
 	// One more repository does not fit.
-	gitInit(t, filepath.Join(cwd, "g0", "sub", "one-more"))
+	gitInitEmpty(t, filepath.Join(cwd, "g0", "sub", "one-more"))
 	if _, a := lowerRepos(t, dir, cwd); a.TooLong == "" {
 		t.Errorf("%d repositories fit in %d words: the largest count was not found", len(repos)+1, len(a.Bwrap.Argv))
 	}

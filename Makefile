@@ -19,7 +19,7 @@ DEMO     := echo "hello from the sandbox (FENCE_SANDBOX=$$FENCE_SANDBOX)"; \
             touch "$$HOME/fence-was-here" || true
 ARGS     ?=
 
-.PHONY: help setup build run test golden fuzz lint bench clean
+.PHONY: help setup build run test golden fuzz lint bench bench-go clean
 
 help:
 	@echo "make build    build $(BIN)"
@@ -28,7 +28,8 @@ help:
 	@echo "make golden   rewrite the targets' golden files (review the diff)"
 	@echo "make fuzz     FuzzParseRule, FuzzLoadPolicy and FuzzDecideArgv, FUZZTIME=$(FUZZTIME) each"
 	@echo "make lint     gofmt and go vet"
-	@echo "make bench    benchmarks"
+	@echo "make bench    fence against the machine's floor, side by side; writes BENCHMARKS.md (BENCH_N=21 BULK_MB=500)"
+	@echo "make bench-go every Go benchmark"
 	@echo "make setup    install the system packages fence needs (Debian: bubblewrap, curl, …)"
 
 setup:
@@ -64,7 +65,17 @@ lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench:
+# `make bench` measures fence against this machine's floor (bare bwrap,
+# curl-like clients on the host) and writes BENCHMARKS.md; bench-go runs
+# every Go benchmark.
+BENCH_N  ?= 21
+BULK_MB  ?= 500
+
+bench: build
+	$(GO) build -o bin/fence-bench ./internal/benchrun
+	./bin/fence-bench -fence $(BIN) -out BENCHMARKS.md -n $(BENCH_N) -bulk-mb $(BULK_MB)
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:

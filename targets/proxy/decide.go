@@ -179,7 +179,14 @@ func (t *Table) verdict(m matches, canon string) (Verdict, cost) {
 }
 
 // pick returns the rules at idx in plan order, as ir.DecideNet lists them.
+// One rule, the common case, is a slice of the table itself (capacity
+// one, so an append copies): a decision then allocates nothing. Callers
+// must not change the rules a Verdict holds.
 func (t *Table) pick(idx []int32) []ir.Rule {
+	if len(idx) == 1 {
+		j := idx[0]
+		return t.rules[j : j+1 : j+1]
+	}
 	slices.Sort(idx)
 	out := make([]ir.Rule, len(idx))
 	for i, j := range idx {

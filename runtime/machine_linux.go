@@ -57,7 +57,7 @@ func HostMachine(bwrapPath string) linux.Machine {
 	if _, err := (&seccomp.Program{}).Instructions(m.Arch); err != nil {
 		m.SeccompMissing = err.Error()
 	}
-	m.Cgroup, m.CgroupControllers, m.CgroupMissing = cgroup.Probe()
+	m.Cgroup, m.CgroupParents, m.CgroupDelegated, m.CgroupMissing = cgroup.Probe()
 	return m
 }
 

@@ -15,7 +15,8 @@ import (
 // ABI 6, a cgroup v2 subtree with the memory, pids and cpu controllers.
 var corpusMachine = linux.Machine{OS: "linux", Arch: "amd64", LandlockABI: 6,
 	BwrapPath: "/usr/bin/bwrap", BwrapVersion: "bubblewrap 0.8.0",
-	Cgroup: linux.CgroupV2, CgroupControllers: []string{linux.ControllerCPU, linux.ControllerMemory, linux.ControllerPids}}
+	Cgroup: linux.CgroupV2, CgroupParents: map[string]string{
+		linux.ControllerCPU: "/sys/fs/cgroup/fence", linux.ControllerMemory: "/sys/fs/cgroup/fence", linux.ControllerPids: "/sys/fs/cgroup/fence"}}
 
 // corpusHost is the pretend host's file system for targets/linux: the
 // case's files (below the working directory) and the directories above

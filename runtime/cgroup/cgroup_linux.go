@@ -27,24 +27,24 @@ var wanted = []string{linux.ControllerCPU, linux.ControllerMemory, linux.Control
 // place is where sandbox cgroups are made.
 type place struct {
 	version string
-	// parents are the directories the sandbox cgroups are made in: one
-	// for v2, one per controller for v1.
+	// parents maps each controller fence can set to the directory the
+	// sandbox cgroups are made in (one directory for v2).
 	parents map[string]string
-	// enable, for v2, is the subtree_control file to enable the
-	// controllers in (the parent's), and leaf the directory fence moves
-	// itself into first when the parent holds fence's own process.
-	enable, leaf string
-	controllers  []string
+	// delegated: the v2 parent is a user's cgroup that holds fence
+	// itself (prepareV2 moves fence into a leaf first).
+	delegated bool
 }
 
 // Probe says which cgroup version fence may make sandbox cgroups with and
-// which controllers it can set, or why it cannot. It reads files only.
-func Probe() (version string, controllers []string, missing string) {
+// where, per controller (linux.Machine's Cgroup fields), or why it cannot.
+// It reads files only: the artifact records the answer, and Create makes
+// the cgroup where the artifact says.
+func Probe() (version string, parents map[string]string, delegated bool, missing string) {
 	p, why := find()
 	if p == nil {
-		return "", nil, why
+		return "", nil, false, why
 	}
-	return p.version, p.controllers, ""
+	return p.version, p.parents, p.delegated, ""
 }
 
 func find() (*place, string) {
@@ -62,6 +62,15 @@ func find() (*place, string) {
 	return findV1(own)
 }
 
+// v2Place is a v2 parent offering ctrls.
+func v2Place(dir string, ctrls []string, delegated bool) *place {
+	p := &place{version: linux.CgroupV2, parents: map[string]string{}, delegated: delegated}
+	for _, c := range ctrls {
+		p.parents[c] = dir
+	}
+	return p
+}
+
 // findV2: as root a "fence" directory at the top; as a user fence's own
 // cgroup, when it is delegated (writable) and offers the controllers.
 func findV2(own string) (*place, string) {
@@ -71,9 +80,7 @@ func findV2(own string) (*place, string) {
 		if len(ctrls) == 0 {
 			return nil, "the top cgroup enables none of the memory, pids and cpu controllers for its children"
 		}
-		dir := filepath.Join(v2Root, "fence")
-		return &place{version: linux.CgroupV2, parents: map[string]string{"": dir},
-			enable: filepath.Join(dir, "cgroup.subtree_control"), controllers: ctrls}, ""
+		return v2Place(filepath.Join(v2Root, "fence"), ctrls, false), ""
 	}
 	dir := filepath.Join(v2Root, own)
 	if unix.Access(dir, unix.W_OK) != nil || unix.Access(filepath.Join(dir, "cgroup.subtree_control"), unix.W_OK) != nil {
@@ -83,8 +90,7 @@ func findV2(own string) (*place, string) {
 	if len(ctrls) == 0 {
 		return nil, fmt.Sprintf("fence's cgroup %s offers none of the memory, pids and cpu controllers", own)
 	}
-	return &place{version: linux.CgroupV2, parents: map[string]string{"": dir},
-		enable: filepath.Join(dir, "cgroup.subtree_control"), leaf: filepath.Join(dir, "fence-main"), controllers: ctrls}, ""
+	return v2Place(dir, ctrls, true), ""
 }
 
 // findV1 finds each wanted controller's hierarchy and fence's cgroup in it.
@@ -108,9 +114,8 @@ func findV1(own map[string]string) (*place, string) {
 			continue
 		}
 		p.parents[c] = dir
-		p.controllers = append(p.controllers, c)
 	}
-	if len(p.controllers) == 0 {
+	if len(p.parents) == 0 {
 		return nil, "no cgroup v1 hierarchy of memory, pids or cpu is mounted writable"
 	}
 	return p, ""
@@ -225,32 +230,31 @@ type Group struct {
 
 var seq atomic.Int64
 
-// Create makes the sandbox's cgroup and writes l's values into it. Stale
+// Create makes the sandbox's cgroup where the artifact says (l.Parents,
+// from Probe when it was lowered) and writes l's values into it. Stale
 // cgroups of fence runs that died are removed on the way.
 func Create(l *linux.CgroupLimits) (*Group, error) {
-	p, why := find()
-	if p == nil {
-		return nil, errors.New(why)
-	}
-	if p.version != l.Version {
-		return nil, fmt.Errorf("the artifact was lowered for cgroup %s, this machine has %s", l.Version, p.version)
-	}
-	for _, c := range l.Controllers {
-		if !slices.Contains(p.controllers, c) {
-			return nil, fmt.Errorf("the %s controller is not available", c)
-		}
-	}
 	name := fmt.Sprintf("fence-%d-%d", os.Getpid(), seq.Add(1))
-	g := &Group{version: p.version, dirs: map[string]string{}}
-	if p.version == linux.CgroupV2 {
-		if err := p.prepareV2(l.Controllers); err != nil {
+	g := &Group{version: l.Version, dirs: map[string]string{}}
+	switch l.Version {
+	case linux.CgroupV2:
+		parent := ""
+		for _, d := range l.Parents {
+			if parent != "" && d != parent {
+				return nil, fmt.Errorf("cgroup v2 controllers in two places: %s and %s", parent, d)
+			}
+			parent = d
+		}
+		if err := prepareV2(parent, l.Controllers(), l.Delegated); err != nil {
 			return nil, err
 		}
-		g.dirs[""] = filepath.Join(p.parents[""], name)
-	} else {
-		for _, c := range l.Controllers {
-			g.dirs[c] = filepath.Join(p.parents[c], name)
+		g.dirs[""] = filepath.Join(parent, name)
+	case linux.CgroupV1:
+		for c, parent := range l.Parents {
+			g.dirs[c] = filepath.Join(parent, name)
 		}
+	default:
+		return nil, fmt.Errorf("unknown cgroup version %q", l.Version)
 	}
 	for _, d := range g.dirs {
 		sweep(filepath.Dir(d))
@@ -270,12 +274,12 @@ func Create(l *linux.CgroupLimits) (*Group, error) {
 // subtree_control; in a delegated cgroup that holds fence itself, fence
 // first moves into a leaf (processes may live only in leaves of a cgroup
 // whose controllers are enabled for its children).
-func (p *place) prepareV2(ctrls []string) error {
-	parent := p.parents[""]
+func prepareV2(parent string, ctrls []string, delegated bool) error {
 	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
-	have := fields(p.enable)
+	enable := filepath.Join(parent, "cgroup.subtree_control")
+	have := fields(enable)
 	var add []string
 	for _, c := range ctrls {
 		if !slices.Contains(have, c) {
@@ -285,16 +289,17 @@ func (p *place) prepareV2(ctrls []string) error {
 	if len(add) == 0 {
 		return nil
 	}
-	if p.leaf != "" {
-		if err := os.Mkdir(p.leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	if delegated {
+		leaf := filepath.Join(parent, "fence-main")
+		if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(p.leaf, "cgroup.procs"), []byte("0"), 0); err != nil {
-			return fmt.Errorf("cannot move fence into %s: %w", p.leaf, err)
+		if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte("0"), 0); err != nil {
+			return fmt.Errorf("cannot move fence into %s: %w", leaf, err)
 		}
 	}
-	if err := os.WriteFile(p.enable, []byte(strings.Join(add, " ")), 0); err != nil {
-		return fmt.Errorf("cannot enable %s in %s: %w (other processes in that cgroup keep its controllers from its children)", strings.Join(add, " "), p.enable, err)
+	if err := os.WriteFile(enable, []byte(strings.Join(add, " ")), 0); err != nil {
+		return fmt.Errorf("cannot enable %s in %s: %w (other processes in that cgroup keep its controllers from its children)", strings.Join(add, " "), enable, err)
 	}
 	return nil
 }

@@ -49,9 +49,14 @@ func TestOwnCgroups(t *testing.T) {
 // Probe answers on every machine, with a version and controllers or with
 // a reason.
 func TestProbeSaysWhy(t *testing.T) {
-	v, ctrls, why := Probe()
-	if (v == "") == (why == "") || v != "" && len(ctrls) == 0 {
-		t.Errorf("Probe() = %q, %q, %q", v, ctrls, why)
+	v, parents, _, why := Probe()
+	if (v == "") == (why == "") || v != "" && len(parents) == 0 {
+		t.Errorf("Probe() = %q, %q, %q", v, parents, why)
+	}
+	for c, d := range parents {
+		if !filepath.IsAbs(d) {
+			t.Errorf("controller %s: parent %q is not absolute", c, d)
+		}
 	}
 	if os.Geteuid() != 0 && v == "v1" {
 		t.Errorf("cgroup v1 offered to uid %d", os.Geteuid())

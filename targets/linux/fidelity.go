@@ -48,12 +48,17 @@ type Machine struct {
 	UsernsNote    string `json:"userns_note,omitempty"`
 	// SeccompMissing says why fence has no seccomp filter for Arch.
 	SeccompMissing string `json:"seccomp_missing,omitempty"`
-	// Cgroup is the cgroup version fence may create the sandbox's cgroup
-	// with (CgroupV2, CgroupV1), "" when none; CgroupControllers are the
-	// controllers it can set there, CgroupMissing says why there is none.
-	Cgroup            string   `json:"cgroup,omitempty"`
-	CgroupControllers []string `json:"cgroup_controllers,omitempty"`
-	CgroupMissing     string   `json:"cgroup_missing,omitempty"`
+	// Cgroup is the cgroup version fence may make the sandbox's cgroup
+	// with (CgroupV2, CgroupV1), "" when none; CgroupMissing then says why.
+	// CgroupParents maps each controller fence can set to the directory it
+	// makes the sandbox's cgroup in (the same one for every controller of
+	// v2, the controller's hierarchy for v1). CgroupDelegated says that the
+	// v2 parent is a user's delegated cgroup that holds fence itself, so
+	// fence first moves itself into a leaf of it (runtime/cgroup).
+	Cgroup          string            `json:"cgroup,omitempty"`
+	CgroupParents   map[string]string `json:"cgroup_parents,omitempty"`
+	CgroupDelegated bool              `json:"cgroup_delegated,omitempty"`
+	CgroupMissing   string            `json:"cgroup_missing,omitempty"`
 	// Assumed lists the facts set by the caller instead of probed.
 	Assumed []string `json:"assumed,omitempty"`
 }

@@ -2,6 +2,7 @@ package linux
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -52,15 +53,23 @@ type Limits struct {
 	How []LimitHow `json:"how,omitempty"`
 }
 
-// CgroupLimits are the values of the sandbox's cgroup; 0 leaves one unset.
+// CgroupLimits are where the sandbox's cgroup is made and its values; 0
+// leaves a value unset.
 type CgroupLimits struct {
-	Version     string   `json:"version"`
-	Controllers []string `json:"controllers"`
-	MemoryMax   int64    `json:"memory_max,omitempty"` // bytes; swap is limited to 0 too
-	PidsMax     int64    `json:"pids_max,omitempty"`
+	Version string `json:"version"`
+	// Parents maps each controller the limits use to the directory the
+	// sandbox's cgroup is made in (Machine.CgroupParents).
+	Parents map[string]string `json:"parents"`
+	// Delegated: fence moves itself into a leaf of the v2 parent first.
+	Delegated bool  `json:"delegated,omitempty"`
+	MemoryMax int64 `json:"memory_max,omitempty"` // bytes; swap is limited to 0 too
+	PidsMax   int64 `json:"pids_max,omitempty"`
 	// CPUQuota is the µs per CPUPeriod the sandbox may run.
 	CPUQuota int64 `json:"cpu_quota,omitempty"`
 }
+
+// Controllers lists the controllers the limits use, sorted.
+func (c *CgroupLimits) Controllers() []string { return slices.Sorted(maps.Keys(c.Parents)) }
 
 // Rlimit is one resource limit the init sets.
 type Rlimit struct {
@@ -91,19 +100,15 @@ const cgroupFix = "run fence as root on a machine with cgroup v2 (or the cgroup 
 // not at all (cpu).
 func lowerLimits(plan *ir.Plan, m Machine) Limits {
 	var out Limits
-	cg := &CgroupLimits{Version: m.Cgroup}
-	has := func(c string) bool { return m.Cgroup != "" && slices.Contains(m.CgroupControllers, c) }
+	cg := &CgroupLimits{Version: m.Cgroup, Parents: map[string]string{}, Delegated: m.CgroupDelegated}
+	has := func(c string) bool { return m.Cgroup != "" && m.CgroupParents[c] != "" }
 	noCgroup := func(c string) string {
 		if m.Cgroup == "" {
 			return firstOf(m.CgroupMissing, "fence has no cgroup it may create on this machine")
 		}
 		return "the cgroup fence may create has no " + c + " controller"
 	}
-	use := func(c string) {
-		if !slices.Contains(cg.Controllers, c) {
-			cg.Controllers = append(cg.Controllers, c)
-		}
-	}
+	use := func(c string) { cg.Parents[c] = m.CgroupParents[c] }
 	for _, l := range plan.Limits {
 		h := LimitHow{Limit: l}
 		switch l.Kind {
@@ -145,8 +150,7 @@ func lowerLimits(plan *ir.Plan, m Machine) Limits {
 		}
 		out.How = append(out.How, h)
 	}
-	if len(cg.Controllers) > 0 {
-		slices.Sort(cg.Controllers)
+	if len(cg.Parents) > 0 {
 		out.Cgroup = cg
 	}
 	return out
@@ -177,7 +181,11 @@ func (l Limits) text() string {
 		}
 	}
 	if c := l.Cgroup; c != nil {
-		fmt.Fprintf(&b, "cgroup %s (%s):", c.Version, strings.Join(c.Controllers, ", "))
+		var where []string
+		for _, ctrl := range c.Controllers() {
+			where = append(where, ctrl+" in "+c.Parents[ctrl])
+		}
+		fmt.Fprintf(&b, "cgroup %s (%s):", c.Version, strings.Join(where, ", "))
 		if c.MemoryMax > 0 {
 			fmt.Fprintf(&b, " memory.max=%d memory.swap.max=0", c.MemoryMax)
 		}

@@ -1,6 +1,7 @@
 package linux
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -23,10 +24,11 @@ var everyLimit = []string{"limit memory 256MiB", "limit pids 64", "limit cpu 0.5
 // cgroup's, wall fence's timer, file_size an rlimit; nothing to refuse.
 func TestLimitsWithCgroup(t *testing.T) {
 	m := fullMachine()
-	m.Cgroup, m.CgroupControllers = CgroupV1, []string{ControllerCPU, ControllerMemory, ControllerPids}
+	m.Cgroup, m.CgroupParents = CgroupV1, map[string]string{
+		ControllerCPU: "/sys/fs/cgroup/cpu/s", ControllerMemory: "/sys/fs/cgroup/memory/s", ControllerPids: "/sys/fs/cgroup/pids/s"}
 	a := lowerOn(t, m, everyLimit...)
-	want := &CgroupLimits{Version: CgroupV1, Controllers: []string{"cpu", "memory", "pids"}, MemoryMax: 256 << 20, PidsMax: 64, CPUQuota: 50000}
-	if c := a.Limits.Cgroup; c == nil || c.Version != want.Version || !slices.Equal(c.Controllers, want.Controllers) ||
+	want := &CgroupLimits{Version: CgroupV1, Parents: m.CgroupParents, MemoryMax: 256 << 20, PidsMax: 64, CPUQuota: 50000}
+	if c := a.Limits.Cgroup; c == nil || c.Version != want.Version || !maps.Equal(c.Parents, want.Parents) ||
 		c.MemoryMax != want.MemoryMax || c.PidsMax != want.PidsMax || c.CPUQuota != want.CPUQuota {
 		t.Errorf("cgroup %+v, want %+v", a.Limits.Cgroup, want)
 	}
@@ -80,9 +82,9 @@ func TestLimitsWithoutCgroup(t *testing.T) {
 // A cgroup without a controller the plan needs falls back for that limit only.
 func TestLimitsPartialCgroup(t *testing.T) {
 	m := fullMachine()
-	m.Cgroup, m.CgroupControllers = CgroupV2, []string{ControllerPids}
+	m.Cgroup, m.CgroupParents = CgroupV2, map[string]string{ControllerPids: "/sys/fs/cgroup/u/app.scope"}
 	a := lowerOn(t, m, everyLimit...)
-	if c := a.Limits.Cgroup; c == nil || !slices.Equal(c.Controllers, []string{"pids"}) || c.MemoryMax != 0 {
+	if c := a.Limits.Cgroup; c == nil || !slices.Equal(c.Controllers(), []string{"pids"}) || c.MemoryMax != 0 {
 		t.Errorf("cgroup %+v", c)
 	}
 	ps := a.Problems()

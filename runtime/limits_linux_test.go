@@ -154,3 +154,37 @@ func TestLimitCPU(t *testing.T) {
 		t.Errorf("cgroups left after the run: %q", append(left, left2...))
 	}
 }
+
+// The command cannot lift its limits: the rlimits are set as hard limits
+// (raising one fails), and the sandbox's cgroup, where there is one, can
+// be neither rewritten nor left (its files are on the read-only root).
+func TestLimitsCannotBeLifted(t *testing.T) {
+	plan := testPlan(t, t.TempDir(), "limit pids 64", "limit file_size 1MiB")
+	withCgroup := haveCgroup(linux.ControllerPids)
+	pid := os.Getpid()
+	script := fmt.Sprintf(`
+(ulimit -f unlimited) 2>/dev/null && echo "RAISED file_size"
+(ulimit -f 1024) 2>/dev/null || echo "cannot lower file_size"
+for f in /sys/fs/cgroup/pids/fence-%[1]d-*/pids.max /sys/fs/cgroup/pids/*/fence-%[1]d-*/pids.max /sys/fs/cgroup/fence/fence-%[1]d-*/pids.max; do
+	[ -e "$f" ] || continue
+	echo FOUND
+	echo max > "$f" 2>/dev/null && echo "WROTE $f"
+	echo $$ > "$(dirname "$(dirname "$f")")/cgroup.procs" 2>/dev/null && echo "LEFT the cgroup"
+done
+echo done`, pid)
+	if !withCgroup {
+		script = "(ulimit -u unlimited) 2>/dev/null && echo 'RAISED pids'\n" + script
+	}
+	r := sh(t, plan, script)
+	if r.err != nil || r.code != 0 || !strings.HasSuffix(r.stdout, "done\n") {
+		t.Fatalf("%s", r)
+	}
+	for _, bad := range []string{"RAISED", "WROTE", "LEFT", "cannot lower"} {
+		if strings.Contains(r.stdout, bad) {
+			t.Errorf("%q:\n%s", bad, r)
+		}
+	}
+	if withCgroup && !strings.Contains(r.stdout, "FOUND") {
+		t.Errorf("test premise: the sandbox's cgroup (fence-%d-*) is not visible inside: %s", pid, r)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/testfs"
 	"github.com/fence-policy/fence/runtime/mounts"
 	"github.com/fence-policy/fence/targets/linux"
@@ -32,12 +33,25 @@ func BenchmarkRunTrue(b *testing.B) {
 	plan := testPlan(b, dir)
 	opts := testOptions(b)
 	bare := []string{"--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--dev", "/dev", "--proc", "/proc", "true"}
-	var fenceT, bareT, diffT []time.Duration
+	bareT, fenceT := pairedRuns(b, bw, bare, plan, opts)
+	diffT := make([]time.Duration, len(bareT))
+	for i := range bareT {
+		diffT[i] = fenceT[i] - bareT[i]
+	}
+	b.ReportMetric(median(bareT), "bare-ms")
+	b.ReportMetric(median(fenceT), "fence-ms")
+	b.ReportMetric(median(diffT), "overhead-ms")
+}
+
+// pairedRuns runs bwrap with bare and then fence with plan, back to back,
+// once per iteration (paired, so that machine noise hits both alike), and
+// returns each one's times.
+func pairedRuns(b *testing.B, bw string, bare []string, plan *ir.Plan, opts Options) (bareT, fenceT []time.Duration) {
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
-		if err := exec.Command(bw, bare...).Run(); err != nil {
-			b.Fatal(err)
+		if out, err := exec.Command(bw, bare...).CombinedOutput(); err != nil {
+			b.Fatalf("bwrap alone: %v\n%s", err, out)
 		}
 		t1 := time.Now()
 		code, err := runPlan(context.Background(), plan, []string{"true"}, opts)
@@ -47,11 +61,8 @@ func BenchmarkRunTrue(b *testing.B) {
 		t2 := time.Now()
 		bareT = append(bareT, t1.Sub(t0))
 		fenceT = append(fenceT, t2.Sub(t1))
-		diffT = append(diffT, t2.Sub(t1)-t1.Sub(t0))
 	}
-	b.ReportMetric(median(bareT), "bare-ms")
-	b.ReportMetric(median(fenceT), "fence-ms")
-	b.ReportMetric(median(diffT), "overhead-ms")
+	return bareT, fenceT
 }
 
 func median(ds []time.Duration) float64 {
@@ -119,22 +130,7 @@ func BenchmarkRunDenyRead(b *testing.B) {
 			}
 			at := slices.Index(bare, "--")
 			bare = append(bare[:at+1:at+1], "true")
-			var fenceT, bareT []time.Duration
-			b.ResetTimer()
-			for b.Loop() {
-				t0 := time.Now()
-				if out, err := exec.Command(bw, bare...).CombinedOutput(); err != nil {
-					b.Fatalf("bwrap alone: %v\n%s", err, out)
-				}
-				t1 := time.Now()
-				code, err := runPlan(context.Background(), plan, []string{"true"}, opts)
-				if err != nil || code != 0 {
-					b.Fatalf("fence run: %d %v", code, err)
-				}
-				t2 := time.Now()
-				bareT = append(bareT, t1.Sub(t0))
-				fenceT = append(fenceT, t2.Sub(t1))
-			}
+			bareT, fenceT := pairedRuns(b, bw, bare, plan, opts)
 			b.ReportMetric(float64(len(bare)), "bwrap-args")
 			b.ReportMetric(median(bareT), "bwrap-alone-ms")
 			b.ReportMetric(median(fenceT), "fence-ms")

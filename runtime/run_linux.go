@@ -17,6 +17,7 @@ import (
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/runtime/cgroup"
+	"github.com/fence-policy/fence/runtime/mounts"
 )
 
 // run starts bwrap and waits for the command: hold the mount points, start
@@ -114,19 +115,19 @@ func (s *sandbox) holdMountPoints() (aliveW *os.File, unhold func(), err error) 
 		return nil, unhold, err
 	}
 	aliveW = w
-	for _, d := range append(slices.Clone(s.created), s.pins...) {
-		if err := s.mps.Claim(d); err != nil {
-			return aliveW, unhold, &SetupError{Layer: "plan", Cause: "cannot create the mount point " + d + ": " + err.Error(),
-				Fix: "make its parent directory writable, or change the rule that needs it"}
-		}
-	}
 	// A destination the artifact found existing may be one another run
 	// made since: held too, so that run's end cannot remove it under
 	// this sandbox.
-	for _, d := range s.dests {
-		if err := s.mps.Hold(d); err != nil {
-			return aliveW, unhold, &SetupError{Layer: "plan", Cause: "cannot hold the mount point " + d + ": " + err.Error()}
+	if err := s.mps.ClaimAll(append(slices.Clone(s.created), s.pins...), s.dests); err != nil {
+		var ce *mounts.ClaimError
+		switch {
+		case errors.As(err, &ce) && ce.Hold:
+			return aliveW, unhold, &SetupError{Layer: "plan", Cause: "cannot hold the mount point " + ce.Path + ": " + ce.Err.Error()}
+		case errors.As(err, &ce):
+			return aliveW, unhold, &SetupError{Layer: "plan", Cause: "cannot create the mount point " + ce.Path + ": " + ce.Err.Error(),
+				Fix: "make its parent directory writable, or change the rule that needs it"}
 		}
+		return aliveW, unhold, &SetupError{Layer: "plan", Cause: "cannot create the mount points: " + err.Error()}
 	}
 	return aliveW, unhold, nil
 }

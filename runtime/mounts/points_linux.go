@@ -305,25 +305,46 @@ type Points struct {
 // the sandbox lives. A directory or file that is the user's own (not in
 // the registry) is used as it is and never removed.
 func (m *Points) Claim(p string) error {
-	return m.claim(p, true)
+	return m.ClaimAll([]string{p}, nil)
 }
 
 // Hold holds the tree p belongs to if fence made it, and creates nothing:
 // for the mount destinations the artifact found existing, which another
 // run may have made since.
 func (m *Points) Hold(p string) error {
-	return m.claim(p, false)
+	return m.ClaimAll(nil, []string{p})
 }
 
-func (m *Points) claim(p string, create bool) error {
-	if !create {
-		// Only a directory can be fence's (Owns), and the tree of one
-		// that is not starts nowhere (top): no need for the registry's
-		// lock, which a run with thousands of masked files would
-		// otherwise take once for each.
-		if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {
-			return nil
+// ClaimError is ClaimAll's error: the path it failed on, and whether it
+// was to hold it (else to create it).
+type ClaimError struct {
+	Path string
+	Hold bool
+	Err  error
+}
+
+func (e *ClaimError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *ClaimError) Unwrap() error { return e.Err }
+
+// ClaimAll is Claim for each path of create, then Hold for each of hold,
+// all under one taking of the registry's lock: a run claims every mount
+// point of its artifact at once (the default profile has about twenty in
+// any directory), and each taking costs the lock file's open, flock and
+// intent check. Its error names the path (a *ClaimError, but for the
+// registry's own); what it claimed until then stays held, for Release.
+func (m *Points) ClaimAll(create, hold []string) error {
+	// Only a directory can be fence's (Owns), and the tree of one that
+	// is not starts nowhere (top): a destination to hold that is no
+	// directory needs nothing, and a run with thousands of masked files
+	// does not take the lock for them at all.
+	var holds []string
+	for _, p := range hold {
+		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+			holds = append(holds, p)
 		}
+	}
+	if len(create) == 0 && len(holds) == 0 {
+		return nil
 	}
 	r, err := OpenRegistry()
 	if err != nil {
@@ -334,7 +355,21 @@ func (m *Points) claim(p string, create bool) error {
 		return err
 	}
 	defer unlock()
-	p = filepath.Clean(p)
+	for _, p := range create {
+		if err := m.claimLocked(r, filepath.Clean(p), true); err != nil {
+			return &ClaimError{Path: p, Err: err}
+		}
+	}
+	for _, p := range holds {
+		if err := m.claimLocked(r, filepath.Clean(p), false); err != nil {
+			return &ClaimError{Path: p, Hold: true, Err: err}
+		}
+	}
+	return nil
+}
+
+// claimLocked is one path of ClaimAll, under the registry's lock.
+func (m *Points) claimLocked(r *Registry, p string, create bool) error {
 	if create {
 		mk := r.mkdirAll
 		if stub, ok := m.Stubs[p]; ok {
@@ -496,10 +531,26 @@ func (m *Points) Release() {
 		m.carrier.Close()
 		m.carrier = nil
 	}
-	for top, f := range m.held {
+	if len(m.held) == 0 {
+		return
+	}
+	for _, f := range m.held {
 		f.Close()
-		delete(m.held, top)
-		RemoveUnused(top, 0)
+	}
+	tops := m.held
+	m.held = nil
+	r, err := OpenRegistry()
+	if err != nil {
+		return
+	}
+	// Under one taking of the lock for every tree (see ClaimAll).
+	unlock, err := r.lock()
+	if err != nil {
+		return
+	}
+	defer unlock()
+	for top := range tops {
+		r.tryRemoveLocked(filepath.Clean(top))
 	}
 }
 
@@ -532,6 +583,11 @@ func (r *Registry) tryRemove(p string) (done bool, err error) {
 		return false, err
 	}
 	defer unlock()
+	return r.tryRemoveLocked(p)
+}
+
+// tryRemoveLocked is tryRemove under the registry's lock.
+func (r *Registry) tryRemoveLocked(p string) (done bool, err error) {
 	top := r.top(p)
 	if top == "" {
 		return true, nil // not fence's, or gone

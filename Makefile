@@ -6,6 +6,10 @@ FUZZTIME ?= 10m
 # The version stamped into the binary (fence version); "dev" outside git.
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
+# urfave_cli_no_docs leaves out the CLI library's man-page generator, which
+# fence does not use: its package initialisers cost every process started
+# from the binary (the in-sandbox init among them) about 0.3 ms.
+TAGS     ?= urfave_cli_no_docs
 
 # `make run` is the first thing to try: it installs what is missing
 # (.ci/setup: bubblewrap, curl, …), builds bin/fence and runs a command in
@@ -36,7 +40,7 @@ setup:
 	.ci/setup
 
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/fence
+	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/fence
 
 run: setup build
 ifeq ($(strip $(ARGS)),)

@@ -51,6 +51,10 @@ type Options struct {
 	// sandbox process and returns a *KilledError. A second SIGINT kills at
 	// once. Zero means DefaultGrace.
 	Grace time.Duration
+	// Started is when the program calling Run started, for the timings
+	// that Log prints under Debug (where a run's start-up and end go);
+	// zero means when Run was called.
+	Started time.Time
 
 	// test weakens layers on purpose, so that a test can show that
 	// another layer holds on its own. Only this package's tests set and

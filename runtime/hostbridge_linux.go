@@ -31,7 +31,8 @@ type hostBridge struct {
 	exit     int
 	gotExit  bool
 	failure  string
-	limit    string // the limit the init says ended the run ('L')
+	limit    string       // the limit the init says ended the run ('L')
+	times    bridge.Times // the init's ('M'), for the timings of -d
 	nextID   uint32
 	pending  map[uint32]chan *os.File
 	conns    map[io.Closer]struct{}
@@ -78,6 +79,10 @@ func (b *hostBridge) loop() {
 		case bridge.MsgFailed:
 			b.mu.Lock()
 			b.failure = string(payload)
+			b.mu.Unlock()
+		case bridge.MsgTimes:
+			b.mu.Lock()
+			b.times = append(b.times, bridge.DecodeTimes(payload)...)
 			b.mu.Unlock()
 		case bridge.MsgLimit:
 			b.mu.Lock()

@@ -36,8 +36,13 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	hostEnd := os.NewFile(uintptr(fds[0]), "bridge-host")
 	sandboxEnd := os.NewFile(uintptr(fds[1]), "bridge-sandbox")
 	defer sandboxEnd.Close()
+	var b *hostBridge
+	defer func() { s.logTimings(b) }() // after unhold: the clean-up is timed too
 	aliveW, unhold, err := s.holdMountPoints()
-	defer unhold()
+	defer func() {
+		unhold()
+		s.times.Mark(timeCleaned)
+	}()
 	if err != nil {
 		hostEnd.Close()
 		return ExitSetup, err
@@ -47,7 +52,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		return ExitSetup, &SetupError{Layer: "bridge", Cause: err.Error()}
 	}
 	defer ch.Close()
-	b := newHostBridge(ch, s.network)
+	b = newHostBridge(ch, s.network)
 
 	if c := s.limits.Cgroup; c != nil {
 		g, err := cgroup.Create(c)
@@ -59,10 +64,12 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		defer g.Remove()
 	}
 	var bwrapErr bytes.Buffer
+	s.times.Mark(timeHeld)
 	cmd, stopStderr, err := s.startBwrap(sandboxEnd, aliveW, &bwrapErr)
 	if err != nil {
 		return ExitSetup, err
 	}
+	s.times.Mark(timeBwrap)
 	if s.tty != nil {
 		defer bridge.SetForeground(int(s.tty.Fd()), unix.Getpgrp())
 		signal.Notify(sigs, syscall.SIGCONT)
@@ -72,12 +79,14 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		go b.serveExposed(e.ln, e.port)
 	}
 	waitErr, ctxErr := s.wait(ctx, cmd, b, sigs)
+	s.times.Mark(timeExited)
 	<-b.done // every sandbox process is gone: the bridge is closed
 	for _, e := range s.exposed {
 		e.ln.Close()
 	}
 	b.shutdown()
 	stopStderr()
+	s.times.Mark(timeEnded)
 	return s.outcome(b, waitErr, ctxErr, bwrapErr.Bytes())
 }
 

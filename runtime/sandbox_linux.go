@@ -43,10 +43,17 @@ import (
 // SIGINT, SIGTERM or SIGHUP, or a second SIGINT arrives, Run kills every
 // sandbox process and returns 128+that signal with a *KilledError.
 func Run(ctx context.Context, a *linux.Artifact, argv []string, opts Options) (int, error) {
+	var times bridge.Times
+	if !opts.Started.IsZero() {
+		times = bridge.Times{{Name: timeStart, At: opts.Started}}
+	}
+	times.Mark(timeRun)
 	s, err := prepare(a, argv, opts)
 	if err != nil {
 		return ExitSetup, err
 	}
+	s.times = times
+	s.times.Mark(timePrepared)
 	defer s.release()
 	return s.run(ctx)
 }
@@ -70,6 +77,7 @@ type sandbox struct {
 	plan       *ir.Plan
 	limits     linux.Limits
 	cgroup     *cgroup.Group // the sandbox's cgroup, while it runs
+	times      bridge.Times  // the host's instants of the run (timings.go)
 }
 
 type exposedListener struct {

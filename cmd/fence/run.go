@@ -92,7 +92,7 @@ func commandFlag() cli.Flag {
 }
 
 func debugFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "debug", Aliases: []string{"d"}, Usage: "print the plan summary, the sandbox command line and every proxy decision on stderr"}
+	return &cli.BoolFlag{Name: "debug", Aliases: []string{"d"}, Usage: "print the plan summary, the sandbox command line, every proxy decision and where the run's time went on stderr"}
 }
 
 func monitorFlag() cli.Flag {
@@ -205,6 +205,7 @@ func execute(c *cli.Context, s runSpec) error {
 		Log:        log,
 		BestEffort: s.bestEffort,
 		Grace:      s.grace,
+		Started:    started,
 	})
 	var (
 		killed  *runtime.KilledError

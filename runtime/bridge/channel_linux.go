@@ -29,6 +29,7 @@ import (
 //	'T'                 the command was stopped (job control; only with a terminal)
 //	'E' json            a violation the init's seccomp supervisor saw (an Event; notify_bridge_linux.go)
 //	'L' kind            a resource limit ended the run ("pids": the sandbox reached its task limit)
+//	'M' times           when the init started, was ready and started the command (Times), for fence -d
 //
 // Host → init:
 //
@@ -53,6 +54,7 @@ const (
 	MsgSignal  = 'G'
 	MsgDial    = 'C'
 	MsgLimit   = 'L' // init → host: a limit ended the run (payload: its kind)
+	MsgTimes   = 'M' // init → host: Times, for fence -d
 )
 
 // maxMsg bounds a message; 'F' texts longer than this are cut.

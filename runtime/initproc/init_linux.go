@@ -61,6 +61,8 @@ type initConfig struct {
 // dies without cleaning up (see cleanupMain). It returns the process exit
 // status.
 func InitMain(args []string) int {
+	var times bridge.Times
+	times.Mark(bridge.TimeInit)
 	if len(args) > 0 && args[0] == "-cleanup" {
 		return mounts.CleanupMain(args[1:])
 	}
@@ -102,7 +104,7 @@ func InitMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "fence __init: bridge: %v\n", err)
 		return bridge.ExitSetup
 	}
-	in := &sandboxInit{cfg: cfg, ch: ch, stderr: os.NewFile(bridge.StderrFD, "stderr")}
+	in := &sandboxInit{cfg: cfg, ch: ch, stderr: os.NewFile(bridge.StderrFD, "stderr"), times: times}
 	specFile := os.NewFile(bridge.SpecFD, "init")
 	err = readSpec(specFile, &cfg.Init)
 	specFile.Close()
@@ -130,6 +132,8 @@ type sandboxInit struct {
 	mu      sync.Mutex
 	pgid    int              // the command's process group, 0 before it starts
 	pending []syscall.Signal // signals that arrived before it started
+
+	times bridge.Times // for fence -d: when it started, was ready, started the command
 }
 
 // fail reports a setup failure to the host and returns the init's status.
@@ -194,6 +198,7 @@ func (in *sandboxInit) run() int {
 		}
 	}()
 
+	in.times.Mark(bridge.TimeReady)
 	if err := in.ch.Send(bridge.MsgStarted, nil, nil); err != nil {
 		return bridge.ExitSetup // the host is gone; nothing to start the command for
 	}
@@ -201,6 +206,7 @@ func (in *sandboxInit) run() int {
 	if pid == 0 {
 		return in.exit(code)
 	}
+	in.times.Mark(bridge.TimeCommand)
 	if in.cfg.PidsWatch > 0 {
 		go in.watchPids(in.cfg.PidsWatch)
 	}
@@ -276,6 +282,7 @@ func (in *sandboxInit) exit(code int) int {
 		// finish, so that every event reaches the host before the status.
 		in.sup.Stop()
 	}
+	in.ch.Send(bridge.MsgTimes, in.times.Encode(), nil)
 	in.ch.Send(bridge.MsgExit, binary.BigEndian.AppendUint32(nil, uint32(int32(code))), nil)
 	return code
 }

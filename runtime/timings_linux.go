@@ -23,23 +23,23 @@ const (
 
 // phases are the spans that `fence -d` reports, each from one instant to
 // the next; the command's own run time lies between "command" and
-// "exited", so that span ("the command, and the sandbox's end") is only
+// "exited", so that span ("the command and the sandbox's end") is only
 // the sandbox's cost when the command is as short as true(1).
 var phases = []struct{ from, to, what string }{
-	{timeStart, timeRun, "start-up, policy and compile"},
+	{timeStart, timeRun, "start-up and compile"},
 	{timeRun, timePrepared, "checks and proxies"},
 	{timePrepared, timeHeld, "watchdog and mount points"},
 	{timeHeld, timeBwrap, "starting bwrap"},
 	{timeBwrap, bridge.TimeInit, "bwrap's set-up and the init's start"},
 	{bridge.TimeInit, bridge.TimeReady, "the init's set-up"},
 	{bridge.TimeReady, bridge.TimeCommand, "the exec shim"},
-	{bridge.TimeCommand, timeExited, "the command, and the sandbox's end"},
+	{bridge.TimeCommand, timeExited, "the command and the sandbox's end"},
 	{timeExited, timeEnded, "the bridge's end"},
 	{timeEnded, timeCleaned, "clean-up"},
 }
 
 // Timings formats where the run's time went, span by span: "name 1.2ms,
-// …". A span whose ends are missing (the sandbox failed before the init
+// …" (no span's name holds a comma: make bench splits the line). A span whose ends are missing (the sandbox failed before the init
 // reported) is left out.
 func Timings(host, init bridge.Times) string {
 	all := append(append(bridge.Times{}, host...), init...)

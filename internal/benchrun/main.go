@@ -76,6 +76,16 @@ type bench struct {
 	port               int
 	rows               []row
 	cmds               []string
+	spans              []spanColumn // where the start-up goes (fence run -d)
+}
+
+// spanColumn is the median of each span of `fence run -d -- true`'s
+// timings line in one directory.
+type spanColumn struct {
+	title  string
+	names  []string
+	median map[string]time.Duration
+	total  time.Duration // the median wall time of the same runs
 }
 
 func newBench(fenceBin string, n, bulkMB int) (*bench, error) {
@@ -212,6 +222,10 @@ func (b *bench) all() {
 	repos := b.makeRepos(20)
 	b.flat("repository with 20 nested repositories", repos, base)
 
+	fmt.Fprintln(os.Stderr, "fence-bench: where the start-up goes")
+	b.timings("empty directory", b.empty)
+	b.timings("20 nested repositories", repos)
+
 	fmt.Fprintln(os.Stderr, "fence-bench: exit latency")
 	b.exitLatency()
 	fmt.Fprintln(os.Stderr, "fence-bench: proxies")
@@ -227,6 +241,52 @@ func (b *bench) flat(name, dir string, base time.Duration) {
 	e, x := b.paired(b.empty, []string{b.fence, "run", "--", "true"}, dir, []string{b.fence, "run", "--", "true"})
 	b.add(row{name, ms(e) + " (empty dir)", ms(x), fmt.Sprintf("%+.1f ms", float64((x-e).Microseconds())/1000), "flat (< 2 ms)"},
 		name+": (cd "+dir+" && "+b.fence+" run -- true)")
+}
+
+// timings runs `fence run -d -- true` in dir b.n times and keeps the
+// median of each span of the timings line the runtime prints (see
+// runtime.Timings): the profile of where a run's time goes, beside the
+// wall time of the same runs.
+func (b *bench) timings(title, dir string) {
+	col := spanColumn{title: title, median: map[string]time.Duration{}}
+	all := map[string][]time.Duration{}
+	var walls []time.Duration
+	for i := 0; i < b.n; i++ {
+		cmd := exec.Command(b.fence, "run", "-d", "--", "true")
+		cmd.Dir = dir
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "fence-bench: fence run -d -- true: %v\n%s", err, stderr.String())
+			os.Exit(1)
+		}
+		walls = append(walls, time.Since(start))
+		_, line, ok := strings.Cut(stderr.String(), "sandbox: timings: ")
+		if !ok {
+			fmt.Fprintf(os.Stderr, "fence-bench: fence run -d printed no timings:\n%s", stderr.String())
+			os.Exit(1)
+		}
+		line, _, _ = strings.Cut(line, "\n")
+		for _, span := range strings.Split(line, ", ") {
+			i := strings.LastIndexByte(span, ' ')
+			d, err := time.ParseDuration(span[i+1:])
+			if i < 0 || err != nil {
+				continue
+			}
+			name := span[:i]
+			if _, seen := all[name]; !seen {
+				col.names = append(col.names, name)
+			}
+			all[name] = append(all[name], d)
+		}
+	}
+	for name, ds := range all {
+		col.median[name] = median(ds)
+	}
+	col.total = median(walls)
+	b.spans = append(b.spans, col)
+	b.cmds = append(b.cmds, "where the start-up goes, "+title+": (cd "+dir+" && "+b.fence+" run -d -- true), the timings line")
 }
 
 func (b *bench) makeTree(dirs, files int) string {
@@ -451,6 +511,27 @@ func (b *bench) report() string {
 	w.WriteString("| measure | floor | fence | ratio | goal |\n|---|---|---|---|---|\n")
 	for _, r := range b.rows {
 		fmt.Fprintf(&w, "| %s | %s | %s | %s | %s |\n", r.measure, r.floor, r.fence, r.ratio, r.goal)
+	}
+	if len(b.spans) > 0 {
+		w.WriteString("\n## Where the start-up goes\n\n")
+		w.WriteString("Medians of each span of `fence run -d -- true`'s timings line (runtime.Timings), the same number of runs. The first span starts at fence's `main` package variables, after the Go runtime and the packages' initialisers; the wall time is measured from outside.\n\n")
+		w.WriteString("| span |")
+		for _, c := range b.spans {
+			fmt.Fprintf(&w, " %s |", c.title)
+		}
+		w.WriteString("\n|---|" + strings.Repeat("---|", len(b.spans)) + "\n")
+		for _, name := range b.spans[0].names {
+			fmt.Fprintf(&w, "| %s |", name)
+			for _, c := range b.spans {
+				fmt.Fprintf(&w, " %s |", ms(c.median[name]))
+			}
+			w.WriteString("\n")
+		}
+		w.WriteString("| wall time of the whole run |")
+		for _, c := range b.spans {
+			fmt.Fprintf(&w, " %s |", ms(c.total))
+		}
+		w.WriteString("\n")
 	}
 	w.WriteString("\n## Commands\n\n")
 	for _, c := range b.cmds {

@@ -105,9 +105,13 @@ func (s *sandbox) holdMountPoints() (aliveW *os.File, unhold func(), err error) 
 			aliveW.Close()
 		}
 		if watchdog != nil {
+			// Its byte tells it fence cleaned up; it is reaped in the
+			// background, as it runs at the lowest priority (startNiced)
+			// and may take a moment to be scheduled on a busy machine:
+			// the run's end does not wait for that.
 			watchdogPipe.Write([]byte{'d'})
 			watchdogPipe.Close()
-			watchdog.Wait()
+			go watchdog.Wait()
 		}
 	}
 	if len(s.created) == 0 && len(s.dests) == 0 {

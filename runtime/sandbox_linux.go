@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -314,11 +315,29 @@ func (s *sandbox) startWatchdog(aliveR *os.File) (*exec.Cmd, *os.File, error) {
 		ExtraFiles:  []*os.File{aliveR},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startNiced(cmd); err != nil {
 		w.Close()
 		return nil, nil, &SetupError{Layer: "cleanup", Cause: "cannot start the cleanup watchdog: " + err.Error()}
 	}
 	return cmd, w, nil
+}
+
+// startNiced starts cmd at the lowest CPU priority (nice 19), so that the
+// watchdog's own start-up (a Go program's, a few milliseconds of CPU)
+// does not compete with bwrap and the init on the run's critical path: it
+// only has to be there when fence ends, and it has nothing to do until
+// then. The priority is per thread on Linux and inherited at fork, and an
+// unprivileged thread cannot take it back: cmd is started from a thread of
+// its own that lowers its priority and is then thrown away (a goroutine
+// that ends locked to its thread ends the thread).
+func startNiced(cmd *exec.Cmd) error {
+	done := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()                   // never unlocked: the thread ends with the goroutine
+		unix.Setpriority(unix.PRIO_PROCESS, 0, 19) // best effort: at worst it starts at fence's priority
+		done <- cmd.Start()
+	}()
+	return <-done
 }
 
 // initMemfd writes the init's settings into a sealed memfd: no size limit

@@ -10,12 +10,13 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 
-	"github.com/elazarl/goproxy"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/runtime/events"
@@ -29,23 +30,18 @@ const maxHeadBytes = 64 << 10
 // Server is the HTTP proxy of one Network. Its ServeConn may run
 // concurrently for many connections.
 type Server struct {
-	net *proxy.Network
-	gp  *goproxy.ProxyHttpServer
+	net    *proxy.Network
+	errLog *log.Logger // net/http's and ReverseProxy's complaints
 }
 
 // New returns the HTTP proxy that decides and dials with n.
 func New(n *proxy.Network) *Server {
-	s := &Server{net: n}
-	s.gp = s.newGoproxy()
-	return s
+	return &Server{net: n, errLog: log.New(debugWriter{n.Log}, "http proxy: ", 0)}
 }
 
 type ctxKey int
 
-const (
-	connKey   ctxKey = iota // *clientConn of the request
-	targetKey               // *proxy.Target decided for the request
-)
+const targetKey ctxKey = 0 // *proxy.Target decided for the request
 
 // clientConn is the state of one client connection.
 type clientConn struct {
@@ -53,17 +49,20 @@ type clientConn struct {
 	// keep-alive follows the client's, and nothing of it outlives the
 	// client connection.
 	tr *http.Transport
-	// handlers counts the requests being served; a CONNECT tunnel runs
-	// inside its request's handler, after net/http let go of the
-	// connection.
+	// rp forwards the connection's allowed plain requests through tr.
+	rp *httputil.ReverseProxy
+	// handlers counts the requests being served; a tunnel (CONNECT, or
+	// a protocol switch) runs inside its request's handler, after
+	// net/http let go of the connection.
 	handlers sync.WaitGroup
 }
 
 // ServeConn serves one client connection of the HTTP proxy with net/http:
-// absolute-URI requests (kept alive between requests) and CONNECT
-// tunnels. It returns when the connection is closed (by the client, by
-// net/http after an error or a request that ends it, or from elsewhere)
-// and every request on it, tunnels included, has been served.
+// absolute-URI requests (kept alive between requests, or tunnelled after
+// a protocol switch the upstream accepted) and CONNECT tunnels. It
+// returns when the connection is closed (by the client, by net/http after
+// an error or a request that ends it, or from elsewhere) and every
+// request on it, tunnels included, has been served.
 func (s *Server) ServeConn(c net.Conn) {
 	cc := &clientConn{}
 	cc.tr = &http.Transport{
@@ -76,6 +75,18 @@ func (s *Server) ServeConn(c net.Conn) {
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
 	defer cc.tr.CloseIdleConnections()
+	cc.rp = &httputil.ReverseProxy{
+		Rewrite:      rewrite,
+		Transport:    cc.tr,
+		ErrorHandler: s.upstreamError,
+		ErrorLog:     s.errLog,
+		BufferPool:   bufferPool{},
+		// ReverseProxy's own policy: a body of unknown length, or of
+		// server-sent events, is flushed as it comes (headers first).
+		// responseWriter.Write flushes a body of known length as it
+		// comes too, without writing its headers apart.
+		FlushInterval: 0,
+	}
 
 	ln := newConnListener(c)
 	var protocols http.Protocols
@@ -91,7 +102,7 @@ func (s *Server) ServeConn(c net.Conn) {
 		// "OPTIONS *" is a request to the proxy like any other (and is
 		// refused as one): no answer from net/http on its own.
 		DisableGeneralOptionsHandler: true,
-		ErrorLog:                     log.New(debugWriter{s.net.Log}, "http proxy: ", 0),
+		ErrorLog:                     s.errLog,
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			if st == http.StateClosed || st == http.StateHijacked {
 				ln.done()
@@ -129,7 +140,7 @@ func (l *connListener) done()          { l.once.Do(func() { close(l.doneCh) }) }
 func (l *connListener) Close() error   { l.done(); return nil }
 func (l *connListener) Addr() net.Addr { return l.c.LocalAddr() }
 
-// debugWriter routes net/http's and goproxy's complaints to the debug log.
+// debugWriter routes net/http's and ReverseProxy's complaints to the debug log.
 type debugWriter struct{ l *events.Logger }
 
 func (d debugWriter) Write(p []byte) (int, error) {
@@ -141,9 +152,8 @@ func (d debugWriter) Write(p []byte) (int, error) {
 func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, cc *clientConn) {
 	cc.handlers.Add(1)
 	defer cc.handlers.Done()
-	r = r.WithContext(context.WithValue(r.Context(), connKey, cc))
 	if r.Method == http.MethodConnect {
-		s.gp.ServeHTTP(replayHijacker{w}, r)
+		s.serveConnect(w, r)
 		return
 	}
 	if msg := s.checkPlain(r); msg != "" {
@@ -151,7 +161,7 @@ func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, cc *client
 		reply(w, http.StatusBadRequest, "http_request_error", msg)
 		return
 	}
-	s.gp.ServeHTTP(w, r)
+	s.servePlain(w, r, cc)
 }
 
 // checkPlain validates an absolute-URI request before it is decided:
@@ -159,7 +169,7 @@ func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, cc *client
 //
 // The Host header of such a request is not checked here: net/http drops
 // it before any handler runs (RFC 9112 §3.2.2: a proxy ignores it and
-// generates one from the request target), and handlePlain sends the
+// generates one from the request target), and rewrite sends the
 // request upstream with the URL's host, the one the table decided. So no
 // Host header the policy did not see ever leaves the proxy.
 func (s *Server) checkPlain(req *http.Request) string {
@@ -213,63 +223,69 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// newGoproxy builds the goproxy server: fence's decision for plain
-// requests and CONNECT, and nothing of goproxy's defaults that reach out
-// on their own.
-func (s *Server) newGoproxy() *goproxy.ProxyHttpServer {
-	p := goproxy.NewProxyHttpServer()
-	p.Logger = log.New(debugWriter{s.net.Log}, "http proxy: ", 0)
-	p.Verbose = false
-	p.KeepAcceptEncoding = true
-	// NewProxyHttpServer reads HTTPS_PROXY from fence's environment to
-	// chain CONNECTs; fence dials itself, always.
-	p.ConnectDial, p.ConnectDialWithReq = nil, nil
-	// Every plain request gets its connection's transport as its
-	// RoundTripper; this one only fails, so a request that somehow
-	// skipped the decision cannot go anywhere.
-	p.Tr = &http.Transport{Proxy: nil, DialContext: func(context.Context, string, string) (net.Conn, error) {
-		return nil, errors.New("fence: request was not decided")
-	}}
-	p.NonproxyHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		reply(w, http.StatusBadRequest, "http_request_error", "fence: this is a proxy: send absolute-URI requests or CONNECT")
-	})
-	p.OnRequest().HandleConnectFunc(s.handleConnect)
-	p.OnRequest().DoFunc(s.handlePlain)
-	p.OnResponse().DoFunc(func(resp *http.Response, pctx *goproxy.ProxyCtx) *http.Response {
-		if resp == nil && pctx.Error != nil {
-			return textResponse(pctx.Req, http.StatusBadGateway, dialStatus(pctx.Error),
-				fmt.Sprintf("fence: cannot reach %s: %v", events.Printable(pctx.Req.URL.Host), pctx.Error))
-		}
-		return resp
-	})
-	return p
+// servePlain decides an absolute-URI request (already checked by
+// checkPlain) and, if allowed, forwards it through the connection's
+// reverse proxy and transport, with its admitted addresses.
+func (s *Server) servePlain(w http.ResponseWriter, r *http.Request, cc *clientConn) {
+	host, port, _ := splitHostPort(r.URL.Host, 80)
+	t, ref := s.net.Decide(r.Context(), "http", host, port)
+	if ref != nil {
+		reply(w, refusalCode(ref), ref.Status, ref.Text)
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), targetKey, t))
+	cc.rp.ServeHTTP(responseWriter{w, r.ProtoAtLeast(1, 1)}, r)
 }
 
-// handlePlain decides an absolute-URI request (already checked by
-// checkPlain) and, if allowed, routes it through the connection's
-// transport with its admitted addresses.
-func (s *Server) handlePlain(req *http.Request, pctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
-	cc, _ := req.Context().Value(connKey).(*clientConn)
-	if cc == nil {
-		return req, textResponse(req, http.StatusInternalServerError, "http_request_error", "fence: request outside a proxy connection")
-	}
-	host, port, _ := splitHostPort(req.URL.Host, 80)
-	t, ref := s.net.Decide(req.Context(), "http", host, port)
-	if ref != nil {
-		return req, refusalResponse(req, ref)
-	}
-	req = req.WithContext(context.WithValue(req.Context(), targetKey, t))
+// rewrite makes the upstream request of an allowed one. ReverseProxy has
+// already removed the hop-by-hop headers (RFC 9110 §7.6.1), as it does
+// from the response: Connection and every header it names,
+// Proxy-Connection, Keep-Alive, Proxy-Authorization, TE (but for
+// "trailers"), Trailer (the trailers themselves pass), Transfer-Encoding
+// and Upgrade (but for a protocol switch, whose 101 it tunnels).
+// Everything else goes as the client sent it.
+func rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
 	// The upstream is told the host that was decided, whatever else the
 	// client's own Host header said.
-	req.Host = req.URL.Host
+	out.Host = out.URL.Host
+	// The query as sent: ReverseProxy drops parameters it cannot parse.
+	out.URL.RawQuery = in.URL.RawQuery
 	// net/http answered the client's expectation itself (it sends
 	// "100 Continue" when the transport first reads the body).
-	req.Header.Del("Expect")
-	pctx.RoundTripper = goproxy.RoundTripperFunc(func(r *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
-		return cc.tr.RoundTrip(r)
-	})
-	return req, nil
+	out.Header.Del("Expect")
+	// The client's forwarding headers pass on: ReverseProxy drops them
+	// for Rewrite, as a reverse proxy sets its own.
+	for _, k := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if v, ok := in.Header[k]; ok && !httpguts.HeaderValuesContainsToken(in.Header["Connection"], k) {
+			out.Header[k] = v
+		}
+	}
+	// The client's trailers: net/http fills in.Trailer when the body
+	// ends, which is when the transport writes them (Clone copied the
+	// map while it was still empty).
+	out.Trailer = in.Trailer
 }
+
+// upstreamError answers a request the transport could not carry: the
+// dial failed, or the upstream did not answer.
+func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	s.net.Log.Debugf("http proxy: %s %s: %v", r.Method, events.Printable(r.URL.Host), err)
+	reply(w, http.StatusBadGateway, dialStatus(err), fmt.Sprintf("fence: cannot reach %s: %v", events.Printable(r.URL.Host), err))
+}
+
+// bufSize is the buffer response bodies are copied through: a bulk
+// download moves in few large reads and writes.
+const bufSize = 256 << 10
+
+var buffers = sync.Pool{New: func() any { return new([bufSize]byte) }}
+
+// bufferPool lends ReverseProxy its copy buffers from buffers; they are
+// pooled as array pointers, so that putting one back allocates nothing.
+type bufferPool struct{}
+
+func (bufferPool) Get() []byte  { return buffers.Get().(*[bufSize]byte)[:] }
+func (bufferPool) Put(b []byte) { buffers.Put((*[bufSize]byte)(b)) }
 
 // dialTarget is the transports' dialer: it dials the addresses admitted
 // for the request being sent, and only for the host and port decided.
@@ -285,21 +301,18 @@ func (s *Server) dialTarget(ctx context.Context, _, addr string) (net.Conn, erro
 	return s.net.Dial(ctx, t)
 }
 
-// handleConnect takes every CONNECT over: the decision, the answer and the
+// serveConnect takes a CONNECT over: the decision, the answer and the
 // tunnel run on the hijacked connection, inside the request's handler.
-func (s *Server) handleConnect(authority string, _ *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
-	return &goproxy.ConnectAction{
-		Action: goproxy.ConnectHijack,
-		Hijack: func(req *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
-			s.serveConnect(req, client, authority)
-		},
-	}, authority
-}
-
-func (s *Server) serveConnect(req *http.Request, client net.Conn, authority string) {
+func (s *Server) serveConnect(w http.ResponseWriter, req *http.Request) {
+	client, _, err := responseWriter{w, true}.Hijack()
+	if err != nil {
+		s.net.Log.Debugf("http proxy: CONNECT %s: %v", events.Printable(req.RequestURI), err)
+		return
+	}
 	defer client.Close()
 	defer s.net.Recover("http proxy", client)
 	major, minor := req.ProtoMajor, req.ProtoMinor
+	authority := req.URL.Host
 	host, port, ok := splitHostPort(authority, 0)
 	if !ok || port == 0 {
 		writeRaw(client, major, minor, http.StatusBadRequest, "http_request_error",
@@ -308,11 +321,7 @@ func (s *Server) serveConnect(req *http.Request, client net.Conn, authority stri
 	}
 	t, ref := s.net.Decide(req.Context(), "https", host, port)
 	if ref != nil {
-		code := http.StatusForbidden
-		if !ref.Policy {
-			code = http.StatusBadGateway
-		}
-		writeRaw(client, major, minor, code, ref.Status, ref.Text)
+		writeRaw(client, major, minor, refusalCode(ref), ref.Status, ref.Text)
 		return
 	}
 	up, err := s.net.Dial(req.Context(), t)
@@ -327,13 +336,44 @@ func (s *Server) serveConnect(req *http.Request, client net.Conn, authority stri
 	proxy.Tunnel(client, up)
 }
 
-// replayHijacker hands goproxy the connection of a CONNECT with the bytes
-// net/http read past the request head (a TLS ClientHello the client sent
-// along) replayed first: goproxy's hijacking CONNECT action passes on the
-// bare connection, which would lose them.
-type replayHijacker struct{ http.ResponseWriter }
+// responseWriter is the ResponseWriter of a forwarded request.
+//
+// Every Write is flushed: each read from the upstream goes on to the
+// client at once, so no streamed answer (a long poll, progress, events)
+// waits in net/http's buffers, and a bulk body, read bufSize at a time,
+// mostly bypasses them anyway.
+//
+// Its Hijack (of a CONNECT, or of a protocol switch ReverseProxy tunnels)
+// replays the bytes net/http read past the request head (a TLS
+// ClientHello the client sent along) first, which the bare connection
+// would lose.
+//
+// For an HTTP/1.0 client it drops the 1xx responses ReverseProxy passes
+// on: such a client gets none (RFC 9110 §15).
+type responseWriter struct {
+	http.ResponseWriter
+	http11 bool
+}
 
-func (w replayHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w responseWriter) WriteHeader(code int) {
+	if code < 200 && !w.http11 {
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w responseWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	if f, ok := w.ResponseWriter.(http.Flusher); ok && err == nil {
+		f.Flush()
+	}
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach net/http's own writer.
+func (w responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -367,27 +407,13 @@ func reply(w http.ResponseWriter, code int, status, text string) {
 	_, _ = io.WriteString(w, body)
 }
 
-// textResponse is a complete text/plain response for goproxy to send.
-func textResponse(req *http.Request, code int, status, text string) *http.Response {
-	body := text + "\n"
-	h := http.Header{}
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Proxy-Status", "fence; error="+status)
-	return &http.Response{
-		Status: strconv.Itoa(code) + " " + http.StatusText(code), StatusCode: code,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)),
-		Request: req,
+// refusalCode is the status of a refusal: 403 for the policy, 502 when
+// the destination could not be reached.
+func refusalCode(ref *proxy.Refusal) int {
+	if ref.Policy {
+		return http.StatusForbidden
 	}
-}
-
-func refusalResponse(req *http.Request, ref *proxy.Refusal) *http.Response {
-	code := http.StatusForbidden
-	if !ref.Policy {
-		code = http.StatusBadGateway
-	}
-	return textResponse(req, code, ref.Status, ref.Text)
+	return http.StatusBadGateway
 }
 
 // dialStatus names a dial failure as an RFC 9209 Proxy-Status error type.

@@ -97,7 +97,13 @@ func (c *compilation) addProtected(plan *ir.Plan) {
 	// Before the roots' lists: where a root is a repository's top, dedupe
 	// keeps the rule whose origin names the repository.
 	c.addRepos(plan)
-	for _, root := range slices.Sorted(maps.Keys(roots)) {
+	sorted := slices.Sorted(maps.Keys(roots))
+	if len(sorted) > 0 {
+		// Sized once: thousands of writable roots add tens of rules each.
+		per := len(ir.RepoProtected(sorted[0], plan.AllowGitConfig))
+		plan.Rules = slices.Grow(plan.Rules, len(sorted)*per+len(plan.Inputs))
+	}
+	for _, root := range sorted {
 		plan.Rules = append(plan.Rules, ir.RepoProtected(root, plan.AllowGitConfig)...)
 	}
 	for _, in := range plan.Inputs {
@@ -110,8 +116,8 @@ func (c *compilation) addProtected(plan *ir.Plan) {
 // dedupe drops rules identical to an earlier one (same effect, capability and
 // object) and warns about each, naming the first.
 func (c *compilation) dedupe(rules []ir.Rule) []ir.Rule {
-	first := map[string]int{}
-	out := rules[:0:0]
+	first := make(map[string]int, len(rules))
+	out := make([]ir.Rule, 0, len(rules)) // sized once: a rule is large, and growing copies them all
 	for _, r := range rules {
 		k := r.Key()
 		if i, ok := first[k]; ok {

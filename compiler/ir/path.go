@@ -22,7 +22,11 @@ func (p *PathPattern) String() string { return p.Pattern }
 func (p *PathPattern) HasGlob() bool { return HasGlob(p.Pattern) }
 
 // HasGlob reports whether s contains a path wildcard.
-func HasGlob(s string) bool { return strings.ContainsAny(s, "*?") }
+func HasGlob(s string) bool {
+	// Two byte scans: ContainsAny builds its set on every call, and the
+	// compiler asks this for every rule a path is decided against.
+	return strings.IndexByte(s, '*') >= 0 || strings.IndexByte(s, '?') >= 0
+}
 
 // Base is the longest literal directory prefix of the pattern: the pattern
 // itself when it has no wildcard, else the path up to the segment that holds
@@ -56,7 +60,9 @@ func Within(path, dir string) bool {
 	if dir == "/" {
 		return strings.HasPrefix(path, "/")
 	}
-	return path == dir || strings.HasPrefix(path, dir+"/")
+	// Without building dir+"/": this runs for every rule a path is
+	// decided against.
+	return strings.HasPrefix(path, dir) && (len(path) == len(dir) || path[len(dir)] == '/')
 }
 
 func splitPath(p string) []string {

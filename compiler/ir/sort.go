@@ -41,5 +41,43 @@ func CompareOrigins(a, b Origin) int {
 	)
 }
 
-// SortRules sorts rules in canonical order, in place.
-func SortRules(rs []Rule) { slices.SortStableFunc(rs, CompareRules) }
+// SortRules sorts rules in canonical order (CompareRules), in place. It
+// sorts small keys that point at the rules and moves each rule once: a
+// rule is a large struct, and a stable sort of the rules themselves moves
+// them O(n log n) times (and CompareRules copies two per comparison).
+func SortRules(rs []Rule) {
+	if len(rs) < 2 {
+		return
+	}
+	type key struct {
+		cap int
+		obj string
+		i   int
+	}
+	plain := func(s string) string { return s }
+	ks := make([]key, len(rs))
+	for i := range rs {
+		ks[i] = key{capOrder[rs[i].Cap], rs[i].object(plain), i}
+	}
+	slices.SortStableFunc(ks, func(a, b key) int {
+		if c := cmp.Compare(a.cap, b.cap); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.obj, b.obj); c != 0 {
+			return c
+		}
+		ra, rb := &rs[a.i], &rs[b.i]
+		if ra.Effect != rb.Effect {
+			if ra.Effect == Deny {
+				return -1
+			}
+			return 1
+		}
+		return CompareOrigins(ra.Origin, rb.Origin)
+	})
+	sorted := make([]Rule, len(rs))
+	for j, k := range ks {
+		sorted[j] = rs[k.i]
+	}
+	copy(rs, sorted)
+}

@@ -122,11 +122,23 @@ func CanonicalHost(host string) (string, bool) {
 	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
 		h = h[1 : len(h)-1]
 	}
-	if addr, err := netip.ParseAddr(h); err == nil {
-		if addr.Zone() != "" {
-			return "", false
+	// Only what could be an address is parsed as one: a failed parse
+	// costs an allocation (its error), and the proxies canonicalise every
+	// name they are asked for. An IPv4 literal ends in a digit, an IPv6
+	// one holds a colon.
+	if h != "" && (h[len(h)-1] >= '0' && h[len(h)-1] <= '9' || strings.IndexByte(h, ':') >= 0) {
+		if addr, err := netip.ParseAddr(h); err == nil {
+			if addr.Zone() != "" {
+				return "", false
+			}
+			addr = addr.Unmap()
+			// The canonical form is usually what was asked: no new string.
+			var buf [64]byte
+			if string(addr.AppendTo(buf[:0])) == h {
+				return h, true
+			}
+			return addr.String(), true
 		}
-		return addr.Unmap().String(), true
 	}
 	h = strings.ToLower(h)
 	if CheckHostName(h) != nil {

@@ -224,13 +224,12 @@ func (r *Registry) record(p, stub string) error {
 	if id.file {
 		rec += fileTag + stub
 	}
-	// Written whole or not at all: an entry cut short by a kill would name
-	// nothing, and the directory would pass for the user's.
-	tmp := id.entry + ".new"
-	if err := os.WriteFile(tmp, []byte(rec), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, id.entry)
+	// Written in place, in one write: an entry cut short by a kill names
+	// nothing, but the kill also leaves the intent (see lock) of the mkdir
+	// this records, and the next holder's recover records the directory
+	// anew over it (a temporary file renamed into place would cost a new
+	// inode and a rename for every mount point of every run).
+	return os.WriteFile(id.entry, []byte(rec), 0o600)
 }
 
 // sameFile reports whether p is still the regular file id and holds

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fence-policy/fence/internal/testfs"
+	"github.com/fence-policy/fence/runtime/mounts"
 )
 
 // Two sandboxes in the same directory share the mount points over the
@@ -105,4 +106,45 @@ func TestForgedMountPointMarkerRemovesNothing(t *testing.T) {
 			t.Errorf("%s outlived both runs", p)
 		}
 	}
+}
+
+// A registry entry that names nothing any more (its directory removed by
+// someone else while the entry stayed) is swept by the watchdog of the
+// next run that makes mount points, once that run has ended; the run's
+// own mount points are removed as always.
+func TestWatchdogSweepsStaleEntries(t *testing.T) {
+	cwd := testfs.WorkDir(t)
+	idea := filepath.Join(cwd, ".idea")
+	plan := testPlan(t, cwd, "allow write "+cwd, "deny write "+idea)
+	reg, err := mounts.OpenRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := filepath.Join(cwd, "gone")
+	var ps mounts.Points // makes gone and records it
+	if err := ps.Claim(gone); err != nil {
+		t.Fatal(err)
+	}
+	entry, ok := reg.Owns(gone)
+	if !ok {
+		t.Fatal("the claimed directory is not in the registry")
+	}
+	// Held, then given up without its removal: as a run killed with no
+	// watchdog would leave it.
+	for _, f := range ps.Files() {
+		f.Close()
+	}
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	if r := sh(t, plan, "true"); r.err != nil || r.code != 0 {
+		t.Fatalf("run: %v", r)
+	}
+	if _, err := os.Lstat(idea); !os.IsNotExist(err) {
+		t.Errorf("the run's mount point %s is still there: %v", idea, err)
+	}
+	waitFor(t, "the watchdog to sweep the stale entry", func() bool {
+		_, err := os.Stat(entry)
+		return os.IsNotExist(err)
+	})
 }

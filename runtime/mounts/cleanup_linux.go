@@ -15,10 +15,12 @@ import (
 // removes the paths itself and writes one byte: the watchdog exits. When
 // fence dies instead (SIGKILL), stdin ends without that byte; the watchdog
 // then waits until every sandbox process is gone (the second pipe ends)
-// and removes the paths, so nothing remains on disk.
+// and removes the paths, so nothing remains on disk. Either way it then
+// sweeps the registry's stale entries (Registry.SweepStale).
 func CleanupMain(paths []string) int {
 	var b [1]byte
 	if n, _ := os.Stdin.Read(b[:]); n == 1 {
+		sweep()
 		return 0
 	}
 	alive := os.NewFile(bridge.CtlFD, "alive")
@@ -30,5 +32,14 @@ func CleanupMain(paths []string) int {
 	for _, p := range paths {
 		RemoveUnused(p, 2*time.Second) // unless another run's sandbox still uses it
 	}
+	sweep()
 	return 0
+}
+
+// sweep removes the registry's stale entries (Registry.SweepStale) once
+// the run is over.
+func sweep() {
+	if r, err := OpenRegistry(); err == nil {
+		r.SweepStale()
+	}
 }

@@ -645,3 +645,62 @@ func (r *Registry) removeTree(p string) bool {
 	os.Remove(id.entry)
 	return true
 }
+
+// SweepStale removes the registry's entries that name nothing any more:
+// the directory or file an entry was made for is gone, or another one has
+// its name or its inode now (a tree someone else removed, a fence-made
+// directory the command wrote into and the user deleted later). Such an
+// entry decides nothing — Owns matches identity, birth time and path — but
+// entries would pile up in fence's state directory for good.
+//
+// The watchdog runs it after fence has ended, off every run's critical
+// path, at the lowest priority: so it looks for stale entries without the
+// registry's lock (which a descheduled holder would keep from the other
+// runs), and takes the lock only when it found some, to check each again
+// and remove it — never in the middle of a run's mkdir and its record.
+func (r *Registry) SweepStale() {
+	stale := r.staleEntries(nil)
+	if len(stale) == 0 {
+		return
+	}
+	unlock, err := r.lock()
+	if err != nil {
+		return
+	}
+	defer unlock()
+	for _, e := range r.staleEntries(stale) {
+		os.Remove(e)
+	}
+}
+
+// staleEntries lists the entries that name nothing any more (see
+// SweepStale): every entry of the registry, or only those of among.
+func (r *Registry) staleEntries(among []string) []string {
+	if among == nil {
+		es, err := os.ReadDir(r.dir)
+		if err != nil {
+			return nil
+		}
+		for _, e := range es {
+			if name := e.Name(); !strings.HasPrefix(name, ".") && e.Type().IsRegular() {
+				among = append(among, filepath.Join(r.dir, name))
+			}
+		}
+	}
+	var out []string
+	for _, entry := range among {
+		b, err := os.ReadFile(entry)
+		if err != nil {
+			continue // gone already
+		}
+		rec, _, isFile := strings.Cut(string(b), fileTag)
+		_, p, ok := strings.Cut(rec, " ")
+		if ok && filepath.IsAbs(p) {
+			if id, ok := r.identify(p); ok && id.entry == entry && id.record == rec && id.file == isFile {
+				continue // still names what it was made for
+			}
+		}
+		out = append(out, entry)
+	}
+	return out
+}

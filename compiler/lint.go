@@ -25,8 +25,12 @@ func (c *compilation) lint(plan *ir.Plan) {
 			c.lintDeadAllow(idx, r)
 		}
 	}
-	c.lintPathDirs(plan)
-	c.lintSockets(plan)
+	// The path lints ask a few dozen decisions of a plan that may hold
+	// tens of thousands of rules: through the index, each looks at the
+	// rules of the path's ancestors only (the same decision).
+	paths := ir.NewPathIndex(plan)
+	c.lintPathDirs(plan, paths)
+	c.lintSockets(plan, paths)
 	c.lintExpose(plan)
 }
 
@@ -243,7 +247,7 @@ func portsCover(d, a []ir.PortRange) bool {
 
 // lintPathDirs warns when the command may write to a directory on $PATH:
 // it could plant a program that the user runs later, outside the sandbox.
-func (c *compilation) lintPathDirs(plan *ir.Plan) {
+func (c *compilation) lintPathDirs(plan *ir.Plan, paths *ir.PathIndex) {
 	seen := map[string]bool{}
 	for _, dir := range strings.Split(c.env.Vars["PATH"], ":") {
 		if dir == "" || !strings.HasPrefix(dir, "/") || seen[dir] {
@@ -252,7 +256,7 @@ func (c *compilation) lintPathDirs(plan *ir.Plan) {
 		dir = path.Clean(dir)
 		seen[dir] = true
 		probe := path.Join(dir, "fence-probe")
-		d := plan.DecidePath(ir.CapWrite, probe)
+		d := paths.DecidePath(ir.CapWrite, probe)
 		if !d.Allowed || len(d.Rules) == 0 || d.Rules[0].Origin.Builtin != "" {
 			continue
 		}
@@ -269,7 +273,7 @@ var containerSockets = []string{
 	"/run/podman/podman.sock", "/var/run/crio/crio.sock", "/run/buildkit/buildkitd.sock",
 }
 
-func (c *compilation) lintSockets(plan *ir.Plan) {
+func (c *compilation) lintSockets(plan *ir.Plan, paths *ir.PathIndex) {
 	socks := append([]string(nil), containerSockets...)
 	if c.env.Home != "" {
 		socks = append(socks, path.Join(c.env.Home, ".docker/run/docker.sock"))
@@ -282,7 +286,7 @@ func (c *compilation) lintSockets(plan *ir.Plan) {
 	byRule := map[string][]string{}
 	rules := map[string]ir.Rule{}
 	for _, s := range socks {
-		for _, d := range []ir.Decision{plan.DecidePath(ir.CapWrite, s), plan.DecideUnix(s)} {
+		for _, d := range []ir.Decision{paths.DecidePath(ir.CapWrite, s), plan.DecideUnix(s)} {
 			if !d.Allowed || len(d.Rules) == 0 || d.Rules[0].Origin.Builtin != "" {
 				continue
 			}

@@ -11,16 +11,18 @@ import "path"
 // segments lead to it, so a rule left out cannot match and takes no part in
 // the decision: the answer is the same, at O(depth) instead of O(rules).
 type PathIndex struct {
-	byBase map[string][]Rule // read and write rules by literal base
+	rules  []Rule             // the plan's rules when it was indexed
+	byBase map[string][]int32 // read and write rules by literal base: indices into rules
 }
 
-// NewPathIndex indexes the read and write rules of p.
+// NewPathIndex indexes the read and write rules of p. The index refers to
+// p's rules as they are now: change them, and index again.
 func NewPathIndex(p *Plan) *PathIndex {
-	x := &PathIndex{byBase: map[string][]Rule{}}
-	for _, r := range p.Rules {
+	x := &PathIndex{rules: p.Rules, byBase: map[string][]int32{}}
+	for i, r := range p.Rules {
 		if (r.Cap == CapRead || r.Cap == CapWrite) && r.Path != nil {
 			b := r.Path.Base()
-			x.byBase[b] = append(x.byBase[b], r)
+			x.byBase[b] = append(x.byBase[b], int32(i))
 		}
 	}
 	return x
@@ -31,7 +33,9 @@ func (x *PathIndex) DecidePath(c Cap, abs string) Decision {
 	abs = path.Clean(abs)
 	var rules []Rule
 	for p := abs; ; p = path.Dir(p) {
-		rules = append(rules, x.byBase[p]...)
+		for _, i := range x.byBase[p] {
+			rules = append(rules, x.rules[i])
+		}
 		if p == "/" || p == "." {
 			break
 		}

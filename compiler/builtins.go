@@ -116,10 +116,16 @@ func (c *compilation) addProtected(plan *ir.Plan) {
 // dedupe drops rules identical to an earlier one (same effect, capability and
 // object) and warns about each, naming the first.
 func (c *compilation) dedupe(rules []ir.Rule) []ir.Rule {
-	first := make(map[string]int, len(rules))
+	// The key is Rule.Key's parts, not its string: no string built per rule.
+	type key struct {
+		effect ir.Effect
+		cap    ir.Cap
+		object string
+	}
+	first := make(map[key]int, len(rules))
 	out := make([]ir.Rule, 0, len(rules)) // sized once: a rule is large, and growing copies them all
 	for _, r := range rules {
-		k := r.Key()
+		k := key{r.Effect, r.Cap, r.Object()}
 		if i, ok := first[k]; ok {
 			prev := out[i]
 			// Built-in rules repeat user rules harmlessly; say nothing then.

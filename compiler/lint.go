@@ -93,14 +93,15 @@ func (c *compilation) lintDeadAllow(idx *denyIndex, r ir.Rule) {
 // ancestors; only glob, address and pattern denies (few in practice) are
 // scanned.
 type denyIndex struct {
-	paths map[ir.Cap]map[string]ir.Rule // literal deny paths by capability
-	names map[string][]ir.Rule          // deny net rules by name (exact and subdomain apex)
-	other []ir.Rule                     // everything else
+	paths map[ir.Cap]map[string]*ir.Rule // literal deny paths by capability (into the plan's rules: a rule is large)
+	names map[string][]ir.Rule           // deny net rules by name (exact and subdomain apex)
+	other []ir.Rule                      // everything else
 }
 
 func newDenyIndex(rules []ir.Rule) *denyIndex {
-	idx := &denyIndex{paths: map[ir.Cap]map[string]ir.Rule{}, names: map[string][]ir.Rule{}}
-	for _, r := range rules {
+	idx := &denyIndex{paths: map[ir.Cap]map[string]*ir.Rule{}, names: map[string][]ir.Rule{}}
+	for i := range rules {
+		r := &rules[i]
 		if r.Effect != ir.Deny {
 			continue
 		}
@@ -108,16 +109,16 @@ func newDenyIndex(rules []ir.Rule) *denyIndex {
 		case (r.Cap == ir.CapRead || r.Cap == ir.CapWrite || r.Cap == ir.CapUnix) && r.Path != nil && !r.Path.HasGlob():
 			m := idx.paths[r.Cap]
 			if m == nil {
-				m = map[string]ir.Rule{}
+				m = map[string]*ir.Rule{}
 				idx.paths[r.Cap] = m
 			}
 			if _, dup := m[r.Path.Pattern]; !dup {
 				m[r.Path.Pattern] = r
 			}
 		case r.Cap == ir.CapNet && (r.Host.Kind == ir.HostExact || r.Host.Kind == ir.HostSubdomains):
-			idx.names[r.Host.Name] = append(idx.names[r.Host.Name], r)
+			idx.names[r.Host.Name] = append(idx.names[r.Host.Name], *r)
 		default:
-			idx.other = append(idx.other, r)
+			idx.other = append(idx.other, *r)
 		}
 	}
 	return idx
@@ -134,7 +135,7 @@ func (idx *denyIndex) covering(a ir.Rule) (ir.Rule, bool) {
 			for p := a.Path.Base(); ; p = path.Dir(p) {
 				for _, cp := range caps {
 					if d, ok := idx.paths[cp][p]; ok {
-						return d, true
+						return *d, true
 					}
 				}
 				if p == "/" {

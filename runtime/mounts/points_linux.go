@@ -46,6 +46,9 @@ type Registry struct {
 	// processes); held is the lock file while one holds it.
 	mu   sync.Mutex
 	held *os.File
+	// free are the retired entry files seen while the lock is held (nil:
+	// not listed yet), for record to reuse (see retire).
+	free []string
 }
 
 var (
@@ -89,9 +92,11 @@ func (r *Registry) lock() (func(), error) {
 		return nil, err
 	}
 	r.held = f
+	r.free = nil
 	r.recover()
 	return func() {
 		r.held = nil
+		r.free = nil
 		f.Close()
 		r.mu.Unlock()
 	}, nil
@@ -229,7 +234,88 @@ func (r *Registry) record(p, stub string) error {
 	// this records, and the next holder's recover records the directory
 	// anew over it (a temporary file renamed into place would cost a new
 	// inode and a rename for every mount point of every run).
-	return os.WriteFile(id.entry, []byte(rec), 0o600)
+	r.reuse(id.entry)
+	return overwrite(id.entry, []byte(rec))
+}
+
+// overwrite makes the file p hold data: written over what it held, then
+// cut to data's length. Not with O_TRUNC: ext4 takes a file truncated to
+// zero and written again for a replacement and allocates its blocks at
+// close (auto_da_alloc), which costs more than the write.
+func overwrite(p string, data []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := f.WriteAt(data, 0)
+	if werr == nil {
+		werr = f.Truncate(int64(len(data)))
+	}
+	return errors.Join(werr, f.Close())
+}
+
+// Retired entries. Every run records and removes an entry per mount point
+// (about twenty in any directory under the default profile), all in the
+// registry's one directory; a file system that avoids reusing the inodes
+// of files deleted in the last minute (ext4 without a journal) then scans
+// further past them for every new file, and a run's records took most of
+// fence's own CPU time. So an entry is not deleted but renamed to a
+// retired name (its old name with freePrefix), and record renames a
+// retired file to the new entry's name and overwrites it: no new inode.
+// Retired files hold old records, which name nothing (their entry names
+// are gone, and Owns looks an entry up by its name); nothing lists names
+// that begin with a dot as entries.
+const (
+	freePrefix = ".free-"
+	maxFree    = 256 // retired files kept at most; beyond, entries are deleted
+)
+
+// freeList lists the retired files, once per taking of the lock.
+func (r *Registry) freeList() []string {
+	if r.free != nil {
+		return r.free
+	}
+	r.free = []string{}
+	es, err := os.ReadDir(r.dir)
+	if err != nil {
+		return r.free
+	}
+	for _, e := range es {
+		if strings.HasPrefix(e.Name(), freePrefix) && e.Type().IsRegular() {
+			r.free = append(r.free, filepath.Join(r.dir, e.Name()))
+		}
+	}
+	return r.free
+}
+
+// reuse renames a retired file to entry, when entry does not exist yet and
+// there is one; record then overwrites it. Under the lock.
+func (r *Registry) reuse(entry string) {
+	if _, err := os.Lstat(entry); err == nil {
+		return
+	}
+	free := r.freeList()
+	for len(free) > 0 {
+		f := free[len(free)-1]
+		free = free[:len(free)-1]
+		r.free = free
+		if os.Rename(f, entry) == nil {
+			return
+		}
+	}
+}
+
+// retire removes entry from the registry by renaming it to a retired name
+// (or deleting it when enough are kept). Under the lock.
+func (r *Registry) retire(entry string) {
+	if free := r.freeList(); len(free) < maxFree {
+		f := filepath.Join(r.dir, freePrefix+filepath.Base(entry))
+		if os.Rename(entry, f) == nil {
+			r.free = append(free, f)
+			return
+		}
+	}
+	os.Remove(entry)
 }
 
 // sameFile reports whether p is still the regular file id and holds
@@ -626,7 +712,7 @@ func (r *Registry) removeTree(p string) bool {
 		if !sameFile(p, id, stub) || unix.Unlink(p) != nil {
 			return false
 		}
-		os.Remove(id.entry)
+		r.retire(id.entry)
 		return true
 	}
 	es, err := os.ReadDir(p)
@@ -642,7 +728,7 @@ func (r *Registry) removeTree(p string) bool {
 	if !empty || unix.Rmdir(p) != nil {
 		return false
 	}
-	os.Remove(id.entry)
+	r.retire(id.entry)
 	return true
 }
 
@@ -669,7 +755,7 @@ func (r *Registry) SweepStale() {
 	}
 	defer unlock()
 	for _, e := range r.staleEntries(stale) {
-		os.Remove(e)
+		r.retire(e)
 	}
 }
 

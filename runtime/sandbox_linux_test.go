@@ -15,9 +15,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/internal/testfs"
+	"github.com/fence-policy/fence/runtime/mounts"
 )
 
 func TestExitStatus(t *testing.T) {
@@ -623,5 +625,98 @@ func startReady(t *testing.T, cmd *exec.Cmd) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		t.Fatalf("command did not start: %q", line)
+	}
+}
+
+// fence killed just as bwrap starts, many times: no sandbox process may
+// stay behind, and the mount points go. (The stress test once left a bwrap
+// child blocked on its eventfd for good when fence died just as bwrap's
+// outer process armed --die-with-parent; TestWatchdogKillsStuckSandbox
+// shows the watchdog's answer to that deterministically.)
+func TestFenceKilledAsBwrapStarts(t *testing.T) {
+	p, writable := leftoverPlan(t)
+	token := fmt.Sprintf("fence-killed-early-%d", os.Getpid())
+	isBwrap := func(pid int) bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		return strings.TrimSpace(string(b)) == "bwrap"
+	}
+	for i := range 120 {
+		cmd := fixtureCmd(t, p, "sh", "-c", `sleep 1000`, token)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill fence the moment a bwrap process of this run shows up,
+		// or up to 3 ms later, while bwrap sets up.
+		deadline := time.Now().Add(deadlock)
+		for !slices.ContainsFunc(processesWith(token), isBwrap) && time.Now().Before(deadline) {
+		}
+		for wait := time.Now().Add(time.Duration(i%60) * 50 * time.Microsecond); time.Now().Before(wait); {
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	}
+	waitFor(t, "every sandbox process to die", func() bool { return len(processesWith(token)) == 0 })
+	waitFor(t, "the mount points to be removed", func() bool {
+		ents, _ := os.ReadDir(writable)
+		return len(ents) == 0
+	})
+}
+
+// When fence died and a process of its sandbox still holds the watchdog's
+// pipe after the grace period (a bwrap child blocked in its set-up, which
+// no init will ever end), the watchdog kills it, then removes the mount
+// points. The stuck process here is a sleep holding the pipe.
+func TestWatchdogKillsStuckSandbox(t *testing.T) {
+	cwd := testfs.WorkDir(t)
+	mp := filepath.Join(cwd, ".envrc")
+	var ps mounts.Points
+	if err := ps.Claim(mp); err != nil {
+		t.Fatal(err)
+	}
+	aliveR, aliveW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := exec.Command("sleep", "1000")
+	stuck.ExtraFiles = []*os.File{aliveW}
+	if err := stuck.Start(); err != nil {
+		t.Fatal(err)
+	}
+	aliveW.Close()
+	stuckDone := make(chan error, 1)
+	go func() { stuckDone <- stuck.Wait() }()
+	// The run's hold goes into the stuck process too, as into bwrap.
+	for _, f := range ps.Files() {
+		f.Close()
+	}
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd := exec.Command(exe, "__init", "-cleanup", mp)
+	wd.Stdin = stdinR
+	wd.ExtraFiles = []*os.File{aliveR}
+	if err := wd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdinR.Close()
+	aliveR.Close()
+	stdinW.Close() // fence died: no byte
+	select {
+	case <-stuckDone:
+	case <-time.After(deadlock):
+		stuck.Process.Kill()
+		t.Fatal("deadlock guard: the watchdog never killed the process that held its pipe")
+	}
+	if err := wd.Wait(); err != nil {
+		t.Errorf("watchdog: %v", err)
+	}
+	if _, err := os.Lstat(mp); !os.IsNotExist(err) {
+		t.Errorf("the mount point %s is still there: %v", mp, err)
 	}
 }

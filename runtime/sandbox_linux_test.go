@@ -571,11 +571,7 @@ func TestFenceKilled(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	waitFor(t, "every sandbox process to die", func() bool { return len(processesWith(token)) == 0 })
-	waitFor(t, "the mount points to be removed", func() bool {
-		ents, _ := os.ReadDir(writable)
-		return len(ents) == 0
-	})
+	waitSandboxGone(t, token, writable)
 	waitFor(t, "the watchdog to exit", func() bool { return len(processesWith(writable)) == 0 })
 }
 
@@ -628,6 +624,17 @@ func startReady(t *testing.T, cmd *exec.Cmd) {
 	}
 }
 
+// waitSandboxGone waits until no process of the runs marked by token is
+// left and the mount points in writable are removed.
+func waitSandboxGone(t *testing.T, token, writable string) {
+	t.Helper()
+	waitFor(t, "every sandbox process to die", func() bool { return len(processesWith(token)) == 0 })
+	waitFor(t, "the mount points to be removed", func() bool {
+		ents, _ := os.ReadDir(writable)
+		return len(ents) == 0
+	})
+}
+
 // fence killed just as bwrap starts, many times: no sandbox process may
 // stay behind, and the mount points go. (The stress test once left a bwrap
 // child blocked on its eventfd for good when fence died just as bwrap's
@@ -655,11 +662,7 @@ func TestFenceKilledAsBwrapStarts(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 	}
-	waitFor(t, "every sandbox process to die", func() bool { return len(processesWith(token)) == 0 })
-	waitFor(t, "the mount points to be removed", func() bool {
-		ents, _ := os.ReadDir(writable)
-		return len(ents) == 0
-	})
+	waitSandboxGone(t, token, writable)
 }
 
 // When fence died and a process of its sandbox still holds the watchdog's

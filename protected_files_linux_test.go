@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/compiler/protect"
 	"github.com/fence-policy/fence/internal/testfs"
 )
 
@@ -139,8 +140,8 @@ func TestProtectedKindsInsideSandbox(t *testing.T) {
 			testfs.MkTree(t, dir, "home/proj/.git/HEAD")
 			paths := map[string]bool{}
 			treeStandIn := map[string]bool{} // a work tree's file names: a directory stands in while missing
-			for _, l := range [][2]any{{home, ir.HomeProtectedPaths()}, {cwd, ir.RepoProtectedPaths()}} {
-				for _, e := range l[1].([]ir.Protected) {
+			for _, l := range [][2]any{{home, protect.HomePaths()}, {cwd, protect.RepoPaths()}} {
+				for _, e := range l[1].([]protect.Path) {
 					if (e.Kind == ir.KindFile) == protectedDirs[e.Rel] {
 						t.Errorf("ir says %s is of kind %q", e.Rel, e.Kind)
 					}

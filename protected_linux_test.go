@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/compiler/protect"
 	"github.com/fence-policy/fence/internal/testfs"
 )
 
@@ -161,7 +162,7 @@ func TestProtectedRepoPaths(t *testing.T) {
 			nested := filepath.Join(cwd, "a", "b")
 			testfs.MkTree(t, dir, "proj/.git/HEAD", "proj/a/b/.git/HEAD", "proj/src/main.go", "home/")
 			paths := map[string]bool{}
-			for _, e := range ir.RepoProtectedPaths() {
+			for _, e := range protect.RepoPaths() {
 				for _, top := range []string{cwd, nested} {
 					p := filepath.Join(top, e.Rel)
 					paths[p] = protectedDirs[e.Rel]
@@ -184,7 +185,7 @@ func TestProtectedHomePaths(t *testing.T) {
 			cwd := filepath.Join(home, "proj")
 			testfs.MkTree(t, dir, "home/proj/", "home/notes.txt")
 			paths := map[string]bool{}
-			for _, e := range ir.HomeProtectedPaths() {
+			for _, e := range protect.HomePaths() {
 				p := filepath.Join(home, e.Rel)
 				paths[p] = protectedDirs[e.Rel]
 				placeProtected(t, p, protectedDirs[e.Rel], existing)

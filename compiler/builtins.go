@@ -7,9 +7,10 @@ import (
 	"strings"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/compiler/protect"
 )
 
-// The protected-path lists (DESIGN §2) live in compiler/ir (protected.go);
+// The protected-path lists (DESIGN §2) live in compiler/protect;
 // the git repositories they also apply to come in as host facts
 // (Env.Repos, repos.go).
 
@@ -93,22 +94,22 @@ func (c *compilation) addProtected(plan *ir.Plan) {
 			roots[r.Path.Base()] = true
 		}
 	}
-	plan.Rules = append(plan.Rules, ir.HomeProtected(c.env.Home)...)
+	plan.Rules = append(plan.Rules, protect.Home(c.env.Home)...)
 	// Before the roots' lists: where a root is a repository's top, dedupe
 	// keeps the rule whose origin names the repository.
 	c.addRepos(plan)
 	sorted := slices.Sorted(maps.Keys(roots))
 	if len(sorted) > 0 {
 		// Sized once: thousands of writable roots add tens of rules each.
-		per := len(ir.RepoProtected(sorted[0], plan.AllowGitConfig))
+		per := len(protect.Repo(sorted[0], plan.AllowGitConfig))
 		plan.Rules = slices.Grow(plan.Rules, len(sorted)*per+len(plan.Inputs))
 	}
 	for _, root := range sorted {
-		plan.Rules = append(plan.Rules, ir.RepoProtected(root, plan.AllowGitConfig)...)
+		plan.Rules = append(plan.Rules, protect.Repo(root, plan.AllowGitConfig)...)
 	}
 	for _, in := range plan.Inputs {
 		if strings.HasPrefix(in, "/") {
-			plan.Rules = append(plan.Rules, ir.PolicyFileProtected(in))
+			plan.Rules = append(plan.Rules, protect.PolicyFile(in))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/compiler/protect"
 )
 
 // The git repositories found on the host (Env.Repos) get the repository
@@ -43,7 +44,7 @@ func (c *compilation) addRepos(plan *ir.Plan) {
 	}
 	for _, h := range plan.Context.GitHooksPaths {
 		if d, ok := hooksDir(h, "", home); ok {
-			add(ir.HooksPathProtected(d), "set in the user's or the system's git configuration")
+			add(protect.HooksPath(d), "set in the user's or the system's git configuration")
 		}
 	}
 	for _, r := range plan.Context.Repos {
@@ -58,26 +59,26 @@ func (c *compilation) addRepos(plan *ir.Plan) {
 		// run, which a command could force on every later run by
 		// planting such a link.
 		linked := r.GitDir != "" && r.GitFile == ""
-		for _, rl := range ir.RepoProtected(r.Top, plan.AllowGitConfig) {
+		for _, rl := range protect.Repo(r.Top, plan.AllowGitConfig) {
 			if linked && ir.Within(rl.Path.Pattern, path.Join(r.Top, ".git")) {
 				continue
 			}
 			add(rl, in)
 		}
 		if r.GitFile != "" {
-			add(ir.GitFileProtected(r.GitFile), in)
+			add(protect.GitFile(r.GitFile), in)
 		}
 		for _, d := range []string{r.GitDir, r.CommonDir} {
 			if d == "" {
 				continue
 			}
-			for _, rl := range ir.GitDirProtected(d, plan.AllowGitConfig) {
+			for _, rl := range protect.GitDir(d, plan.AllowGitConfig) {
 				add(rl, "git directory of the work tree "+r.Top)
 			}
 		}
 		for _, h := range r.HooksPaths {
 			if d, ok := hooksDir(h, r.Top, home); ok {
-				add(ir.HooksPathProtected(d), "set in the git repository "+r.Top)
+				add(protect.HooksPath(d), "set in the git repository "+r.Top)
 			}
 		}
 		// A relative hooks path of the user's configuration is taken in
@@ -85,7 +86,7 @@ func (c *compilation) addRepos(plan *ir.Plan) {
 		for _, h := range plan.Context.GitHooksPaths {
 			if isRelativeHooksPath(h) {
 				if d, ok := hooksDir(h, r.Top, home); ok {
-					add(ir.HooksPathProtected(d), "set in the user's or the system's git configuration, taken in the git repository "+r.Top)
+					add(protect.HooksPath(d), "set in the user's or the system's git configuration, taken in the git repository "+r.Top)
 				}
 			}
 		}
@@ -94,7 +95,7 @@ func (c *compilation) addRepos(plan *ir.Plan) {
 	// (GitDir) keeps the origin naming that work tree.
 	for _, r := range plan.Context.Repos {
 		for _, d := range r.GitDirs {
-			for _, rl := range ir.GitDirProtected(d, plan.AllowGitConfig) {
+			for _, rl := range protect.GitDir(d, plan.AllowGitConfig) {
 				add(rl, "git directory of a linked worktree or absorbed submodule of the git repository "+r.Top)
 			}
 		}

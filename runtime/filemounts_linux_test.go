@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fence-policy/fence/compiler/ir"
+	"github.com/fence-policy/fence/compiler/protect"
 	"github.com/fence-policy/fence/internal/testfs"
 )
 
@@ -22,7 +22,7 @@ import (
 func TestStandInFilesAreRecordedAndRemoved(t *testing.T) {
 	cwd := testfs.WorkDir(t)
 	testfs.MkTree(t, cwd, ".git/HEAD", ".git/objects/", ".git/refs/")
-	plan := testPlan(t, cwd, "allow write "+cwd).WithRules(append(ir.RepoProtected(cwd, false), ir.HomeProtected(cwd)...)...)
+	plan := testPlan(t, cwd, "allow write "+cwd).WithRules(append(protect.Repo(cwd, false), protect.Home(cwd)...)...)
 	at := func(n string) string { return filepath.Join(cwd, n) }
 
 	done := make(chan result, 1)

@@ -3,6 +3,7 @@ package ir
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -105,7 +106,7 @@ type Rule struct {
 	Name    string       `json:"name,omitempty"`
 	Command []string     `json:"command,omitempty"`
 	// Kind says what a path rule's path is where it exists; only the
-	// protected files set it (see protected.go). A target that must make
+	// protected files set it (see compiler/protect). A target that must make
 	// a missing denied path exist to keep it from being created (bwrap
 	// mounts over it) makes a file there rather than a directory, so that
 	// the programs that read it (git, shells) still work.
@@ -319,4 +320,35 @@ func (p *Plan) RulesFor(c Cap) []Rule {
 		}
 	}
 	return out
+}
+
+// IsProtected reports whether r is one of the built-in write protections
+// (a protected path or a policy file in use).
+func IsProtected(r Rule) bool {
+	return r.Effect == Deny && r.Cap == CapWrite &&
+		(r.Origin.Builtin == BuiltinProtected || r.Origin.Builtin == BuiltinPolicyFile)
+}
+
+// WithRules returns a copy of the plan with extra rules added, each unless
+// the plan (or an earlier extra rule) already holds one with the same key,
+// and the rules sorted canonically. The copy shares everything but its rule
+// list with p, which is left unchanged.
+func (p *Plan) WithRules(extra ...Rule) *Plan {
+	q := *p
+	q.Rules = slices.Clone(p.Rules)
+	seen := make(map[string]bool, len(q.Rules)+len(extra))
+	for _, r := range q.Rules {
+		seen[r.Key()] = true
+	}
+	for _, r := range extra {
+		if k := r.Key(); !seen[k] {
+			seen[k] = true
+			q.Rules = append(q.Rules, r)
+		} else if r.Kind != KindAny {
+			i := slices.IndexFunc(q.Rules, func(o Rule) bool { return o.Key() == k })
+			q.Rules[i].MergeKind(r)
+		}
+	}
+	SortRules(q.Rules)
+	return &q
 }

@@ -333,10 +333,6 @@ func (g *Group) file(ctrl, name string) string {
 	return filepath.Join(g.dirs[ctrl], name)
 }
 
-func writeInt(file string, v int64) error {
-	return os.WriteFile(file, []byte(strconv.FormatInt(v, 10)), 0)
-}
-
 // write sets the limits' values.
 func (g *Group) write(l *linux.CgroupLimits) error {
 	type setting struct {

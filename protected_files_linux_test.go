@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -121,10 +122,7 @@ git config --get core.bare >/dev/null || echo "FAILED git config"
 			}
 		}
 		mustNotExist(t, append(files, treeNames...)...)
-		if after := snapshot(t, dir); !slices.Equal(before, after) {
-			t.Errorf("run %d: the host changed:\nbefore:\n%s\nafter:\n%s", run,
-				strings.Join(before, "\n"), strings.Join(after, "\n"))
-		}
+		assertUnchanged(t, dir, before, fmt.Sprintf("run %d: ", run))
 	}
 }
 
@@ -173,9 +171,7 @@ func TestProtectedKindsInsideSandbox(t *testing.T) {
 			if strings.Contains(r.stdout, "WRONG KIND") {
 				t.Errorf("protected paths of the wrong kind inside the sandbox:\n%s", r.stdout)
 			}
-			if after := snapshot(t, dir); !slices.Equal(before, after) {
-				t.Errorf("the host changed:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
-			}
+			assertUnchanged(t, dir, before, "")
 		})
 	}
 }

@@ -89,6 +89,16 @@ func snapshot(t testing.TB, dir string) []string {
 	return out
 }
 
+// assertUnchanged fails the test when the tree below dir differs from
+// before (its earlier snapshot); what names the moment in the message.
+func assertUnchanged(t testing.TB, dir string, before []string, what string) {
+	t.Helper()
+	if after := snapshot(t, dir); !slices.Equal(before, after) {
+		t.Errorf("%sthe host changed (written, renamed or a mount point left):\nbefore:\n%s\nafter:\n%s",
+			what, strings.Join(before, "\n"), strings.Join(after, "\n"))
+	}
+}
+
 // attackScript tries every way to write, replace or create the protected
 // path p (a directory when dir is set) and prints "WROTE …" for each that
 // worked.
@@ -132,10 +142,7 @@ func checkProtected(t *testing.T, plan *ir.Plan, tree string, paths map[string]b
 	if strings.Contains(r.stdout, "WROTE") {
 		t.Errorf("protected paths were writable:\n%s", r.stdout)
 	}
-	if after := snapshot(t, tree); !slices.Equal(before, after) {
-		t.Errorf("the host changed (written, renamed or a mount point left):\nbefore:\n%s\nafter:\n%s",
-			strings.Join(before, "\n"), strings.Join(after, "\n"))
-	}
+	assertUnchanged(t, tree, before, "")
 }
 
 // placeProtected makes the protected path p (a directory with a file in it,

@@ -2,7 +2,6 @@ package fence
 
 import (
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -95,9 +94,7 @@ func TestProtectedHardLink(t *testing.T) {
 	if strings.Contains(r.stdout, "LINKED") {
 		t.Errorf("a hard link to the protected .bashrc was made:\n%s", r.stdout)
 	}
-	if after := snapshot(t, dir); !slices.Equal(before, after) {
-		t.Errorf("the host changed:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
-	}
+	assertUnchanged(t, dir, before, "")
 }
 
 // Issue 10, item 3: the home's login and autostart set, under a policy

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -97,9 +96,7 @@ func TestNestedReposOverArgLimit(t *testing.T) {
 		!strings.Contains(se.Cause, "more than bwrap accepts") || strings.Contains(r.stdout, "ran") {
 		t.Errorf("fence run: %s", r)
 	}
-	if after := snapshot(t, dir); !slices.Equal(before, after) {
-		t.Errorf("the refused run changed the tree:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
-	}
+	assertUnchanged(t, dir, before, "the refused run: ")
 }
 
 // The most nested repositories whose mount table fits in bwrap's
@@ -147,9 +144,7 @@ echo ok > %[3]s/work.txt && echo done
 	if r.err != nil || r.code != 0 || strings.TrimSpace(r.stdout) != "done" {
 		t.Fatalf("sandbox with %d repositories: %s", len(repos), r)
 	}
-	if after := snapshot(t, filepath.Join(deep, ".git")); !slices.Equal(before, after) {
-		t.Errorf("the deepest repository's git directory changed:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
-	}
+	assertUnchanged(t, filepath.Join(deep, ".git"), before, "the deepest repository's git directory: ")
 	if b, err := os.ReadFile(filepath.Join(deep, "work.txt")); err != nil || string(b) != "ok\n" {
 		t.Errorf("the repository's own files were not writable: %q %v", b, err)
 	}

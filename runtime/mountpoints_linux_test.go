@@ -122,7 +122,7 @@ func TestWatchdogSweepsStaleEntries(t *testing.T) {
 	}
 	gone := filepath.Join(cwd, "gone")
 	var ps mounts.Points // makes gone and records it
-	if err := ps.Claim(gone); err != nil {
+	if err := ps.ClaimAll([]string{gone}, nil); err != nil {
 		t.Fatal(err)
 	}
 	entry, ok := reg.Owns(gone)

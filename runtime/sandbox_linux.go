@@ -157,7 +157,7 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 	}
 	s.created, s.pins = a.Bwrap.MountPoints, a.Bwrap.Pins
 	s.plan, s.limits = a.Init.Plan, a.Limits
-	s.mps.Stubs = a.Bwrap.FileContents() // the mount points Claim makes as files
+	s.mps.Stubs = a.Bwrap.FileContents() // the mount points ClaimAll makes as files
 	s.dests = a.Bwrap.ExistingDests()
 	s.env, s.envDropped = a.Env.Apply(opts.Env, s.initPath)
 	s.logStart(a)

@@ -673,7 +673,7 @@ func TestWatchdogKillsStuckSandbox(t *testing.T) {
 	cwd := testfs.WorkDir(t)
 	mp := filepath.Join(cwd, ".envrc")
 	var ps mounts.Points
-	if err := ps.Claim(mp); err != nil {
+	if err := ps.ClaimAll([]string{mp}, nil); err != nil {
 		t.Fatal(err)
 	}
 	aliveR, aliveW, err := os.Pipe()

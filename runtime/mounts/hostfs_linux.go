@@ -30,7 +30,7 @@ func underMountPoint(c *ownedCache, p string) bool {
 // share their ancestors; each costs one statx then, instead of the lock
 // and a statx and a read per ancestor. Like any fact a lowering gathers,
 // it is a snapshot: a directory another run makes afterwards is found by
-// that run's own Claim and Hold (see Points), as before.
+// that run's own ClaimAll (see Points), as before.
 type ownedCache struct {
 	mu      sync.Mutex
 	read    bool

@@ -374,7 +374,7 @@ func (r *Registry) top(p string) string {
 
 // Points are the trees of mount points a run holds.
 type Points struct {
-	// Stubs are the mount points that Claim makes as files, not
+	// Stubs are the mount points that ClaimAll makes as files, not
 	// directories, with what each holds (the artifact's
 	// linux.Bwrap.FileContents): stand-ins for missing protected files.
 	Stubs map[string]string
@@ -382,22 +382,6 @@ type Points struct {
 	// carrier is the socket that carries the holds into the sandbox when
 	// there are many (see Files).
 	carrier *os.File
-}
-
-// Claim creates p and its missing parents if needed (p a file when Stubs
-// names it, else a directory), recording each directory and file it
-// makes, and holds the tree of fence-made directories p belongs to while
-// the sandbox lives. A directory or file that is the user's own (not in
-// the registry) is used as it is and never removed.
-func (m *Points) Claim(p string) error {
-	return m.ClaimAll([]string{p}, nil)
-}
-
-// Hold holds the tree p belongs to if fence made it, and creates nothing:
-// for the mount destinations the artifact found existing, which another
-// run may have made since.
-func (m *Points) Hold(p string) error {
-	return m.ClaimAll(nil, []string{p})
 }
 
 // ClaimError is ClaimAll's error: the path it failed on, and whether it
@@ -411,11 +395,17 @@ type ClaimError struct {
 func (e *ClaimError) Error() string { return e.Path + ": " + e.Err.Error() }
 func (e *ClaimError) Unwrap() error { return e.Err }
 
-// ClaimAll is Claim for each path of create, then Hold for each of hold,
-// all under one taking of the registry's lock: a run claims every mount
-// point of its artifact at once (the default profile has about twenty in
-// any directory), and each taking costs the lock file's open, flock and
-// intent check. Its error names the path (a *ClaimError, but for the
+// ClaimAll claims the run's mount points, all under one taking of the
+// registry's lock (each taking costs the lock file's open, flock and
+// intent check, and the default profile has about twenty mount points in
+// any directory). Each path of create it makes if needed, with its
+// missing parents (a file when Stubs names it, else a directory),
+// recording each directory and file it makes; a directory or file that is
+// the user's own (not in the registry) is used as it is and never
+// removed. Each path of hold (the mount destinations the artifact found
+// existing, which another run may have made since) it makes nothing for.
+// Either way it holds the tree of fence-made directories the path belongs
+// to while the sandbox lives. Its error names the path (a *ClaimError, but for the
 // registry's own); what it claimed until then stays held, for Release.
 func (m *Points) ClaimAll(create, hold []string) error {
 	// Only a directory can be fence's (Owns), and the tree of one that

@@ -82,19 +82,24 @@ func TestLandlockHoldsWithMountsRelaxed(t *testing.T) {
 func TestLandlockInheritedAndPermanent(t *testing.T) {
 	cwd := t.TempDir()
 	outside := hostDir(t)
-	relaxed := testOptions(t)
-	relaxed.test.relaxMounts = true
-	r := run(t, testPlan(t, cwd, "allow write "+cwd), relaxed, "sh", "-c",
-		`sh -c 'sh -c "echo x > `+outside+`/deep"'; echo "deep=$?"; exec env echo z > `+outside+`/exec; echo "exec=$?"`)
-	if r.err != nil {
-		t.Fatal(r)
-	}
-	if strings.Contains(r.stdout, "deep=0") || strings.Contains(r.stdout, "exec=0") {
-		t.Errorf("a descendant wrote outside the plan: %v", r)
-	}
-	for _, f := range []string{"deep", "exec"} {
-		if _, err := os.Stat(filepath.Join(outside, f)); err == nil {
-			t.Errorf("%s written on the host", f)
+	// Both starts: the init's own restricted thread, and the exec shim
+	// (a filter with a supervisor, here -m).
+	for _, monitor := range []bool{false, true} {
+		relaxed := testOptions(t)
+		relaxed.test.relaxMounts = true
+		relaxed.test.monitor = monitor
+		r := run(t, testPlan(t, cwd, "allow write "+cwd), relaxed, "sh", "-c",
+			`sh -c 'sh -c "echo x > `+outside+`/deep"'; echo "deep=$?"; exec env echo z > `+outside+`/exec; echo "exec=$?"`)
+		if r.err != nil {
+			t.Fatal(r)
+		}
+		if strings.Contains(r.stdout, "deep=0") || strings.Contains(r.stdout, "exec=0") {
+			t.Errorf("monitor=%v: a descendant wrote outside the plan: %v", monitor, r)
+		}
+		for _, f := range []string{"deep", "exec"} {
+			if _, err := os.Stat(filepath.Join(outside, f)); err == nil {
+				t.Errorf("monitor=%v: %s written on the host", monitor, f)
+			}
 		}
 	}
 }

@@ -32,7 +32,7 @@ var phases = []struct{ from, to, what string }{
 	{timeHeld, timeBwrap, "starting bwrap"},
 	{timeBwrap, bridge.TimeInit, "bwrap's set-up and the init's start"},
 	{bridge.TimeInit, bridge.TimeReady, "the init's set-up"},
-	{bridge.TimeReady, bridge.TimeCommand, "the exec shim"},
+	{bridge.TimeReady, bridge.TimeCommand, "starting the command"},
 	{bridge.TimeCommand, timeExited, "the command and the sandbox's end"},
 	{timeExited, timeEnded, "the bridge's end"},
 	{timeEnded, timeCleaned, "clean-up"},

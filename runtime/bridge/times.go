@@ -16,7 +16,7 @@ type Times []Stamp
 const (
 	TimeInit    = "init"    // the init's main began
 	TimeReady   = "ready"   // listening, Landlock resolved: it tells the host it started
-	TimeCommand = "command" // the exec shim has restricted itself and execs the command
+	TimeCommand = "command" // the command is started, restricted (by the init or the exec shim)
 )
 
 // Stamp is one named instant.

@@ -227,14 +227,28 @@ func (in *sandboxInit) start() (int, int) {
 		fmt.Fprintf(in.stderr, "fence: %s: %v\n", argv[0], unwrapExecErr(err))
 		return 0, code
 	}
-	// The exec shim (shim_linux.go) applies Landlock and the seccomp
-	// filter to itself and becomes the command; the supervisor serves the
-	// filter's listener from here.
-	prog := in.cfg.Seccomp
+	// A command whose filter needs no supervisor and that gets no
+	// resource limits is started from a restricted thread of the init
+	// (direct_linux.go); else the exec shim (shim_linux.go) applies
+	// Landlock and the seccomp filter to itself and becomes the command,
+	// and the supervisor serves the filter's listener from here.
+	shim := &ShimConfig{Landlock: in.landlock, ABI: in.cfg.LandlockABI, Seccomp: ProgramFields(*in.cfg.Seccomp), Rlimits: in.cfg.Rlimits}
+	files := []uintptr{0, 1, in.stderr.Fd()}
+	sys := &syscall.SysProcAttr{Setpgid: true, Foreground: in.cfg.TTY, Ctty: 0}
 	in.mu.Lock()
-	pid, listener, err := StartShim(&ShimConfig{Landlock: in.landlock, ABI: in.cfg.LandlockABI, Seccomp: ProgramFields(*prog), Rlimits: in.cfg.Rlimits},
-		path, argv, os.Environ(), []uintptr{0, 1, in.stderr.Fd()},
-		&syscall.SysProcAttr{Setpgid: true, Foreground: in.cfg.TTY, Ctty: 0})
+	var pid, listener int
+	if canStartDirect(shim) {
+		listener = -1
+		pid, err = startDirect(shim, path, argv, os.Environ(), files, sys)
+		var re *restrictError
+		if errors.As(err, &re) {
+			in.mu.Unlock()
+			in.fail("%v", re.err)
+			return 0, bridge.ExitSetup
+		}
+	} else {
+		pid, listener, err = StartShim(shim, path, argv, os.Environ(), files, sys)
+	}
 	if pid > 0 {
 		in.pgid = pid
 	}

@@ -196,28 +196,10 @@ func shimMain(args []string) int {
 	goruntime.LockOSThread()
 	// The command gets stdin, stdout and stderr only: every other
 	// descriptor (the control socket and the configuration, anything the
-	// init did not mean to pass) closes at the exec. Before the filter,
-	// whose supervised modes would hold the fallback's open of
-	// /proc/self/fd for a supervisor not yet served.
-	if err := cloexecFrom(3); err != nil {
-		return fail("cannot keep other descriptors from the command: %v", err)
-	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fail("prctl(PR_SET_NO_NEW_PRIVS): %v", err)
-	}
-	if cfg.Landlock != nil {
-		stdio := stdioGrants(0, 1, 2)
-		err := applyLandlock(cfg.Landlock, cfg.ABI, stdio)
-		for _, g := range stdio {
-			unix.Close(g.fd)
-		}
-		if err != nil {
-			return fail("Landlock: %v", err)
-		}
-	}
-	listener, err := installCommandFilter(cfg.Seccomp.program())
+	// init did not mean to pass) closes at the exec.
+	listener, err := restrictThread(&cfg, 0, 1, 2)
 	if err != nil {
-		return fail("cannot install the seccomp filter: %v", err)
+		return fail("%v", err)
 	}
 	if listener >= 0 {
 		lf := os.NewFile(uintptr(listener), "seccomp-listener")

@@ -39,6 +39,10 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	defer sandboxEnd.Close()
 	var b *hostBridge
 	defer func() { s.logTimings(b) }() // after unhold: the clean-up is timed too
+	if err := s.makeWriteRoots(); err != nil {
+		hostEnd.Close()
+		return ExitSetup, err
+	}
 	aliveW, unhold, err := s.holdMountPoints()
 	defer func() {
 		unhold()
@@ -94,6 +98,28 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	stopStderr()
 	s.times.Mark(timeEnded)
 	return s.outcome(b, waitErr, ctxErr, bwrapErr.Bytes())
+}
+
+// makeWriteRoots creates the write roots the artifact found missing
+// (targets/linux: Bwrap.Make), before the mount points, some of which may
+// lie inside them, and says which it created: they stay after the run.
+func (s *sandbox) makeWriteRoots() error {
+	if len(s.make) == 0 {
+		return nil
+	}
+	made, err := mounts.MakeDirs(s.make)
+	w := s.opts.Stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	for _, p := range made {
+		fmt.Fprintf(w, "fence: created %s: a write rule names it and it did not exist (it stays after the run)\n", p)
+	}
+	if err != nil {
+		return &SetupError{Layer: "file system", Cause: "cannot create a directory a write rule names: " + err.Error(),
+			Fix: "create the directory yourself, or change the rule"}
+	}
+	return nil
 }
 
 // holdMountPoints starts the cleanup watchdog when the artifact has mount

@@ -74,6 +74,7 @@ type sandbox struct {
 	initFile   *os.File // the init's part of the artifact (initSpecFD)
 	mps        mounts.Points
 	pins       []string // directories to create for bwrap, not removed by the watchdog
+	make       []string // missing write roots to create before everything; they stay
 	dests      []string // the other mount destinations, held too if fence made them
 	plan       *ir.Plan
 	limits     linux.Limits
@@ -155,13 +156,37 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 	if s.argv, err = a.Bwrap.Substitute(s.initPath, s.tty != nil, argv); err != nil {
 		return nil, &SetupError{Layer: "plan", Cause: err.Error()}
 	}
-	s.created, s.pins = a.Bwrap.MountPoints, a.Bwrap.Pins
+	s.created, s.pins, s.make = a.Bwrap.MountPoints, a.Bwrap.Pins, a.Bwrap.Make
 	s.plan, s.limits = a.Init.Plan, a.Limits
 	s.mps.Stubs = a.Bwrap.FileContents() // the mount points ClaimAll makes as files
 	s.dests = a.Bwrap.ExistingDests()
 	s.env, s.envDropped = a.Env.Apply(opts.Env, s.initPath)
 	s.logStart(a)
+	s.warnMissingWriteRoots(a)
 	return s, nil
+}
+
+// warnMissingWriteRoots prints the artifact's notes on write rules whose
+// directory does not exist and is not made (targets/linux,
+// CodeWriteRootMissing): the command's writes there fail, and fence says
+// so before the run rather than leaving an EROFS to explain.
+func (s *sandbox) warnMissingWriteRoots(a *linux.Artifact) {
+	if a.Fidelity == nil {
+		return
+	}
+	w := s.opts.Stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	for _, rf := range a.Fidelity.Rules {
+		for _, lv := range rf.Layers {
+			for _, n := range lv.Notes {
+				if n.Code == linux.CodeWriteRootMissing {
+					fmt.Fprintf(w, "fence: warning: %s (%s): %s. %s\n", rf.Rule, rf.Rule.Origin, n.Summary, n.Detail)
+				}
+			}
+		}
+	}
 }
 
 // preflight finds bwrap and the fence binary, checks that user namespaces

@@ -114,6 +114,11 @@ type Bwrap struct {
 	// reads it as a file (empty, or "." for a commondir) and can neither
 	// write it nor create it.
 	Files []FileMountPoint `json:"files,omitempty"`
+	// Make are write roots that do not exist yet (makedirs.go): the
+	// runtime creates each, with any missing parent, before everything
+	// else, and Argv binds them as existing directories. They stay after
+	// the run.
+	Make []string `json:"make,omitempty"`
 }
 
 // FileMountPoint is a mount point that is a file.
@@ -185,6 +190,8 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 		return nil, errorDiag("no host facts to render the mounts with")
 	}
 	ps := lowerParts(plan, p.Machine)
+	mk, missing := writeRootsToMake(plan, p.Host)
+	ps.diags = append(ps.diags, missing...)
 	rep, errs := ps.fidelity(plan, p.Machine)
 	if len(errs) > 0 {
 		return nil, errs
@@ -210,9 +217,14 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 	a.Init.Rlimits, a.Init.PidsWatch = a.Limits.Rlimits, a.Limits.PidsWatch
 	a.Env = newEnvFilter(plan, a.Ports)
 	a.HostWeaker = symlinkedDenies(plan, p.Host)
-	if err := a.renderBwrap(plan, ps.bwrap, p); err != nil {
+	made := p
+	if len(mk) > 0 {
+		made.Host = madeHost{p.Host, mk}
+	}
+	if err := a.renderBwrap(plan, ps.bwrap, made); err != nil {
 		return nil, errorDiag(err.Error())
 	}
+	a.Bwrap.Make = mk
 	a.TooLong, a.TooLongFix = argvLimit(plan, &a.Bwrap)
 	return a, rep.notes
 }

@@ -24,6 +24,7 @@ func (a *Artifact) MarshalText() ([]byte, error) {
 	writeArgv(&b, "bwrap", a.Bwrap.Argv)
 	section(&b, "mount points to create (removed after the last run that uses them)", a.Bwrap.MountPoints)
 	section(&b, "pinned directories to create", a.Bwrap.Pins)
+	section(&b, "write roots to create before the run (missing; they stay after it: the rules let the command fill them)", a.Bwrap.Make)
 	if len(a.Bwrap.Files) > 0 {
 		b.WriteString("\n## mount points that are files, with their content (the others are directories)\n")
 		for _, f := range a.Bwrap.Files {

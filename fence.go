@@ -506,6 +506,7 @@ func UserProfileDir(home string) string {
 func NewLoader(env compiler.Env) *lang.Loader {
 	l := lang.NewLoader(profiles.FS, hostFiles{})
 	l.UserProfileDir = UserProfileDir(env.Home)
+	l.Base = DefaultPolicy(env.Home) // what extends = "@base" names
 	return l
 }
 

@@ -267,3 +267,63 @@ func TestAllowRead(t *testing.T) {
 		}
 	}
 }
+
+// extends may be one name, as upstream fence writes it, in both syntaxes.
+func TestExtendsSingleName(t *testing.T) {
+	for name, src := range map[string]string{
+		"p.json": `{"extends": "npm"}`,
+		"p.hcl":  `extends = "npm"`,
+	} {
+		l := newTestLoader()
+		p, ds := l.LoadBytes("/home/u/proj/"+name, []byte(src))
+		if len(ds) > 0 {
+			t.Fatalf("%s: %v", name, atAll(ds))
+		}
+		if diff := cmp.Diff([]string{"npm"}, extendsNames(p)); diff != "" {
+			t.Errorf("%s extends (-want +got):\n%s", name, diff)
+		}
+		if got := rangeText(t, l, p.ExtendsRanges[0]); got != `"npm"` {
+			t.Errorf("%s: extends range %q", name, got)
+		}
+	}
+}
+
+// extends "@base" is the user's default policy (Loader.Base): a file, or
+// the default profile when the user has none; without a Base it is an
+// error, and a default policy that extends @base is a cycle.
+func TestExtendsBase(t *testing.T) {
+	files := mapFS(map[string]string{
+		"home/u/.fence.json":      `{"network": {"allowedDomains": ["user.example"]}}`,
+		"home/u/proj/fence.json":  `{"extends": "@base", "network": {"allowedDomains": ["proj.example"]}}`,
+		"home/v/.fence.json":      `{"extends": "@base"}`,
+		"home/u/proj/nested.json": `{"extends": ["./fence.json", "@base"]}`,
+	})
+	load := func(base, ref string) (*Loader, *Policy, []string) {
+		l := NewLoader(shipped, files)
+		l.Base = base
+		p, ds := l.Load(ref, "/home/u/proj")
+		return l, p, atAll(ds)
+	}
+	_, p, ds := load("/home/u/.fence.json", "fence.json")
+	if len(ds) > 0 || len(p.Extends) != 1 || p.Extends[0].Path != "/home/u/.fence.json" {
+		t.Fatalf("@base as a file: diags %v, extends %+v", ds, extendsNames(p))
+	}
+	if got := summarize(p.Extends[0]); len(got) != 1 || got[0] != "network.allowed_domains: allow net user.example" {
+		t.Errorf("@base content %v", got)
+	}
+	// The same file reached twice is loaded once.
+	_, p, ds = load("/home/u/.fence.json", "nested.json")
+	if len(ds) > 0 || len(p.Extends) != 2 || p.Extends[0].Extends[0] != p.Extends[1] {
+		t.Errorf("@base twice: diags %v", ds)
+	}
+	_, p, ds = load("default", "fence.json")
+	if len(ds) > 0 || len(p.Extends) != 1 || p.Extends[0].Profile != "default" {
+		t.Errorf("@base as the default profile: diags %v, extends %v", ds, extendsNames(p))
+	}
+	if _, _, ds = load("", "fence.json"); len(ds) != 1 || ds[0] != `1:13 "@base" is not available here` {
+		t.Errorf("@base without a Base: %v", ds)
+	}
+	if _, _, ds = load("/home/v/.fence.json", "/home/v/.fence.json"); len(ds) != 1 || !strings.HasPrefix(ds[0], "1:13 extends cycle: ") {
+		t.Errorf("a default policy extending @base: %v", ds)
+	}
+}

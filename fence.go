@@ -129,7 +129,9 @@ func LoadConfig(path string) (*Config, error) {
 		Schema string `json:"$schema"` // an editor hint, ignored as lang does
 		Config
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
+	// JSONC, as the loader reads it: comments and trailing commas are
+	// blanked with every byte kept at its offset, so positions still hold.
+	dec := json.NewDecoder(bytes.NewReader(lang.BlankJSONC(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&file); err != nil {
 		var se *json.SyntaxError

@@ -206,3 +206,11 @@ func (f *columnFixer) fixAll(ds hcl.Diagnostics, p *Policy, refs []extendsRef) {
 		}
 	}
 }
+
+// BlankJSONC returns src with its JSON comments and trailing commas
+// replaced by spaces, every other byte at its offset, for readers of seed
+// settings other than the loader (fence.LoadConfig's encoding/json).
+func BlankJSONC(src []byte) []byte {
+	out, _ := blankJSONC(src)
+	return out
+}

@@ -327,3 +327,29 @@ func TestExtendsBase(t *testing.T) {
 		t.Errorf("a default policy extending @base: %v", ds)
 	}
 }
+
+// FuzzBlankJSONC: blanking keeps every byte at its offset, changes only
+// comment bytes and commas to spaces (never a newline), leaves strings
+// alone, and is idempotent.
+func FuzzBlankJSONC(f *testing.F) {
+	for _, s := range []string{seedJSONC, seedJSON, `{"a": "//", "b": [1,],}`, "/* ü */{\"x\": \"\\\"/*\"}", `[1,,]`, `{"a": "x /*`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		out, _ := blankJSONC(src)
+		if len(out) != len(src) {
+			t.Fatalf("length %d, want %d", len(out), len(src))
+		}
+		for i := range src {
+			if out[i] == src[i] {
+				continue
+			}
+			if out[i] != ' ' || src[i] == '\n' || src[i] == '\r' {
+				t.Fatalf("byte %d: %q became %q", i, src[i], out[i])
+			}
+		}
+		if again, _ := blankJSONC(out); string(again) != string(out) {
+			t.Fatalf("not idempotent:\n%q\n%q", out, again)
+		}
+	})
+}

@@ -17,7 +17,7 @@ import (
 // blankJSONC returns src with comments and trailing commas blanked, and
 // whether a blanked comment held a multi-byte character before other text
 // on its line: the parser then counts that line's later columns from the
-// spaces, one per byte, and fixColumns recomputes them (columns count
+// spaces, one per byte, and a columnFixer recomputes them (columns count
 // characters). It returns src itself when there is nothing to blank.
 func blankJSONC(src []byte) (out []byte, skewed bool) {
 	var buf []byte // the copy, made at the first change

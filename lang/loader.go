@@ -365,7 +365,7 @@ type parseResult struct {
 	file  *hcl.File
 	diags hcl.Diagnostics
 	// skewed: the parser's columns on some line differ from src's
-	// (blankJSONC); every range decoded from file needs fixColumns.
+	// (blankJSONC); every range decoded from file needs a columnFixer.
 	skewed bool
 }
 

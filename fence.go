@@ -129,7 +129,9 @@ func LoadConfig(path string) (*Config, error) {
 		Schema string `json:"$schema"` // an editor hint, ignored as lang does
 		Config
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
+	// JSONC, as the loader reads it: comments and trailing commas are
+	// blanked with every byte kept at its offset, so positions still hold.
+	dec := json.NewDecoder(bytes.NewReader(lang.BlankJSONC(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&file); err != nil {
 		var se *json.SyntaxError
@@ -506,6 +508,7 @@ func UserProfileDir(home string) string {
 func NewLoader(env compiler.Env) *lang.Loader {
 	l := lang.NewLoader(profiles.FS, hostFiles{})
 	l.UserProfileDir = UserProfileDir(env.Home)
+	l.Base = DefaultPolicy(env.Home) // what extends = "@base" names
 	return l
 }
 

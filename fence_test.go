@@ -357,6 +357,22 @@ func TestLoadConfig(t *testing.T) {
 		t.Errorf("LoadConfig (-want +got):\n%s", d)
 	}
 
+	// JSONC, as the original fence reads it.
+	cfg, err = LoadConfig(write("seed.jsonc.json", `{
+  // comments and trailing commas
+  "$schema": "https://example.com/fence.schema.json",
+  "network": {"allowedDomains": ["github.com", "*.npmjs.org",], "deniedDomains": ["evil.com"], "allowLocalOutbound": true},
+  "filesystem": {"denyRead": ["/etc/passwd"], "allowWrite": [".", "/tmp"], /* why */ "denyWrite": [".git/hooks"]},
+  "command": {"useDefaults": false},
+  "allowPty": true,
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, cfg); d != "" {
+		t.Errorf("LoadConfig of JSONC (-want +got):\n%s", d)
+	}
+
 	_, err = LoadConfig(write("unknown.json", `{"network": {"allowedDomain": []}}`))
 	if err == nil || !strings.Contains(err.Error(), "allowedDomain") {
 		t.Errorf("unknown field: %v", err)

@@ -128,7 +128,12 @@ func (d *decoder) hclBlock(sec *section, e entry) {
 			return
 		}
 	}
-	if f := sec.lookup(b.Type); f != nil {
+	if f := sec.lookup(b.Type); f != nil && f.from != "" && f.kind != kindAtoms {
+		// Another format's field written as an HCL block: say what fence
+		// does instead, as for the attribute.
+		d.notSupported(sec, f, b.Type, b.TypeRange)
+		return
+	} else if f != nil {
 		d.errorf(b.TypeRange, fmt.Sprintf("%s is an attribute, not a block", b.Type),
 			"Write %s = %s.", b.Type, example(f))
 		return
@@ -284,12 +289,44 @@ func (d *decoder) field(sec *section, e entry, seen map[string]entry) {
 			d.p.Limits = append(d.p.Limits, Limit{Kind: f.limit, Value: v, Range: e.expr.Range(), Field: field})
 		}
 	case kindExtends:
+		// One name may stand alone, as upstream fence writes it.
+		if s, ok := stringLiteral(e.expr); ok {
+			d.extends = append(d.extends, extendsRef{value: s, rng: e.expr.Range()})
+			return
+		}
 		for _, el := range d.list(e.expr, what, f) {
 			if s, ok := d.stringValue(el, what+" element"); ok {
 				d.extends = append(d.extends, extendsRef{value: s, rng: el.Range()})
 			}
 		}
+	case kindReject:
+		d.notSupported(sec, f, e.name, e.nameRange)
+	case kindFixed:
+		v, diags := e.expr.Value(nil)
+		if diags.HasErrors() || !v.IsWhollyKnown() {
+			if !d.broken(e.expr) {
+				d.errorf(e.expr.Range(), fmt.Sprintf("%s must be a literal value", what), "%s", f.reject)
+			}
+			return
+		}
+		if v.IsNull() || !f.fixed(v) {
+			text, ok := literalText(d.src, e.expr.Range())
+			if !ok || len(text) > 40 || strings.Contains(text, "\n") {
+				text = describe(v)
+			}
+			d.errorf(e.expr.Range(), fmt.Sprintf("%s = %s (%s) is not supported", what, text, f.from), "%s", f.reject)
+		}
 	}
+}
+
+// notSupported reports a field of another sandbox's format that fence has
+// no counterpart for, with what to write instead.
+func (d *decoder) notSupported(sec *section, f *field, name string, at hcl.Range) {
+	what := name
+	if sec.name != "" {
+		what = sec.name + "." + name
+	}
+	d.errorf(at, fmt.Sprintf("%s (%s) is not supported", what, f.from), "%s", f.reject)
 }
 
 // list reads a list-valued field; a single value where a list belongs gets a

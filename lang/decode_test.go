@@ -28,6 +28,7 @@ var fieldCases = []struct {
 	{"network", "http_proxy_port", "httpProxyPort", `8080`, []string{"setting http_proxy_port=8080"}},
 	{"network", "socks_proxy_port", "socksProxyPort", `1080`, []string{"setting socks_proxy_port=1080"}},
 	{"filesystem", "deny_read", "denyRead", `["~/.ssh", "**/.env"]`, []string{"filesystem.deny_read: deny read ~/.ssh", "filesystem.deny_read: deny read **/.env"}},
+	{"filesystem", "allow_read", "allowRead", `["~/.ssh/known_hosts"]`, []string{"filesystem.allow_read: allow read ~/.ssh/known_hosts"}},
 	{"filesystem", "allow_write", "allowWrite", `[".", "/tmp"]`, []string{"filesystem.allow_write: allow write .", "filesystem.allow_write: allow write /tmp"}},
 	{"filesystem", "deny_write", "denyWrite", `[".git/hooks"]`, []string{"filesystem.deny_write: deny write .git/hooks"}},
 	{"filesystem", "allow_git_config", "allowGitConfig", `true`, []string{"setting allow_git_config=true"}},
@@ -613,7 +614,8 @@ func TestNoCascadeAfterSyntaxErrors(t *testing.T) {
 		want      []string
 	}{
 		{"p.hcl", "network {\n  allowed_domains = [\n}\n", []string{"3:1 Invalid expression"}},
-		{"p.json", `{"network": {"allowedDomains": ["a.com",]}}`, []string{"1:40 Trailing comma in array", "1:42 Mismatched braces"}},
+		// (A trailing comma is JSONC, accepted: TestJSONCCommentsAndTrailingCommas.)
+		{"p.json", `{"network": {"allowedDomains": ["a.com",,]}}`, []string{"1:41 Invalid start of value", "1:41 Trailing comma in array", "1:43 Mismatched braces"}},
 		// Mistakes away from the syntax error are still reported.
 		{"p.hcl", "network {\n  allow_local_binding = 1\n  allowed_domains = [\n}\n", []string{"4:1 Invalid expression", "2:25 network.allow_local_binding must be true or false"}},
 	} {

@@ -9,6 +9,13 @@
 // are read statically: nothing is evaluated with an HCL context, so "${HOME}"
 // in a string stays a path variable for the compiler in both syntaxes.
 //
+// JSON files may carry comments and trailing commas (JSONC, as the original
+// fence reads them): jsonc.go blanks them with every byte kept at its
+// offset before the parser sees the file. The fields of other sandboxes'
+// settings (upstream fence's newer fields, sandbox-runtime's) are tables
+// in compat.go: each mapped with the same meaning or refused with what to
+// write instead, never ignored.
+//
 // Rule strings and list elements are parsed with lang/rule, the one
 // definition of hosts, paths, variable names and commands; the block form
 // yields exactly the rule.Rule that rule.Parse gives for the same text.

@@ -24,6 +24,11 @@ type Loader struct {
 	// (~/.config/fence/profiles); profiles not shipped are looked up there
 	// as NAME.hcl through the files FS. Empty disables user profiles.
 	UserProfileDir string
+	// Base is the policy that `extends = "@base"` names, as upstream fence
+	// writes it: the user's default policy, which a policy given with -p
+	// replaces (a file path, or a profile name; the CLI passes
+	// fence.DefaultPolicy). Empty makes "@base" an error.
+	Base string
 
 	// parser is the one parser of both syntaxes; it caches files by name.
 	parser  *hclparse.Parser
@@ -201,6 +206,10 @@ func dedupe(xs []string) []string {
 	return out
 }
 
+// BaseRef is the extends element that names the user's default policy
+// (Loader.Base).
+const BaseRef = "@base"
+
 // Load loads a policy reference as given to -p: a file path (it contains a
 // "/" or ends in .hcl or .json) resolved against cwd, else a profile name.
 func (l *Loader) Load(ref, cwd string) (*Policy, hcl.Diagnostics) {
@@ -320,35 +329,44 @@ func (l *Loader) treeDiags(p *Policy) hcl.Diagnostics {
 // keeps each name's parse result itself, and replaces the parser when a name
 // comes back with different bytes (LoadBytes called twice with one name): a
 // stale cached file would silently decode the old text.
-func (l *Loader) parse(name string, src []byte) (*hcl.File, hcl.Diagnostics) {
+//
+// A JSON file is parsed with its comments and trailing commas blanked
+// (blankJSONC); the result's text is what the parser read, src what
+// diagnostics show.
+func (l *Loader) parse(name string, src []byte) parseResult {
 	if old, ok := l.parsed[name]; ok {
 		if bytes.Equal(old.src, src) {
-			return old.file, old.diags
+			return old
 		}
 		l.parser = hclparse.NewParser()
 	}
 	l.sources[name] = src
-	var (
-		file  *hcl.File
-		diags hcl.Diagnostics
-	)
+	res := parseResult{src: src, text: src}
 	if d := checkShape(name, src, isJSONName(name)); d != nil {
 		// The parser never sees the input; there is nothing to decode.
-		file, diags = nil, hcl.Diagnostics{d}
+		res.diags = hcl.Diagnostics{d}
 	} else if isJSONName(name) {
-		file, diags = l.parser.ParseJSON(src, name)
+		res.text, res.skewed = blankJSONC(src)
+		res.file, res.diags = l.parser.ParseJSON(res.text, name)
 	} else {
-		file, diags = l.parser.ParseHCL(src, name)
+		res.file, res.diags = l.parser.ParseHCL(src, name)
 	}
-	clampDiags(diags, name, src)
-	l.parsed[name] = parseResult{src: src, file: file, diags: diags}
-	return file, diags
+	if res.skewed {
+		newColumnFixer(name, src).fixAll(res.diags, nil, nil)
+	}
+	clampDiags(res.diags, name, src)
+	l.parsed[name] = res
+	return res
 }
 
 type parseResult struct {
 	src   []byte
+	text  []byte // src as the parser read it (JSON: comments blanked)
 	file  *hcl.File
 	diags hcl.Diagnostics
+	// skewed: the parser's columns on some line differ from src's
+	// (blankJSONC); every range decoded from file needs a columnFixer.
+	skewed bool
 }
 
 // load decodes a file or profile read from an FS and caches it by key.
@@ -362,9 +380,12 @@ func (l *Loader) load(src source, data []byte, stack []source) *Policy {
 // src pushed on the stack of policies being loaded.
 func (l *Loader) decodeSource(src source, data []byte, stack []source) *Policy {
 	p := &Policy{Name: src.name, File: src.file, Profile: src.profile, Path: src.path}
-	file, diags := l.parse(src.file, data)
-	diags = append(hcl.Diagnostics(nil), diags...)
-	refs, ddiags := decodeFile(file, data, isJSONName(src.file), diags.HasErrors(), p)
+	res := l.parse(src.file, data)
+	diags := append(hcl.Diagnostics(nil), res.diags...)
+	refs, ddiags := decodeFile(res.file, res.text, isJSONName(src.file), diags.HasErrors(), p)
+	if res.skewed {
+		newColumnFixer(src.file, data).fixAll(ddiags, p, refs)
+	}
 	if diags.HasErrors() {
 		clampDiags(ddiags, src.file, data)
 		clampPolicy(p, data)
@@ -404,6 +425,13 @@ func (l *Loader) resolveExtends(parent source, ref extendsRef, stack []source) (
 		data []byte
 		err  error
 	)
+	if v == BaseRef {
+		if l.Base == "" || l.Base == BaseRef {
+			return nil, errAt(`"@base" is not available here`,
+				"@base names the user's default policy, which only fence run, check, compile and explain know; name the profile or file instead.")
+		}
+		v = l.Base
+	}
 	if !IsFileRef(v) {
 		src, data, err = l.findProfile(v)
 		if errors.Is(err, errNoProfile) {

@@ -3,6 +3,8 @@ package lang
 import (
 	"strings"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/fence-policy/fence/lang/rule"
 )
 
@@ -18,6 +20,9 @@ const (
 	kindRules               // list of one-line rule strings
 	kindExtends             // list of profile names or file paths
 	kindLimit               // a resource limit: a number or a string with a unit
+	// The kinds below are fields of other sandboxes' formats (compat.go).
+	kindReject // no fence counterpart: always an error saying what to write instead
+	kindFixed  // fence's fixed behaviour: the values it already has are accepted, others are errors
 )
 
 // field is one entry of the schema. The tables below are the whole policy
@@ -35,15 +40,25 @@ type field struct {
 	portSetting func(*Settings) **Int
 	// For kindLimit: which limit.
 	limit rule.LimitKind
+	// For the fields of other formats (compat.go): whose field it is
+	// ("upstream fence", "sandbox-runtime"); for kindFixed, the values that
+	// are fence's fixed behaviour; for kindReject and the other values of
+	// kindFixed, what fence does instead and what to write.
+	from   string
+	fixed  func(cty.Value) bool
+	reject string
 }
 
 // section is a block (network, filesystem, command) or the top level.
 type section struct {
 	name   string // "" for the top level
 	fields []field
+	// compat are the fields of other sandboxes' formats (compat.go): found
+	// by lookup, never suggested or listed as valid names.
+	compat []field
 }
 
-var networkSection = &section{name: "network", fields: []field{
+var networkSection = &section{name: "network", compat: networkCompat, fields: []field{
 	{name: "allowed_domains", alias: "allowedDomains", kind: kindAtoms, effect: rule.Allow, cap: rule.Net},
 	{name: "denied_domains", alias: "deniedDomains", kind: kindAtoms, effect: rule.Deny, cap: rule.Net},
 	{name: "allow_unix_sockets", alias: "allowUnixSockets", kind: kindAtoms, effect: rule.Allow, cap: rule.Unix},
@@ -54,14 +69,15 @@ var networkSection = &section{name: "network", fields: []field{
 	{name: "socks_proxy_port", alias: "socksProxyPort", kind: kindPort, portSetting: func(s *Settings) **Int { return &s.SOCKSProxyPort }},
 }}
 
-var filesystemSection = &section{name: "filesystem", fields: []field{
+var filesystemSection = &section{name: "filesystem", compat: filesystemCompat, fields: []field{
 	{name: "deny_read", alias: "denyRead", kind: kindAtoms, effect: rule.Deny, cap: rule.Read},
+	{name: "allow_read", alias: "allowRead", kind: kindAtoms, effect: rule.Allow, cap: rule.Read},
 	{name: "allow_write", alias: "allowWrite", kind: kindAtoms, effect: rule.Allow, cap: rule.Write},
 	{name: "deny_write", alias: "denyWrite", kind: kindAtoms, effect: rule.Deny, cap: rule.Write},
 	{name: "allow_git_config", alias: "allowGitConfig", kind: kindBool, boolSetting: func(s *Settings) **Bool { return &s.AllowGitConfig }},
 }}
 
-var commandSection = &section{name: "command", fields: []field{
+var commandSection = &section{name: "command", compat: commandCompat, fields: []field{
 	{name: "deny", kind: kindAtoms, effect: rule.Deny, cap: rule.Exec},
 	{name: "allow", kind: kindAtoms, effect: rule.Allow, cap: rule.Exec},
 	{name: "use_defaults", alias: "useDefaults", kind: kindBool, boolSetting: func(s *Settings) **Bool { return &s.UseDefaults }},
@@ -83,7 +99,7 @@ func limitFields() []field {
 }
 
 // topSection is the top level; its blocks are in blocks.
-var topSection = &section{fields: []field{
+var topSection = &section{compat: topCompat, fields: []field{
 	{name: "extends", kind: kindExtends},
 	{name: "rules", kind: kindRules},
 	{name: "expose", kind: kindPorts},
@@ -96,12 +112,15 @@ var blocks = []*section{networkSection, filesystemSection, commandSection, limit
 // jsonSchemaKey is the editor hint seed configs carry; it is ignored.
 const jsonSchemaKey = "$schema"
 
-// lookup finds a field by either spelling.
+// lookup finds a field by either spelling, among the fields and then the
+// compat fields.
 func (s *section) lookup(name string) *field {
-	for i := range s.fields {
-		f := &s.fields[i]
-		if f.name == name || f.alias != "" && f.alias == name {
-			return f
+	for _, fs := range [][]field{s.fields, s.compat} {
+		for i := range fs {
+			f := &fs[i]
+			if f.name == name || f.alias != "" && f.alias == name {
+				return f
+			}
 		}
 	}
 	return nil

@@ -143,6 +143,12 @@ func (c *corpusCase) has(name string) bool {
 // compileCase loads and compiles the case as `fence compile` would.
 func (c *corpusCase) compile(main string) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
 	loader := lang.NewLoader(c.profiles, c.files)
+	// extends "@base": the pretend user's ~/.fence.json when the case has
+	// one (as ../.fence.json), else the default profile (fence.DefaultPolicy).
+	loader.Base = "default"
+	if _, ok := c.files[strings.TrimPrefix(corpusEnv.Home, "/")+"/.fence.json"]; ok {
+		loader.Base = corpusEnv.Home + "/.fence.json"
+	}
 	refs, allow, deny := c.layers(main)
 	var pols []*lang.Policy
 	var diags ir.Diagnostics

@@ -411,7 +411,8 @@ func (m *Manager) Initialize() error {
 func (m *Manager) PolicyPath() string { return m.policy }
 
 // WrapCommand returns a shell command line that runs command (itself a
-// shell command line, run with /bin/sh -c) in a sandbox under this
+// shell command line, run as fence run -c runs it: with $SHELL when that
+// is bash, zsh, sh, dash, ksh or mksh, else /bin/sh) in a sandbox under this
 // manager's policy:
 //
 //	/path/to/fence run --policy /tmp/fence-manager-…/policy.json -c 'COMMAND'

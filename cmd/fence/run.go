@@ -35,8 +35,9 @@ func runCommand() *cli.Command {
 		UsageText: `fence run [-p POLICY]… [--allow RULE]… [--deny RULE]… [--expose N]… [-c STRING]
           [-d] [-m] [--log-format text|json] [--resolve HOST:ADDR]… [--best-effort]
           [--grace DURATION] -- COMMAND…`,
-		Description: `Compiles the policies like fence compile (without -p: ~/.config/fence/fence.hcl,
-else ~/.fence.json, else the shipped "default" profile), adds the --allow and
+		Description: `Compiles the policies like fence compile (without -p: the user config,
+$XDG_CONFIG_HOME/fence/fence.hcl or fence.json, else ~/.fence.json, else
+the shipped "default" profile; fence config show says which), adds the --allow and
 --deny rules and the --expose ports as a last layer, and runs COMMAND in a
 bubblewrap sandbox. The command reaches the network only through fence's
 HTTP and SOCKS5 proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY are set), which
@@ -46,7 +47,11 @@ names the host and the --allow rule that would permit it.
 -d prints the plan summary, the bwrap command line and every proxy
 decision; -m prints only blocked requests and violations; both go to stderr
 and leave the command's stdout alone. --resolve pins a host name to an
-address for the proxies, like curl's --resolve (without a port).
+address for the proxies, like curl's --resolve (without a port). -c STRING
+runs STRING with $SHELL -c when $SHELL is bash, zsh, sh, dash, ksh or
+mksh, else with /bin/sh -c; -d names the shell. Every flag here works in
+the shorthand too (fence [FLAGS] COMMAND…), so a flag that fence suggests
+can be pasted into either form.
 
 SIGINT, SIGTERM and SIGHUP sent to fence go to the command. When the
 command is still running --grace (default 5s) after the first of them, or

@@ -178,8 +178,9 @@ func compileConfig(cfg *Config) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
 // CompilePolicies loads and compiles policies as `fence run -p` does: each
 // ref is a policy file (it has a "/" or a .hcl/.json suffix; relative to the
 // working directory) or a profile name, layered left to right. Without refs
-// it uses ~/.config/fence/fence.hcl, else ~/.fence.json, else the shipped
-// "default" profile.
+// it uses the user config (UserDirs.ConfigFiles: $XDG_CONFIG_HOME/fence/
+// fence.hcl or fence.json, else ~/.fence.json), else the shipped "default"
+// profile.
 func CompilePolicies(refs ...string) (*ir.Plan, ir.Diagnostics) {
 	plan, ds, _ := compilePolicies(refs)
 	return plan, ds
@@ -188,7 +189,7 @@ func CompilePolicies(refs ...string) (*ir.Plan, ir.Diagnostics) {
 func compilePolicies(refs []string) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
 	return compileHost(func(l *lang.Loader, env compiler.Env) ([]*lang.Policy, ir.Diagnostics, error) {
 		if len(refs) == 0 {
-			refs = []string{DefaultPolicy(env.Home)}
+			refs = []string{DefaultPolicy(env)}
 		}
 		layers, ds := LoadLayers(l, refs, env.Cwd)
 		if len(layers) != len(refs) {
@@ -412,7 +413,8 @@ func (m *Manager) Initialize() error {
 func (m *Manager) PolicyPath() string { return m.policy }
 
 // WrapCommand returns a shell command line that runs command (itself a
-// shell command line, run with /bin/sh -c) in a sandbox under this
+// shell command line, run as fence run -c runs it: with $SHELL when that
+// is bash, zsh, sh, dash, ksh or mksh, else /bin/sh) in a sandbox under this
 // manager's policy:
 //
 //	/path/to/fence run --policy /tmp/fence-manager-…/policy.json -c 'COMMAND'
@@ -498,34 +500,11 @@ func HostEnv() (compiler.Env, error) {
 	}, nil
 }
 
-// UserProfileDir is where user profiles live: ~/.config/fence/profiles.
-func UserProfileDir(home string) string {
-	return filepath.Join(home, ".config", "fence", "profiles")
-}
-
 // NewLoader reads shipped profiles from the binary, user profiles from
-// ~/.config/fence/profiles and files from the host.
+// UserProfileDir(env) and files from the host.
 func NewLoader(env compiler.Env) *lang.Loader {
 	l := lang.NewLoader(profiles.FS, hostFiles{})
-	l.UserProfileDir = UserProfileDir(env.Home)
-	l.Base = DefaultPolicy(env.Home) // what extends = "@base" names
+	l.UserProfileDir = UserProfileDir(env)
+	l.Base = DefaultPolicy(env) // what extends = "@base" names
 	return l
-}
-
-// DefaultPolicy is the policy used without -p (DESIGN §6):
-// ~/.config/fence/fence.hcl, else ~/.fence.json, else the shipped default
-// profile. A policy in the working directory is never picked up on its own:
-// the sandboxed code could have written it.
-func DefaultPolicy(home string) string {
-	for _, p := range []string{
-		filepath.Join(home, ".config", "fence", "fence.hcl"),
-		filepath.Join(home, ".fence.json"),
-	} {
-		// Anything there but a directory is the policy: the loader refuses
-		// a FIFO or device by name instead of skipping it silently.
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	return "default"
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/compiler/protect"
+	"github.com/fence-policy/fence/lang"
 )
 
 // The protected-path lists (DESIGN §2) live in compiler/protect;
@@ -95,6 +96,12 @@ func (c *compilation) addProtected(plan *ir.Plan) {
 		}
 	}
 	plan.Rules = append(plan.Rules, protect.Home(c.env.Home)...)
+	// The user config lookup follows XDG_CONFIG_HOME (lang.UserDirs), so
+	// its directory is protected wherever that puts it.
+	dirs := lang.UserDirs{Home: c.env.Home, XDGConfigHome: c.env.Vars["XDG_CONFIG_HOME"]}
+	if d := dirs.ConfigDir(); d != "" && (c.env.Home == "" || d != path.Join(c.env.Home, ".config", "fence")) {
+		plan.Rules = append(plan.Rules, protect.ConfigDir(d))
+	}
 	// Before the roots' lists: where a root is a repository's top, dedupe
 	// keeps the rule whose origin names the repository.
 	c.addRepos(plan)

@@ -133,3 +133,30 @@ func TestProtectedHomeLoginSet(t *testing.T) {
 		}
 	}
 }
+
+// fence reads the user config and profiles from $XDG_CONFIG_HOME/fence when
+// XDG_CONFIG_HOME is set (issue 12), so that directory is protected too,
+// wherever it is: a sandbox that could write it would choose the policy of
+// every later run. A relative XDG_CONFIG_HOME is ignored, as by the lookup.
+func TestProtectedXDGConfigDir(t *testing.T) {
+	env := testEnv
+	env.Vars = map[string]string{"XDG_CONFIG_HOME": "/srv/data/cfg"}
+	plan := mustCompileEnv(t, env, policy(t, "p.hcl", "allow write /srv/data"))
+	wantProtected(t, plan, env, map[string]string{
+		"/srv/data/cfg/fence/fence.hcl":        "fence's own policies",
+		"/srv/data/cfg/fence/profiles/npm.hcl": "fence's own policies",
+		env.Home + "/.config/fence/fence.hcl":  "fence's own policies",
+	})
+	a, err := Explain(plan, env, "write /srv/data/cfg/other/file")
+	if err != nil || !a.Allowed {
+		t.Errorf("write /srv/data/cfg/other/file: %v %+v; want allowed (only the fence directory is protected)", err, a)
+	}
+
+	env.Vars = map[string]string{"XDG_CONFIG_HOME": "srv/data/cfg"}
+	plan = mustCompileEnv(t, env, policy(t, "p.hcl", "allow write /srv/data", "allow write ."))
+	for _, r := range plan.Rules {
+		if strings.Contains(r.Origin.Field, "XDG_CONFIG_HOME") {
+			t.Errorf("relative XDG_CONFIG_HOME: unexpected rule %v", r)
+		}
+	}
+}

@@ -119,7 +119,10 @@ func checkCommands(plan *ir.Plan, argv []string) *SetupError {
 	return &SetupError{
 		Layer: "command",
 		Cause: "the command " + events.QuoteCommand(d.Line) + " is denied by " + strings.Join(rules, " and ") + " (command rules are advisory)",
-		Fix:   "this is the policy's decision; to allow it, add a narrower exception such as --allow 'exec " + strings.Join(d.Line, " ") + "' (an allow lifts a deny only when it spells out all of the deny's words)",
+		// Quoted for the rule grammar, then for the shell: pasteable as is.
+		Fix: "this is the policy's decision; to allow it, add a narrower exception such as --allow " +
+			shquote.POSIX("exec "+ir.Rule{Cap: ir.CapExec, Command: d.Line}.Object()) +
+			" (an allow lifts a deny only when it spells out all of the deny's words)",
 	}
 }
 

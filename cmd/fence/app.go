@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/fence-policy/fence/lang/rule"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -79,23 +81,32 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:  "fence",
 		Usage: "run commands in a sandbox compiled from a policy",
-		UsageText: `fence [-s SETTINGS] [-p PORT]… [-c STRING] [-d] [-m] [--] COMMAND…
+		UsageText: `fence [-s SETTINGS] [-p PORT|POLICY]… [RUN FLAGS] [-c STRING] [-d] [-m] [--] COMMAND…
 fence run [-p POLICY]… [--allow RULE]… [--deny RULE]… [--expose N]… [-c STRING] [-d] [-m] -- COMMAND…
 fence compile [-p POLICY]… [-t TARGET] [--format text|json] [FILE]
-fence check [--strict] FILE…
+fence check [--strict] [FILE…]
 fence explain [-p POLICY]… QUERY…
 fence profiles [show NAME]
+fence config show|init
 fence version`,
 		Description: `fence runs a command in a sandbox that blocks the network by default and
 limits what the command may read and write. It compiles a policy (HCL,
 JSON, or one-line rules) into a plan and lowers it for bubblewrap, its
 filtering proxies and macOS seatbelt.
 
-The first form is the seed's shorthand for fence run: -s names a settings
-file (default ~/.fence.json), -p a port to expose. A command named like a
-fence subcommand runs with "fence -- NAME …". Without -p (run, compile,
-explain) or -s, the policy is ~/.config/fence/fence.hcl, else ~/.fence.json,
-else the shipped "default" profile.
+The first form is the seed's shorthand for fence run, and takes every flag
+of fence run (--allow, --deny, --resolve, --best-effort, …), so a flag that
+fence suggests can be added to the command line as typed. -s names a
+settings file. -p is the seed's -p PORT when its value is a number (a port
+to expose, as --expose or --port), and otherwise a policy file or profile
+name as under run (write a file named like a number as ./3000). A command
+named like a fence subcommand runs with "fence -- NAME …".
+
+Without -p or -s, every command uses the user config: the first of
+$XDG_CONFIG_HOME/fence/fence.hcl, $XDG_CONFIG_HOME/fence/fence.json
+(XDG_CONFIG_HOME defaults to ~/.config) and ~/.fence.json, else the shipped
+"default" profile. A policy in the working directory is never read unless
+named. fence config show prints it and where each rule came from.
 
 Examples:
    fence curl https://example.com          # blocked: the proxy answers 403
@@ -121,6 +132,7 @@ Examples:
 			checkCommand(),
 			explainCommand(),
 			profilesCommand(),
+			configCommand(),
 			versionCommand(),
 		},
 	}
@@ -154,4 +166,15 @@ func argsAfterFlags(c *cli.Context) error {
 		}
 	}
 	return nil
+}
+
+// unknownSubcommand reports name, given where one of the subcommands
+// names of cmd ("fence profiles") belongs, with the closest name when one
+// is close, else the list.
+func unknownSubcommand(cmd, name string, names []string) error {
+	msg := fmt.Sprintf("%s: unknown command %q", cmd, name)
+	if s := rule.Suggest(name, names); s != "" {
+		return usageErrorf("%s; did you mean %q?\nRun '%s --help' for usage.", msg, s, cmd)
+	}
+	return usageErrorf("%s; the commands are %s\nRun '%s --help' for usage.", msg, strings.Join(names, ", "), cmd)
 }

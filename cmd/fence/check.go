@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -18,10 +19,11 @@ func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "report every problem in policy files",
-		UsageText: "fence check [--strict] [--best-effort] FILE…",
+		UsageText: "fence check [--strict] [--best-effort] [FILE…]",
 		Description: `Loads and compiles each file on its own (with what it extends) and prints
 every diagnostic as file:line:col: severity: summary, with the source line
-and a caret. Prints "FILE: ok" for a file without diagnostics.
+and a caret. Prints "FILE: ok" for a file without diagnostics. Without
+FILE it checks the user config (fence config show says which file that is).
 
 A policy check accepts also runs: check lowers it for this machine as fence
 run does, and reports each rule the machine would enforce less strictly
@@ -48,12 +50,23 @@ func checkAction(c *cli.Context) error {
 	if err := argsAfterFlags(c); err != nil {
 		return err
 	}
-	if c.NArg() == 0 {
-		return usageErrorf("fence check: no FILE given\nRun 'fence check --help' for usage.")
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		// The user config, found as every command finds it.
+		env, err := fence.HostEnv()
+		if err != nil {
+			return hostError(err)
+		}
+		dirs := fence.UserDirsOf(env)
+		p := fence.FindUserConfig(dirs)
+		if p == "" {
+			return usageErrorf("fence check: no FILE given, and no user config to check (looked for %s)\nRun 'fence check --help' for usage.", strings.Join(dirs.ConfigFiles(), ", "))
+		}
+		args = []string{p}
 	}
 	var all ir.Diagnostics
 	bad := false
-	for _, arg := range c.Args().Slice() {
+	for _, arg := range args {
 		// A compilation per file: each is checked on its own, and a
 		// profile or file that two arguments extend is reported for both.
 		cp, err := fence.CompileHost(func(l *lang.Loader, env compiler.Env) ([]*lang.Policy, ir.Diagnostics, error) {

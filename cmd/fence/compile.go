@@ -22,8 +22,10 @@ func compileCommand() *cli.Command {
 them into fence's plan (the IR) and lowers it for the chosen target. The
 output is what the sandbox would enforce; nothing is run. Diagnostics,
 including each target's notes on rules it cannot enforce exactly, go to
-stderr. Without -p and FILE the policy is ~/.config/fence/fence.hcl, else
-~/.fence.json, else the shipped "default" profile.
+stderr. Without -p and FILE the policy is the user config, as for every
+command: $XDG_CONFIG_HOME/fence/fence.hcl, else fence.json there
+(XDG_CONFIG_HOME defaults to ~/.config), else ~/.fence.json, else the
+shipped "default" profile (fence config show says which).
 
 The sandbox's private temp dir is shown as $TMPDIR/fence-UID (TMPDIR
 defaults to /tmp); fence run creates the real one.

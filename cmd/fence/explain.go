@@ -28,8 +28,9 @@ timeout, …) and every command of a shell's -c string is checked, and the
 answer names the command line that decided ('exec nice -n 5 git push',
 'exec sh -c "make && git push"'). Command rules are advisory. For each query fence
 prints allow or deny, the reason, and the deciding rules with the
-file:line:col and profile they came from. Without -p the policy is
-~/.config/fence/fence.hcl, else ~/.fence.json, else the "default" profile.
+file:line:col and profile they came from. Without -p the policy is the
+user config (fence config show says which: $XDG_CONFIG_HOME/fence/fence.hcl,
+fence.json there, or ~/.fence.json), else the "default" profile.
 
 Example:
    fence explain -p npm 'net registry.npmjs.org:443' 'write ~/.bashrc' 'read ~/.ssh/id_rsa' 'exec git push'`,

@@ -25,11 +25,6 @@ func hostError(err error) error {
 	return err
 }
 
-var (
-	defaultPolicy  = fence.DefaultPolicy
-	userProfileDir = fence.UserProfileDir
-)
-
 // checkRef gives a helpful usage error for a policy reference that names
 // neither an existing file nor a known profile, before the loader turns it
 // into a diagnostic without a file to point at.
@@ -53,7 +48,7 @@ func checkRef(ref string, env compiler.Env) error {
 		}
 		return nil
 	}
-	names := profileNames(env.Home)
+	names := profileNames(fence.UserProfileDir(env))
 	if slices.Contains(names, ref) {
 		return nil
 	}
@@ -102,7 +97,7 @@ func compileRefs(stderr io.Writer, refs []string) (*compiled, error) {
 func compileLayers(stderr io.Writer, refs []string, extra func(*lang.Loader) (*lang.Policy, ir.Diagnostics)) (*compiled, []*lang.Policy, error) {
 	c, err := fence.CompileHost(func(l *lang.Loader, env compiler.Env) ([]*lang.Policy, ir.Diagnostics, error) {
 		if len(refs) == 0 {
-			refs = []string{defaultPolicy(env.Home)}
+			refs = []string{fence.DefaultPolicy(env)}
 		}
 		layers, ds, err := loadLayers(l, refs, env)
 		if err != nil {

@@ -44,6 +44,7 @@ func TestScripts(t *testing.T) {
 			"waitfile":   cmdWaitFile, // run_test.go
 			"waitgone":   cmdWaitGone, // run_test.go
 			"mkinput":    cmdMkInput,
+			"paste":      cmdPaste, // paste_test.go
 		},
 	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fence-policy/fence"
 	"github.com/fence-policy/fence/lang/rule"
 	"github.com/fence-policy/fence/profiles"
 )
@@ -25,7 +26,8 @@ func profilesCommand() *cli.Command {
 		Usage:     "list the shipped and user profiles, or show one",
 		UsageText: "fence profiles\nfence profiles show NAME",
 		Description: `Lists the profiles that -p and extends can name: those shipped inside fence,
-and your own as ~/.config/fence/profiles/NAME.hcl (a shipped profile wins
+and your own as $XDG_CONFIG_HOME/fence/profiles/NAME.hcl (XDG_CONFIG_HOME
+defaults to ~/.config; a shipped profile wins
 over a user profile of the same name). The description is the first comment
 line of the file.
 
@@ -35,13 +37,13 @@ Example:
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usageErrorf("fence profiles: unknown subcommand %q; did you mean 'fence profiles show %s'?", c.Args().First(), c.Args().First())
+				name := c.Args().First()
+				if rule.Suggest(name, []string{"show"}) == "" && slices.Contains(profileNames(fence.HostUserDirs().ProfileDir()), name) {
+					return usageErrorf("fence profiles: unknown command %q; to print the profile: fence profiles show %s", name, name)
+				}
+				return unknownSubcommand("fence profiles", name, []string{"show"})
 			}
-			home, err := os.UserHomeDir()
-			if err != nil {
-				home = ""
-			}
-			return listProfiles(c.App.Writer, home)
+			return listProfiles(c.App.Writer, fence.HostUserDirs().ProfileDir())
 		},
 		Subcommands: []*cli.Command{{
 			Name:      "show",
@@ -56,8 +58,7 @@ Example:
 				if c.NArg() != 1 {
 					return usageErrorf("fence profiles show: want one profile name, got %d arguments\nRun 'fence profiles' for the names.", c.NArg())
 				}
-				home, _ := os.UserHomeDir()
-				src, _, err := profileSource(home, c.Args().First())
+				src, _, err := profileSource(fence.HostUserDirs().ProfileDir(), c.Args().First())
 				if err != nil {
 					return err
 				}
@@ -82,11 +83,13 @@ func shippedProfileNames() []string {
 	return names
 }
 
-func userProfileNames(home string) []string {
-	if home == "" {
+// userProfileNames lists the profiles in dir, the user profile directory
+// ("" for none).
+func userProfileNames(dir string) []string {
+	if dir == "" {
 		return nil
 	}
-	ents, err := os.ReadDir(userProfileDir(home))
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
@@ -99,23 +102,24 @@ func userProfileNames(home string) []string {
 	return names
 }
 
-// profileNames lists every profile name -p can use, sorted, without repeats.
-func profileNames(home string) []string {
-	names := append(shippedProfileNames(), userProfileNames(home)...)
+// profileNames lists every profile name -p can use, sorted, without repeats;
+// dir is the user profile directory.
+func profileNames(dir string) []string {
+	names := append(shippedProfileNames(), userProfileNames(dir)...)
 	slices.Sort(names)
 	return slices.Compact(names)
 }
 
 // profileSource returns a profile's text and where it came from, looking at
-// the shipped profiles first, as lang does.
-func profileSource(home, name string) ([]byte, string, error) {
+// the shipped profiles first, as lang does, then the user profile dir.
+func profileSource(dir, name string) ([]byte, string, error) {
 	name = strings.TrimSuffix(name, ".hcl")
 	if name != "" && !strings.ContainsAny(name, `/\`) {
 		if src, err := fs.ReadFile(profiles.FS, name+".hcl"); err == nil {
 			return src, "shipped", nil
 		}
-		if home != "" {
-			p := filepath.Join(userProfileDir(home), name+".hcl")
+		if dir != "" {
+			p := filepath.Join(dir, name+".hcl")
 			src, err := os.ReadFile(p)
 			if err == nil {
 				return src, p, nil
@@ -125,7 +129,7 @@ func profileSource(home, name string) ([]byte, string, error) {
 			}
 		}
 	}
-	names := profileNames(home)
+	names := profileNames(dir)
 	msg := fmt.Sprintf("unknown profile %q", name)
 	if s := rule.Suggest(name, names); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
@@ -133,15 +137,15 @@ func profileSource(home, name string) ([]byte, string, error) {
 	return nil, "", usageErrorf("%s\nKnown profiles: %s.", msg, strings.Join(names, ", "))
 }
 
-func listProfiles(w io.Writer, home string) error {
+func listProfiles(w io.Writer, dir string) error {
 	var list []profileEntry
 	shipped := shippedProfileNames()
 	for _, n := range shipped {
 		src, _ := fs.ReadFile(profiles.FS, n+".hcl")
 		list = append(list, profileEntry{name: n, source: "shipped", desc: firstComment(src)})
 	}
-	for _, n := range userProfileNames(home) {
-		p := filepath.Join(userProfileDir(home), n+".hcl")
+	for _, n := range userProfileNames(dir) {
+		p := filepath.Join(dir, n+".hcl")
 		src, _ := os.ReadFile(p)
 		source := "user"
 		if slices.Contains(shipped, n) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,8 +35,9 @@ func runCommand() *cli.Command {
 		UsageText: `fence run [-p POLICY]… [--allow RULE]… [--deny RULE]… [--expose N]… [-c STRING]
           [-d] [-m] [--log-format text|json] [--resolve HOST:ADDR]… [--best-effort]
           [--grace DURATION] -- COMMAND…`,
-		Description: `Compiles the policies like fence compile (without -p: ~/.config/fence/fence.hcl,
-else ~/.fence.json, else the shipped "default" profile), adds the --allow and
+		Description: `Compiles the policies like fence compile (without -p: the user config,
+$XDG_CONFIG_HOME/fence/fence.hcl or fence.json, else ~/.fence.json, else
+the shipped "default" profile; fence config show says which), adds the --allow and
 --deny rules and the --expose ports as a last layer, and runs COMMAND in a
 bubblewrap sandbox. The command reaches the network only through fence's
 HTTP and SOCKS5 proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY are set), which
@@ -45,7 +47,11 @@ names the host and the --allow rule that would permit it.
 -d prints the plan summary, the bwrap command line and every proxy
 decision; -m prints only blocked requests and violations; both go to stderr
 and leave the command's stdout alone. --resolve pins a host name to an
-address for the proxies, like curl's --resolve (without a port).
+address for the proxies, like curl's --resolve (without a port). -c STRING
+runs STRING with $SHELL -c when $SHELL is bash, zsh, sh, dash, ksh or
+mksh, else with /bin/sh -c; -d names the shell. Every flag here works in
+the shorthand too (fence [FLAGS] COMMAND…), so a flag that fence suggests
+can be pasted into either form.
 
 SIGINT, SIGTERM and SIGHUP sent to fence go to the command. When the
 command is still running --grace (default 5s) after the first of them, or
@@ -63,32 +69,40 @@ Examples:
    fence run --allow 'net api.github.com:443' -c 'curl -s https://api.github.com'
    fence run -m --expose 3000 -- npm run dev`,
 		OnUsageError: onUsageError,
-		Flags: []cli.Flag{
-			policyFlag(),
-			&cli.StringSliceFlag{Name: "allow", Usage: "add an allow rule, e.g. 'net api.github.com:443' or 'write ./out'; repeatable"},
-			&cli.StringSliceFlag{Name: "deny", Usage: "add a deny rule, e.g. 'read ./secrets'; repeatable"},
-			&cli.StringSliceFlag{Name: "expose", Usage: "forward host port 127.0.0.1:N to port N in the sandbox; repeatable"},
-			limitFlag(),
-			commandFlag(),
-			debugFlag(),
-			monitorFlag(),
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "format of -d/-m output: text, or json (one object per line)"},
-			&cli.StringSliceFlag{Name: "resolve", Usage: "use ADDR for HOST in the proxies (HOST:ADDR, like curl --resolve without a port); repeatable"},
-			&cli.BoolFlag{Name: "best-effort", Usage: "run even when the sandbox would enforce some rule less strictly than written"},
-			&cli.DurationFlag{Name: "grace", Value: runtime.DefaultGrace, Usage: "after the first SIGINT, SIGTERM or SIGHUP, kill the sandbox when the command is still running this long later (e.g. 500ms, 10s)"},
-		},
-		Action: runAction,
+		Flags:        append([]cli.Flag{policyFlag(), exposeFlag()}, runFlags()...),
+		Action:       runAction,
 	}
 }
 
-// The flags `fence run` shares with the seed shorthand.
+// runFlags are the flags `fence run` shares with the seed shorthand, all
+// but -p and --expose (whose meaning differs a little, see shorthandFlags):
+// the shorthand takes every run flag, so any flag fence suggests works in
+// either form.
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "allow", Usage: "add an allow rule, e.g. 'net api.github.com:443' or 'write ./out'; repeatable"},
+		&cli.StringSliceFlag{Name: "deny", Usage: "add a deny rule, e.g. 'read ./secrets'; repeatable"},
+		limitFlag(),
+		commandFlag(),
+		debugFlag(),
+		monitorFlag(),
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "format of -d/-m output: text, or json (one object per line)"},
+		&cli.StringSliceFlag{Name: "resolve", Usage: "use ADDR for HOST in the proxies (HOST:ADDR, like curl --resolve without a port); repeatable"},
+		&cli.BoolFlag{Name: "best-effort", Usage: "run even when the sandbox would enforce some rule less strictly than written"},
+		&cli.DurationFlag{Name: "grace", Value: runtime.DefaultGrace, Usage: "after the first SIGINT, SIGTERM or SIGHUP, kill the sandbox when the command is still running this long later (e.g. 500ms, 10s)"},
+	}
+}
+
+func exposeFlag(aliases ...string) cli.Flag {
+	return &cli.StringSliceFlag{Name: "expose", Aliases: aliases, Usage: "forward host port 127.0.0.1:N to port N in the sandbox; repeatable"}
+}
 
 func limitFlag() cli.Flag {
 	return &cli.StringSliceFlag{Name: "limit", Usage: "add a resource limit NAME=VALUE: memory=2GiB, pids=512, cpu=1.5, wall=30m, file_size=1GiB; repeatable (the tightest of the policy's and the flags' wins)"}
 }
 
 func commandFlag() cli.Flag {
-	return &cli.StringFlag{Name: "command", Aliases: []string{"c"}, Usage: "run STRING with /bin/sh -c instead of COMMAND…"}
+	return &cli.StringFlag{Name: "command", Aliases: []string{"c"}, Usage: "run STRING with $SHELL -c when $SHELL is bash, zsh, sh, dash, ksh or mksh, else with /bin/sh -c, instead of COMMAND…"}
 }
 
 func debugFlag() cli.Flag {
@@ -108,13 +122,20 @@ func runAction(c *cli.Context) error {
 			}
 		}
 	}
-	return execute(c, runSpec{
-		name:       "fence run",
-		refs:       c.StringSlice("policy"),
+	s := runSpecOf(c, "fence run")
+	s.refs = c.StringSlice("policy")
+	s.expose = c.StringSlice("expose")
+	return execute(c, s)
+}
+
+// runSpecOf reads the flags runFlags defines (those of fence run and the
+// shorthand alike) and the arguments.
+func runSpecOf(c *cli.Context, name string) runSpec {
+	return runSpec{
+		name:       name,
 		allow:      c.StringSlice("allow"),
 		deny:       c.StringSlice("deny"),
 		limits:     c.StringSlice("limit"),
-		expose:     c.StringSlice("expose"),
 		exposeFlag: "--expose",
 		command:    c.String("command"),
 		hasCommand: c.IsSet("command"),
@@ -125,8 +146,7 @@ func runAction(c *cli.Context) error {
 		resolve:    c.StringSlice("resolve"),
 		bestEffort: c.Bool("best-effort"),
 		grace:      c.Duration("grace"),
-		isRun:      true,
-	})
+	}
 }
 
 // runSpec is one sandboxed run as `fence run` or the seed shorthand asked
@@ -146,8 +166,7 @@ type runSpec struct {
 	logFormat   string
 	resolve     []string
 	bestEffort  bool
-	grace       time.Duration // 0: runtime.DefaultGrace (the shorthand has no --grace)
-	isRun       bool
+	grace       time.Duration
 }
 
 // execute checks the usage, compiles the policy and runs the command. A
@@ -155,11 +174,12 @@ type runSpec struct {
 // 125 (the runtime's error names cause and fix); neither runs anything.
 func execute(c *cli.Context, s runSpec) error {
 	stderr := c.App.ErrWriter
-	argv, err := s.argv()
+	shell, shellWhy := chooseShell(os.Getenv("SHELL"))
+	argv, err := s.argv(shell)
 	if err != nil {
 		return err
 	}
-	if s.grace < 0 || s.isRun && s.grace == 0 {
+	if s.grace <= 0 {
 		return usageErrorf("%s: --grace %v: give a positive duration such as 500ms or 10s", s.name, s.grace)
 	}
 	if s.logFormat != "text" && s.logFormat != "json" {
@@ -190,6 +210,9 @@ func execute(c *cli.Context, s runSpec) error {
 	}
 	if log.Debug {
 		logPlan(log, cp)
+		if s.hasCommand {
+			log.Debugf("shell for -c: %s (%s)", shell, shellWhy)
+		}
 	}
 	a, err := fence.Lower(cp.plan, s.monitor || s.debug)
 	if err != nil {
@@ -227,19 +250,45 @@ func execute(c *cli.Context, s runSpec) error {
 	return silentExit(code)
 }
 
-// argv is the command to run: COMMAND… or /bin/sh -c STRING.
-func (s runSpec) argv() ([]string, error) {
+// argv is the command to run: COMMAND…, or SHELL -c STRING.
+func (s runSpec) argv(shell string) ([]string, error) {
 	switch {
 	case s.hasCommand && len(s.args) > 0:
 		return nil, usageErrorf("%s: give either -c STRING or COMMAND…, not both (got -c %q and %q)\nPut the whole command line in the -c string.", s.name, s.command, strings.Join(s.args, " "))
 	case s.hasCommand && strings.TrimSpace(s.command) == "":
 		return nil, usageErrorf("%s: -c needs a command string, e.g. %s -c 'echo hello && ls'", s.name, s.name)
 	case s.hasCommand:
-		return []string{"/bin/sh", "-c", s.command}, nil
+		return []string{shell, "-c", s.command}, nil
 	case len(s.args) == 0:
 		return nil, usageErrorf("%s: no command given, e.g. %s -- curl -s https://example.com\nRun '%s --help' for usage.", s.name, s.name, s.name)
 	}
 	return s.args, nil
+}
+
+// shCompatible are the shells whose -c runs a POSIX shell command line,
+// by the basename of $SHELL.
+var shCompatible = map[string]bool{"bash": true, "zsh": true, "sh": true, "dash": true, "ksh": true, "mksh": true}
+
+// chooseShell picks the shell for -c STRING from the value of $SHELL: the
+// user's shell when it is an sh-compatible one given as an absolute path
+// to an executable file, else /bin/sh. It returns the reason for -d. The
+// choice is made here, at the CLI's edge, and reaches the sandbox only as
+// the command's argv.
+func chooseShell(env string) (shell, why string) {
+	const fallback = "/bin/sh"
+	switch {
+	case env == "":
+		return fallback, "$SHELL is not set"
+	case !filepath.IsAbs(env):
+		return fallback, fmt.Sprintf("$SHELL=%q is not an absolute path", env)
+	case !shCompatible[filepath.Base(env)]:
+		return fallback, fmt.Sprintf("$SHELL=%q is not one of bash, zsh, sh, dash, ksh, mksh", env)
+	}
+	fi, err := os.Stat(env)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return fallback, fmt.Sprintf("$SHELL=%q is not an executable file", env)
+	}
+	return env, "$SHELL"
 }
 
 // parsePorts parses --expose (or the shorthand's -p) values.

@@ -189,6 +189,10 @@ func TestProtectDashDash(t *testing.T) {
 		{"fence -s -- -- ls", "fence -s -- -- -- ls"}, // "--" as the value of -s
 		{"fence -c -- -- ls", "fence -c -- -- -- ls"},
 		{"fence --port=3000 -- ls", "fence --port=3000 -- -- ls"},
+		// Every run flag is a shorthand flag, its value skipped too.
+		{"fence --resolve a.test:127.0.0.1 -- check", "fence --resolve a.test:127.0.0.1 -- -- check"},
+		{"fence --allow -- -- ls", "fence --allow -- -- -- ls"}, // "--" as the value of --allow
+		{"fence -p npm --best-effort -- check", "fence -p npm --best-effort -- -- check"},
 		{"fence curl -- x", "fence curl -- x"},
 		{"fence run -- curl", "fence run -- curl"},
 		{"fence compile -p x", "fence compile -p x"},

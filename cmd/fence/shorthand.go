@@ -1,43 +1,67 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
+	"os/exec"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/fence-policy/fence/lang"
+	"github.com/fence-policy/fence/lang/rule"
 )
 
 // The seed's CLI, kept working as the root command's action:
 //
-//	fence [-s SETTINGS] [-p PORT]… [-c STRING] [-d] [-m] [-v] [--] COMMAND…
+//	fence [-s SETTINGS] [-p PORT|POLICY]… [RUN FLAGS] [-c STRING] [--] COMMAND…
 //
-// It is `fence run` with the seed's flag names: -s names a settings file
-// (instead of run's -p POLICY) and -p is a port to expose (run's --expose).
-// A first argument that is not a subcommand starts the shorthand; a command
-// whose name is also a subcommand is run with `fence -- NAME`.
+// It is `fence run` with the seed's flags added: -s names a settings file,
+// and -p is a port to expose when its value is a number (the seed's -p
+// PORT), else a policy as under run. Every other flag of run is accepted
+// as it is, so a flag that fence suggests (--allow, --resolve, --expose,
+// --best-effort, …) can be pasted into the command line the user typed,
+// whichever form it was. A first argument that is not a subcommand starts
+// the shorthand; a command whose name is also a subcommand is run with
+// `fence -- NAME`.
 
-// shorthandFlags are the root command's flags, exactly the seed's.
+// shorthandFlags are the root command's flags: the seed's, and run's.
 func shorthandFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "settings", Aliases: []string{"s"},
-			Usage: "settings file (default: ~/.fence.json, else ~/.config/fence/fence.hcl, else the \"default\" profile)"},
-		&cli.StringSliceFlag{Name: "port", Aliases: []string{"p"}, Usage: "expose a port for inbound connections; repeatable"},
-		commandFlag(),
-		debugFlag(),
-		monitorFlag(),
+			Usage: "a settings file, layered first (default: the user config, see fence config show)"},
+		&cli.StringSliceFlag{Name: "policy", Aliases: []string{"p"},
+			Usage: "a number: a port to expose (the seed's -p PORT); anything else: a policy file or profile name, as fence run -p; repeatable"},
+		exposeFlag("port"),
 		&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version and exit"},
-	}
+	}, runFlags()...)
 }
 
 // shorthandValueFlags are the root flags that take a value, by name without
 // dashes (Go's flag package accepts -name and --name alike).
-var shorthandValueFlags = map[string]bool{
-	"s": true, "settings": true,
-	"p": true, "port": true,
-	"c": true, "command": true,
+var shorthandValueFlags = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range shorthandFlags() {
+		if _, ok := f.(*cli.BoolFlag); ok {
+			continue
+		}
+		for _, n := range f.Names() {
+			m[n] = true
+		}
+	}
+	return m
+}()
+
+// isPort tells the shorthand's -p PORT from -p POLICY: a value of digits
+// only is a port (a policy file named so is written ./3000).
+func isPort(v string) bool {
+	if v == "" {
+		return false
+	}
+	for _, r := range v {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // protectDashDash keeps the shorthand's "--" meaningful. urfave/cli drops
@@ -76,47 +100,68 @@ func rootAction(c *cli.Context) error {
 	if !dashdash && len(args) == 0 && c.NumFlags() == 0 {
 		return cli.ShowAppHelp(c)
 	}
+	if !dashdash && c.NumFlags() == 0 && len(args) > 0 {
+		if err := mistypedCommand(c, args[0]); err != nil {
+			return err
+		}
+	}
 	refs, err := shorthandSettings(c.String("settings"), c.IsSet("settings"))
 	if err != nil {
 		return err
 	}
-	return execute(c, runSpec{
-		name:       "fence",
-		refs:       refs,
-		expose:     c.StringSlice("port"),
-		exposeFlag: "-p",
-		command:    c.String("command"),
-		hasCommand: c.IsSet("command"),
-		args:       args,
-		debug:      c.Bool("debug"),
-		monitor:    c.Bool("monitor"),
-		logFormat:  "text",
-	})
+	var ports []string
+	for _, v := range c.StringSlice("policy") {
+		if isPort(v) {
+			ports = append(ports, v)
+		} else {
+			refs = append(refs, v)
+		}
+	}
+	if _, err := parsePorts("fence", "-p", ports); err != nil {
+		return err
+	}
+	spec := runSpecOf(c, "fence")
+	spec.args = args
+	spec.refs = refs
+	spec.expose = append(ports, c.StringSlice("expose")...)
+	return execute(c, spec)
 }
 
-// shorthandSettings is the policy of a shorthand run: the -s file, else
-// ~/.fence.json as in the seed, else the default lookup of `fence run`
-// (~/.config/fence/fence.hcl, else the default profile).
+// shorthandSettings is the -s file as a policy reference, or nothing: the
+// run then uses the user config like every other command
+// (fence.DefaultPolicy).
 func shorthandSettings(settings string, set bool) ([]string, error) {
-	if set {
-		if settings == "" {
-			return nil, usageErrorf("fence: -s needs a settings file, e.g. fence -s ./fence.json -- COMMAND")
+	if !set {
+		return nil, nil
+	}
+	if settings == "" {
+		return nil, usageErrorf("fence: -s needs a settings file, e.g. fence -s ./fence.json -- COMMAND")
+	}
+	// -s always names a file, even without a "/" or a suffix.
+	if !lang.IsFileRef(settings) {
+		settings = "./" + settings
+	}
+	return []string{settings}, nil
+}
+
+// mistypedCommand catches `fence compil …`: a first word that is no
+// program on PATH but is close to a subcommand's name is a typo, not a
+// command to sandbox. `fence -- NAME` still runs NAME.
+func mistypedCommand(c *cli.Context, name string) error {
+	if strings.Contains(name, "/") {
+		return nil
+	}
+	if _, err := exec.LookPath(name); err == nil {
+		return nil
+	}
+	var names []string
+	for _, sc := range c.App.Commands {
+		if !sc.Hidden && sc.Name != "help" {
+			names = append(names, sc.Name)
 		}
-		// -s always names a file, even without a "/" or a suffix.
-		if !lang.IsFileRef(settings) {
-			settings = "./" + settings
-		}
-		return []string{settings}, nil
 	}
-	home, err := os.UserHomeDir()
-	if err != nil || !filepath.IsAbs(home) {
-		return nil, nil // compileForRun reports the bad HOME
+	if s := rule.Suggest(name, names); s != "" {
+		return usageErrorf("fence: unknown command %q; did you mean %q?\nNo program %q is on PATH either; to run one in the sandbox anyway: fence -- %s", name, s, name, name)
 	}
-	seed := filepath.Join(home, ".fence.json")
-	// Anything there but a directory is the settings file: the loader
-	// refuses a FIFO or device by name instead of skipping it silently.
-	if fi, err := os.Stat(seed); err == nil && !fi.IsDir() {
-		return []string{seed}, nil
-	}
-	return nil, nil
+	return nil
 }

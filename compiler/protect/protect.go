@@ -213,6 +213,14 @@ func HooksPath(dir string) ir.Rule {
 	return protectedRule(dir, ir.BuiltinProtected, "git hooks run on the next git command (core.hooksPath)")
 }
 
+// ConfigDir returns the deny-write rule for fence's configuration
+// directory when XDG_CONFIG_HOME moves it out of the home directory's
+// list (which has .config/fence): the policy and profiles every later run
+// without -p reads.
+func ConfigDir(dir string) ir.Rule {
+	return protectedRule(dir, ir.BuiltinProtected, "fence's own policies ($XDG_CONFIG_HOME/fence)")
+}
+
 // PolicyFile returns the deny-write rule for a policy file in use.
 func PolicyFile(file string) ir.Rule {
 	r := protectedRule(file, ir.BuiltinPolicyFile, "a policy file in use")

@@ -18,6 +18,7 @@ const (
 	kindRules               // list of one-line rule strings
 	kindExtends             // list of profile names or file paths
 	kindLimit               // a resource limit: a number or a string with a unit
+	kindString              // string setting
 )
 
 // field is one entry of the schema. The tables below are the whole policy
@@ -33,6 +34,8 @@ type field struct {
 	// For kindBool and kindPort: the Settings member it sets.
 	boolSetting func(*Settings) **Bool
 	portSetting func(*Settings) **Int
+	// For kindString: the Settings member it sets.
+	stringSetting func(*Settings) **String
 	// For kindLimit: which limit.
 	limit rule.LimitKind
 }
@@ -52,6 +55,7 @@ var networkSection = &section{name: "network", fields: []field{
 	{name: "allow_local_outbound", alias: "allowLocalOutbound", kind: kindBool, boolSetting: func(s *Settings) **Bool { return &s.AllowLocalOutbound }},
 	{name: "http_proxy_port", alias: "httpProxyPort", kind: kindPort, portSetting: func(s *Settings) **Int { return &s.HTTPProxyPort }},
 	{name: "socks_proxy_port", alias: "socksProxyPort", kind: kindPort, portSetting: func(s *Settings) **Int { return &s.SOCKSProxyPort }},
+	{name: "upstream_proxy", alias: "upstreamProxy", kind: kindString, stringSetting: func(s *Settings) **String { return &s.UpstreamProxy }},
 }}
 
 var filesystemSection = &section{name: "filesystem", fields: []field{

@@ -64,6 +64,9 @@ type NetworkSettings struct {
 	// without them.
 	HTTPProxyPort  int `json:"http_proxy_port,omitempty"`
 	SOCKSProxyPort int `json:"socks_proxy_port,omitempty"`
+	// Upstream is the proxy the sandbox's allowed traffic leaves through;
+	// nil connects directly.
+	Upstream *Upstream `json:"upstream,omitempty"`
 }
 
 // ExposedPort is an inbound port forwarded from the host's loopback.
@@ -306,6 +309,9 @@ func (p *Plan) StripOrigins() *Plan {
 	}
 	for i := range q.Limits {
 		strip(&q.Limits[i].Origin)
+	}
+	if u := q.Network.Upstream; u != nil && u.Origin != nil {
+		strip(u.Origin)
 	}
 	q.Inputs = nil
 	return &q

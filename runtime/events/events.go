@@ -22,7 +22,9 @@ type Event struct {
 	// Kind is "net" (the proxies), "file", "exec", "syscall", "socket" (a
 	// TCP bind or connect Landlock refuses) or "sandbox".
 	Kind string `json:"kind"`
-	// Decision is "allow" or "deny".
+	// Decision is "allow", "deny", or "fail": a request the policy
+	// allowed that could not be served (the name did not resolve, the
+	// connection was refused, the upstream proxy failed).
 	Decision string `json:"decision"`
 	// Proto is how a network request arrived: "http", "https" (CONNECT),
 	// "socks5"; for a socket event "tcp-bind" or "tcp-connect".
@@ -58,6 +60,7 @@ type Event struct {
 const (
 	DecisionAllow = "allow"
 	DecisionDeny  = "deny"
+	DecisionFail  = "fail"
 )
 
 // Logger prints events and debug lines on a writer (stderr in the CLI).
@@ -66,8 +69,8 @@ type Logger struct {
 	W io.Writer
 	// Format is "text" (default) or "json" (one object per line).
 	Format string
-	// Debug prints every event and debug line; Monitor prints denials and
-	// violations only.
+	// Debug prints every event and debug line; Monitor prints denials,
+	// violations and failures only.
 	Debug, Monitor bool
 
 	// mu keeps lines whole when several proxies log at once: each line is
@@ -82,7 +85,7 @@ func (l *Logger) Wants(decision string) bool {
 	if l == nil || l.W == nil {
 		return false
 	}
-	return l.Debug || l.Monitor && decision == DecisionDeny
+	return l.Debug || l.Monitor && (decision == DecisionDeny || decision == DecisionFail)
 }
 
 // Event prints e if the logger wants it: every event under Debug, denials

@@ -57,6 +57,7 @@ func Compile(env Env, layers ...*lang.Policy) (*ir.Plan, ir.Diagnostics) {
 			c.layer(plan, l, nil)
 		}
 	}
+	c.localPorts(plan)
 	c.proxyPorts(plan)
 	c.upstream(plan)
 	c.checkBroadRoots()

@@ -555,6 +555,9 @@ func (rs *Ruleset) lowerNet(p *ir.Plan) {
 		}
 		proxy(p.Network.HTTPProxyPort, HTTPProxyPortPlaceholder, "http proxy")
 		proxy(p.Network.SOCKSProxyPort, SOCKSProxyPortPlaceholder, "socks proxy")
+		for _, l := range p.LocalPorts {
+			rs.Ports = append(rs.Ports, PortRule{Access: ConnectTCP, Port: l.Port, Why: fmt.Sprintf("host loopback %d", l.Port)})
+		}
 	}
 	slices.SortFunc(rs.Ports, func(a, b PortRule) int {
 		return cmp.Or(cmp.Compare(a.Access, b.Access), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Placeholder, b.Placeholder))

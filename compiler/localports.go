@@ -42,7 +42,7 @@ func (c *compilation) localPorts(plan *ir.Plan) {
 					continue
 				}
 				seen[p] = true
-				plan.LocalPorts = append(plan.LocalPorts, ir.LocalPort{Port: p, Origin: r.Origin})
+				plan.LocalPorts = append(plan.LocalPorts, ir.LocalPort{Port: p, Rule: r.String(), Origin: r.Origin})
 			}
 		}
 	}

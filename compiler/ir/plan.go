@@ -84,7 +84,9 @@ type ExposedPort struct {
 // LocalPort is a port of the host's loopback that the sandbox reaches at
 // the same port of its own loopback; Origin is the allow rule's.
 type LocalPort struct {
-	Port   int    `json:"port"`
+	Port int `json:"port"`
+	// Rule is the allow rule's text, for events.
+	Rule   string `json:"rule"`
 	Origin Origin `json:"origin"`
 }
 

@@ -83,9 +83,6 @@ type compilation struct {
 	// outboundSet records that some layer set allow_local_outbound itself,
 	// so a later allow_local_binding no longer implies it.
 	outboundSet bool
-	// outboundOrigin is where allow_local_outbound got its value (or
-	// allow_local_binding, which implies it), for the lint of localPorts.
-	outboundOrigin *ir.Origin
 	// httpPortOrigin and socksPortOrigin are where the last layer that
 	// fixed a proxy port did so; nil when no layer did (see proxyPorts).
 	httpPortOrigin, socksPortOrigin *ir.Origin
@@ -156,11 +153,9 @@ func (c *compilation) settings(plan *ir.Plan, p *lang.Policy, chain []string) {
 	// Seed semantics: allowLocalOutbound defaults to allowLocalBinding.
 	if s.AllowLocalBinding != nil && s.AllowLocalOutbound == nil && !c.outboundSet {
 		plan.Network.AllowLocalOutbound = s.AllowLocalBinding.Value
-		c.outboundOrigin = &ir.Origin{Span: spanOf(s.AllowLocalBinding.Range), Field: "network.allow_local_binding", Profile: p.Profile, Extends: chain}
 	}
 	if s.AllowLocalOutbound != nil {
 		c.outboundSet = true
-		c.outboundOrigin = &ir.Origin{Span: spanOf(s.AllowLocalOutbound.Range), Field: "network.allow_local_outbound", Profile: p.Profile, Extends: chain}
 	}
 	if s.HTTPProxyPort != nil {
 		plan.Network.HTTPProxyPort = s.HTTPProxyPort.Value

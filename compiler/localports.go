@@ -47,13 +47,6 @@ func (c *compilation) localPorts(plan *ir.Plan) {
 		}
 	}
 	slices.SortFunc(plan.LocalPorts, func(a, b ir.LocalPort) int { return a.Port - b.Port })
-	if plan.Network.AllowLocalOutbound && len(plan.LocalPorts) == 0 && c.outboundOrigin != nil {
-		// The seed's meaning ("outbound connections to localhost, e.g.
-		// local DBs") cannot hold on Linux without ports: say so rather
-		// than let a client fail against the sandbox's empty loopback.
-		c.warnf(*c.outboundOrigin, "local-no-port", "allow_local_outbound does not reach the host's own loopback services",
-			"The sandbox has a loopback of its own, where nothing of the host's listens (allow_local_outbound lets allowed names reach local and private addresses through the proxies). Bridge each host service's port with a rule: allow net localhost:5432.", "")
-	}
 	if len(plan.LocalPorts) > MaxLocalPorts {
 		c.errorf(plan.LocalPorts[MaxLocalPorts].Origin, "local-ports", fmt.Sprintf("the plan bridges %d ports of the host's loopback", len(plan.LocalPorts)),
 			fmt.Sprintf("fence bridges at most %d; name the ports the command uses.", MaxLocalPorts))

@@ -45,7 +45,7 @@ func TestUpstreamProxyFromEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(data), `"https":"http://alice:***@`+fwd.Addr()+`"`) || strings.Contains(string(data), "s3cret") {
-		t.Errorf("the plan does not record the upstream (redacted): %s", data)
+		t.Errorf("the plan does not record the upstream (redacted): network %+v", plan.Network)
 	}
 	// curl -p: every request as a CONNECT tunnel, which HTTPS_PROXY carries.
 	script := fmt.Sprintf(`curl -sS -p http://allowed.fence.test:%s/ok; echo " [$?]"

@@ -2,7 +2,7 @@ package compiler
 
 import (
 	"fmt"
-	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -115,12 +115,15 @@ func parseProxyURL(s string) (*ir.ProxyURL, error) {
 	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return nil, fmt.Errorf("port %q is out of range", port)
 	}
-	if ip := net.ParseIP(host); ip == nil {
-		if _, ok := ir.CanonicalHost(host); !ok {
-			return nil, fmt.Errorf("%q is not a host name", host)
+	hostport := strings.ToLower(host) + ":" + port
+	if a, err := netip.ParseAddr(host); err == nil {
+		if a.Is6() {
+			hostport = "[" + host + "]:" + port
 		}
+	} else if _, ok := ir.CanonicalHost(host); !ok {
+		return nil, fmt.Errorf("%q is not a host name", host)
 	}
-	p := &ir.ProxyURL{Host: net.JoinHostPort(strings.ToLower(host), port)}
+	p := &ir.ProxyURL{Host: hostport}
 	if u.User != nil {
 		p.User = u.User.Username()
 		p.Password, p.HasPassword = u.User.Password()

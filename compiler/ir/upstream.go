@@ -2,7 +2,7 @@ package ir
 
 import (
 	"errors"
-	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -56,15 +56,14 @@ func (u *Upstream) For(tunnel bool, host string, port int) *ProxyURL {
 // "localhost".
 func MatchNoProxy(entries []string, host string, port int) bool {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	addr := net.ParseIP(host)
+	addr, addrErr := netip.ParseAddr(strings.Trim(host, "[]"))
+	isAddr := addrErr == nil
+	addr = addr.Unmap()
 	for _, e := range entries {
 		if e == "*" {
 			return true
 		}
-		name, p := e, ""
-		if h, pp, err := net.SplitHostPort(e); err == nil {
-			name, p = h, pp
-		}
+		name, p := splitNoProxyPort(e)
 		if p != "" && p != strconv.Itoa(port) {
 			continue
 		}
@@ -73,14 +72,14 @@ func MatchNoProxy(entries []string, host string, port int) bool {
 		if name == "" {
 			continue
 		}
-		if _, cidr, err := net.ParseCIDR(name); err == nil {
-			if addr != nil && cidr.Contains(addr) {
+		if pfx, err := netip.ParsePrefix(name); err == nil {
+			if isAddr && pfx.Contains(addr) {
 				return true
 			}
 			continue
 		}
-		if ip := net.ParseIP(name); ip != nil {
-			if addr != nil && ip.Equal(addr) {
+		if ip, err := netip.ParseAddr(name); err == nil {
+			if isAddr && ip.Unmap() == addr {
 				return true
 			}
 			continue
@@ -90,6 +89,22 @@ func MatchNoProxy(entries []string, host string, port int) bool {
 		}
 	}
 	return false
+}
+
+// splitNoProxyPort splits "host:port" and "[v6]:port"; a bare IPv6
+// address or a CIDR keeps its colons.
+func splitNoProxyPort(e string) (string, string) {
+	if strings.HasPrefix(e, "[") {
+		if i := strings.Index(e, "]:"); i > 0 {
+			return e[:i+1], e[i+2:]
+		}
+		return e, ""
+	}
+	if strings.Count(e, ":") == 1 {
+		h, p, _ := strings.Cut(e, ":")
+		return h, p
+	}
+	return e, ""
 }
 
 // ProxyURL is an http:// proxy: its address and the credentials fence

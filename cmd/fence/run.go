@@ -412,7 +412,11 @@ func (d *denials) report(w io.Writer, format string) {
 		}
 	} else {
 		for _, e := range d.events {
-			b.WriteString("fence: blocked: " + e.Text() + "\n")
+			label := "blocked"
+			if e.Decision == events.DecisionFail {
+				label = "failed" // allowed, but the network could not serve it
+			}
+			b.WriteString("fence: " + label + ": " + e.Text() + "\n")
 		}
 		if d.more > 0 {
 			fmt.Fprintf(&b, "fence: blocked: … and %d more (run with -m to see every blocked request)\n", d.more)

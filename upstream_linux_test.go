@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/fence-policy/fence/internal/proxytest"
+	"github.com/fence-policy/fence/runtime/events"
 )
 
 // TestUpstreamProxyFromEnvironment is fence behind a corporate proxy: with
@@ -50,8 +51,9 @@ func TestUpstreamProxyFromEnvironment(t *testing.T) {
 	// curl -p: every request as a CONNECT tunnel, which HTTPS_PROXY carries.
 	script := fmt.Sprintf(`curl -sS -p http://allowed.fence.test:%s/ok; echo " [$?]"
 curl -sS -p http://denied.fence.test:%s/no >/dev/null 2>&1; echo "denied [$?]"
-env | grep -c -e s3cret -e %s`, port, port, fwd.Addr())
+env | grep -c -e s3c''ret -e %s`, port, port, fwd.Addr())
 	var stdout, stderr bytes.Buffer
+	log := &lockedBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), deadlock)
 	defer cancel()
 	lo := []netip.Addr{netip.MustParseAddr("127.0.0.1")}
@@ -59,6 +61,7 @@ env | grep -c -e s3cret -e %s`, port, port, fwd.Addr())
 		Stdout: &stdout, Stderr: &stderr,
 		Env:      append(slices.Clone(osEnvironForTest()), "PATH=/usr/bin:/bin"),
 		Pins:     map[string][]netip.Addr{"allowed.fence.test": lo, "denied.fence.test": lo},
+		Log:      &events.Logger{W: log, Debug: true},
 		InitPath: testExecutable(t),
 	})
 	if err != nil {
@@ -67,6 +70,20 @@ env | grep -c -e s3cret -e %s`, port, port, fwd.Addr())
 	want := fmt.Sprintf("hello via allowed.fence.test:%s [0]\ndenied [56]\n0\n", port)
 	if stdout.String() != want {
 		t.Errorf("stdout %q, want %q; stderr %q", stdout.String(), want, stderr.String())
+	}
+	// -d names the upstream, never with its password.
+	for _, w := range []string{
+		"allowed traffic leaves through the upstream proxy http://alice:***@" + fwd.Addr(),
+		"net allow https allowed.fence.test:" + port,
+		"through the upstream proxy http://alice:***@" + fwd.Addr(),
+		"net deny https denied.fence.test:" + port,
+	} {
+		if !strings.Contains(log.String(), w) {
+			t.Errorf("the -d log lacks %q:\n%s", w, log)
+		}
+	}
+	if strings.Contains(log.String(), "s3cret") {
+		t.Errorf("the -d log shows the upstream's password:\n%s", log)
 	}
 	if got, want := fwd.Log(), []string{"CONNECT allowed.fence.test:" + port + " auth=alice:s3cret"}; !slices.Equal(got, want) {
 		t.Errorf("the upstream proxy saw %q, want %q", got, want)

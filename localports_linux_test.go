@@ -94,3 +94,41 @@ curl -sS http://127.0.0.1:%d/ >/dev/null 2>&1 && echo "other reached" || echo "o
 		}
 	}
 }
+
+// TestLocalOutboundFailureVisible: the seed's allowLocalOutbound alone
+// bridges no port (the sandbox's loopback is its own, and the sandbox's
+// NO_PROXY sends a client there directly); a client that tries the host's
+// service fails, and -m says which rule would bridge it instead of leaving
+// a bare "connection refused".
+func TestLocalOutboundFailureVisible(t *testing.T) {
+	t.Chdir(t.TempDir())
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "host service")
+	}))
+	defer svc.Close()
+	port := svc.Listener.Addr().(*net.TCPAddr).Port
+	yes := true
+	plan, ds := Compile(&Config{Network: NetworkConfig{AllowLocalOutbound: &yes}})
+	if ds.HasErrors() {
+		t.Fatal(FormatDiagnostics(ds))
+	}
+	var stdout, stderr bytes.Buffer
+	log := &lockedBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), deadlock)
+	defer cancel()
+	code, err := RunWithOptions(ctx, plan, []string{"/bin/sh", "-c",
+		fmt.Sprintf(`curl -sS http://127.0.0.1:%d/ >/dev/null 2>&1 && echo reached || echo failed`, port)}, RunOptions{
+		Stdout: &stdout, Stderr: &stderr,
+		Env:      []string{"PATH=/usr/bin:/bin"},
+		Log:      &events.Logger{W: log, Monitor: true},
+		InitPath: testExecutable(t),
+	})
+	if err != nil || code != 0 || stdout.String() != "failed\n" {
+		t.Fatalf("exit %d, %v; stdout %q, stderr %q", code, err, stdout.String(), stderr.String())
+	}
+	want := fmt.Sprintf("socket deny tcp-connect 127.0.0.1:%d", port)
+	hint := fmt.Sprintf("--allow 'net localhost:%d'", port)
+	if !strings.Contains(log.String(), want) || !strings.Contains(log.String(), hint) {
+		t.Errorf("the -m log lacks %q with %q:\n%s", want, hint, log)
+	}
+}

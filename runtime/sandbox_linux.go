@@ -224,8 +224,12 @@ func (s *sandbox) logStart(a *linux.Artifact) {
 	s.opts.Log.Debugf("sandbox: %s %s", s.bwrapPath, shquote.Join(s.argv))
 	if u := a.Proxy.Settings().Upstream; u != nil {
 		// Redacted: the password stays out of every log.
-		s.opts.Log.Debugf("sandbox: allowed traffic leaves through the upstream proxy %s (tunnels), %s (plain http), bypassed for %q (from %s)",
-			u.HTTPS, u.HTTP, u.NoProxy, u.Source())
+		bypass := "none"
+		if len(u.NoProxy) > 0 {
+			bypass = strings.Join(u.NoProxy, ",")
+		}
+		s.opts.Log.Debugf("sandbox: allowed traffic leaves through the upstream proxy %s (tunnels), %s (plain http), bypassed for %s (from %s)",
+			u.HTTPS, u.HTTP, bypass, u.Source())
 	}
 	for _, p := range a.Ports.Local {
 		s.opts.Log.Debugf("sandbox: the sandbox's 127.0.0.1:%d is bridged to the host's 127.0.0.1:%d", p, p)

@@ -27,7 +27,8 @@ type Event struct {
 	// connection was refused, the upstream proxy failed).
 	Decision string `json:"decision"`
 	// Proto is how a network request arrived: "http", "https" (CONNECT),
-	// "socks5"; for a socket event "tcp-bind" or "tcp-connect".
+	// "socks5", or "tcp" for a connection to a bridged port of the host's
+	// loopback; for a socket event "tcp-bind" or "tcp-connect".
 	Proto string `json:"proto,omitempty"`
 	Host  string `json:"host,omitempty"`
 	Port  int    `json:"port,omitempty"`

@@ -57,7 +57,9 @@ func Compile(env Env, layers ...*lang.Policy) (*ir.Plan, ir.Diagnostics) {
 			c.layer(plan, l, nil)
 		}
 	}
+	c.localPorts(plan)
 	c.proxyPorts(plan)
+	c.upstream(plan)
 	c.checkBroadRoots()
 	c.addBuiltins(plan)
 	plan.Rules = c.dedupe(plan.Rules)
@@ -84,6 +86,10 @@ type compilation struct {
 	// httpPortOrigin and socksPortOrigin are where the last layer that
 	// fixed a proxy port did so; nil when no layer did (see proxyPorts).
 	httpPortOrigin, socksPortOrigin *ir.Origin
+	// upstreamSetting is the last layer's network.upstream_proxy, and
+	// upstreamOrigin where it was set (see upstream).
+	upstreamSetting *lang.String
+	upstreamOrigin  *ir.Origin
 	// roots records where the allow-write paths came from (roots.go).
 	roots writeRoots
 }
@@ -158,6 +164,10 @@ func (c *compilation) settings(plan *ir.Plan, p *lang.Policy, chain []string) {
 	if s.SOCKSProxyPort != nil {
 		plan.Network.SOCKSProxyPort = s.SOCKSProxyPort.Value
 		c.socksPortOrigin = &ir.Origin{Span: spanOf(s.SOCKSProxyPort.Range), Field: "network.socks_proxy_port", Profile: p.Profile}
+	}
+	if s.UpstreamProxy != nil {
+		c.upstreamSetting = s.UpstreamProxy
+		c.upstreamOrigin = &ir.Origin{Span: spanOf(s.UpstreamProxy.Range), Field: "network.upstream_proxy", Profile: p.Profile, Extends: chain}
 	}
 	setBool(&plan.AllowGitConfig, s.AllowGitConfig)
 	setBool(&plan.CommandDefaults, s.UseDefaults)

@@ -65,6 +65,27 @@ func (c *compilation) proxyPorts(plan *ir.Plan) {
 		}
 		fixedBy[port] = p
 	}
+	// The host's loopback ports bridged into the sandbox (localPorts)
+	// listen on its loopback too.
+	exposed := map[int]ir.Origin{}
+	for _, e := range plan.Expose {
+		exposed[e.Port] = e.Origin
+	}
+	for _, l := range plan.LocalPorts {
+		if o, ok := exposed[l.Port]; ok {
+			c.errorf(o, "port-conflict", fmt.Sprintf("port %d is both exposed and bridged to the host's loopback", l.Port),
+				fmt.Sprintf("expose %d forwards the host's 127.0.0.1:%d into the sandbox, and the allow rule at %s makes the sandbox's 127.0.0.1:%d reach the host's: one port cannot be both. Keep one.", l.Port, l.Port, l.Origin, l.Port), l.Origin)
+			continue
+		}
+		if p, ok := fixedBy[l.Port]; ok {
+			c.errorf(l.Origin, "port-conflict", fmt.Sprintf("port %d is both bridged to the host's loopback and the port of %s", l.Port, p.name),
+				fmt.Sprintf("Both would listen on the sandbox's loopback. Give %s another port in %s (or leave it out: fence then picks a free one).", p.name, p.setting), *p.fixed)
+			continue
+		}
+		if _, ok := taken[l.Port]; !ok {
+			taken[l.Port] = l.Origin
+		}
+	}
 	reported := map[int]bool{}
 	for _, e := range plan.Expose {
 		if p, ok := fixedBy[e.Port]; ok && !reported[e.Port] {

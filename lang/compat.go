@@ -23,18 +23,22 @@ const (
 	fromSRT      = "sandbox-runtime"
 )
 
-// noUpstreamProxy is the fix for the fields that chain to another proxy.
-const noUpstreamProxy = "fence does not chain to an upstream proxy yet: its proxies connect to the allowed hosts directly. " +
-	"Remove the field, and list every host the command needs in allowedDomains (traffic to other hosts is refused)."
+// noUpstreamProxy is the fix for the fields that route traffic through
+// another proxy in other formats.
+const noUpstreamProxy = "fence decides every host itself and refuses what no allowed domain matches; it can send the traffic it allows through your proxy: " +
+	`remove the field and write "upstreamProxy": "http://HOST:PORT" (network.upstream_proxy), or set HTTPS_PROXY and HTTP_PROXY for fence.`
 
+// networkCompat are the network fields of other formats. upstreamProxy
+// is not among them: it is fence's own network.upstream_proxy, which
+// sends the traffic fence allowed through that proxy (as upstream fence
+// does); what no rule allows is still refused, never handed to the proxy
+// (upstream fence's defaultAction "proxy", refused below).
 var networkCompat = []field{
-	{name: "upstream_proxy", alias: "upstreamProxy", kind: kindReject, from: fromUpstream,
-		reject: "In upstream fence it forwards traffic that no allowed or denied domain matches to another HTTP proxy. " + noUpstreamProxy},
 	{name: "default_action", alias: "defaultAction", kind: kindFixed, from: fromUpstream, fixed: isString("deny"),
-		reject: `fence always refuses traffic that no allowed domain matches, which is "deny"; "proxy" needs upstreamProxy, which fence does not support yet. Write "deny" or remove the field.`},
+		reject: `fence always refuses traffic that no allowed domain matches, which is "deny"; it never hands such traffic to an upstream proxy ("proxy"). Write "deny" or remove the field, and list the hosts the command needs in allowedDomains.`},
 	{name: "allow_local_outbound_ports", alias: "allowLocalOutboundPorts", kind: kindReject, from: fromUpstream,
-		reject: `In upstream fence it bridges these ports of the host's loopback into the sandbox. Remove the field: fence reaches host services through its proxies instead; ` +
-			`allow the addresses as hosts, e.g. "allowedDomains": ["127.0.0.1:5432", "[::1]:5432"], and connect through HTTP_PROXY or ALL_PROXY.`},
+		reject: `In upstream fence it bridges these ports of the host's loopback into the sandbox. fence does that for every port an allowed domain names on localhost: ` +
+			`remove the field and write the ports as hosts, e.g. "allowedDomains": ["localhost:5432"]; a client inside then connects to 127.0.0.1:5432 as usual.`},
 	{name: "allow_all_domains", alias: "allowAllDomains", kind: kindFixed, from: fromSRT, fixed: isBool(false),
 		reject: "fence has no allow-all network rule; remove the field and list the domains the command needs in allowedDomains."},
 	{name: "strict_allowlist", alias: "strictAllowlist", kind: kindFixed, from: fromSRT, fixed: anyBool,

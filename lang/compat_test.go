@@ -131,7 +131,6 @@ var compatCases = []struct {
 	want        []string // summarize lines
 	err         string   // else: the error summary's start
 }{
-	{"network", "upstreamProxy", `"http://127.0.0.1:8080"`, nil, "network.upstreamProxy (upstream fence) is not supported"},
 	{"network", "defaultAction", `"deny"`, []string{}, ""},
 	{"network", "defaultAction", `"proxy"`, nil, `network.defaultAction = "proxy" (upstream fence) is not supported`},
 	{"network", "allowLocalOutboundPorts", `[5432]`, nil, "network.allowLocalOutboundPorts (upstream fence) is not supported"},

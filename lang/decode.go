@@ -272,6 +272,10 @@ func (d *decoder) field(sec *section, e entry, seen map[string]entry) {
 		if n, ok := d.portValue(e.expr, what); ok {
 			*f.portSetting(&d.p.Settings) = &Int{Value: n, Range: e.expr.Range()}
 		}
+	case kindString:
+		if s, ok := d.stringValue(e.expr, what); ok {
+			*f.stringSetting(&d.p.Settings) = &String{Value: s, Range: e.expr.Range()}
+		}
 	case kindPorts:
 		for _, el := range d.list(e.expr, what, f) {
 			if n, ok := d.portValue(el, what+" element"); ok {
@@ -381,6 +385,8 @@ func example(f *field) string {
 		return `[3000]`
 	case kindPort:
 		return `8080`
+	case kindString:
+		return `"http://proxy.example:3128"`
 	case kindLimit:
 		return f.limit.Example()
 	default:

@@ -27,6 +27,7 @@ var fieldCases = []struct {
 	{"network", "allow_local_outbound", "allowLocalOutbound", `false`, []string{"setting allow_local_outbound=false"}},
 	{"network", "http_proxy_port", "httpProxyPort", `8080`, []string{"setting http_proxy_port=8080"}},
 	{"network", "socks_proxy_port", "socksProxyPort", `1080`, []string{"setting socks_proxy_port=1080"}},
+	{"network", "upstream_proxy", "upstreamProxy", `"http://proxy.example:3128"`, []string{"setting upstream_proxy=http://proxy.example:3128"}},
 	{"filesystem", "deny_read", "denyRead", `["~/.ssh", "**/.env"]`, []string{"filesystem.deny_read: deny read ~/.ssh", "filesystem.deny_read: deny read **/.env"}},
 	{"filesystem", "allow_read", "allowRead", `["~/.ssh/known_hosts"]`, []string{"filesystem.allow_read: allow read ~/.ssh/known_hosts"}},
 	{"filesystem", "allow_write", "allowWrite", `[".", "/tmp"]`, []string{"filesystem.allow_write: allow write .", "filesystem.allow_write: allow write /tmp"}},
@@ -90,6 +91,9 @@ func TestEveryFieldBothSyntaxesBothSpellings(t *testing.T) {
 						if i != nil && rangeText(t, l, i.Range) != c.value {
 							t.Errorf("port range text %q, want %q", rangeText(t, l, i.Range), c.value)
 						}
+					}
+					if u := p.Settings.UpstreamProxy; u != nil && rangeText(t, l, u.Range) != c.value {
+						t.Errorf("string range text %q, want %q", rangeText(t, l, u.Range), c.value)
 					}
 					for _, lim := range p.Limits {
 						if rangeText(t, l, lim.Range) != c.value {

@@ -41,6 +41,9 @@ func summarize(p *Policy) []string {
 			out = append(out, fmt.Sprintf("setting %s=%d", i.name, i.v.Value))
 		}
 	}
+	if u := s.UpstreamProxy; u != nil {
+		out = append(out, fmt.Sprintf("setting upstream_proxy=%s", u.Value))
+	}
 	for _, e := range p.Expose {
 		out = append(out, fmt.Sprintf("expose %d", e.Value))
 	}

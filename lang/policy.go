@@ -75,14 +75,23 @@ type Settings struct {
 	AllowLocalOutbound *Bool // network.allow_local_outbound
 	HTTPProxyPort      *Int  // network.http_proxy_port
 	SOCKSProxyPort     *Int  // network.socks_proxy_port
-	AllowGitConfig     *Bool // filesystem.allow_git_config
-	UseDefaults        *Bool // command.use_defaults
-	AllowPty           *Bool // allow_pty
+	// UpstreamProxy is network.upstream_proxy: an http:// URL, or
+	// "direct" to ignore HTTPS_PROXY and HTTP_PROXY.
+	UpstreamProxy  *String
+	AllowGitConfig *Bool // filesystem.allow_git_config
+	UseDefaults    *Bool // command.use_defaults
+	AllowPty       *Bool // allow_pty
 }
 
 // Bool is a boolean setting with its source range.
 type Bool struct {
 	Value bool
+	Range hcl.Range
+}
+
+// String is a string setting with its source range.
+type String struct {
+	Value string
 	Range hcl.Range
 }
 

@@ -156,4 +156,7 @@ func clampPolicy(p *Policy, src []byte) {
 			clampRange(&n.Range, src)
 		}
 	}
+	if s.UpstreamProxy != nil {
+		clampRange(&s.UpstreamProxy.Range, src)
+	}
 }

@@ -20,6 +20,7 @@ const (
 	kindRules               // list of one-line rule strings
 	kindExtends             // list of profile names or file paths
 	kindLimit               // a resource limit: a number or a string with a unit
+	kindString              // string setting
 	// The kinds below are fields of other sandboxes' formats (compat.go).
 	kindReject // no fence counterpart: always an error saying what to write instead
 	kindFixed  // fence's fixed behaviour: the values it already has are accepted, others are errors
@@ -38,6 +39,8 @@ type field struct {
 	// For kindBool and kindPort: the Settings member it sets.
 	boolSetting func(*Settings) **Bool
 	portSetting func(*Settings) **Int
+	// For kindString: the Settings member it sets.
+	stringSetting func(*Settings) **String
 	// For kindLimit: which limit.
 	limit rule.LimitKind
 	// For the fields of other formats (compat.go): whose field it is
@@ -67,6 +70,7 @@ var networkSection = &section{name: "network", compat: networkCompat, fields: []
 	{name: "allow_local_outbound", alias: "allowLocalOutbound", kind: kindBool, boolSetting: func(s *Settings) **Bool { return &s.AllowLocalOutbound }},
 	{name: "http_proxy_port", alias: "httpProxyPort", kind: kindPort, portSetting: func(s *Settings) **Int { return &s.HTTPProxyPort }},
 	{name: "socks_proxy_port", alias: "socksProxyPort", kind: kindPort, portSetting: func(s *Settings) **Int { return &s.SOCKSProxyPort }},
+	{name: "upstream_proxy", alias: "upstreamProxy", kind: kindString, stringSetting: func(s *Settings) **String { return &s.UpstreamProxy }},
 }}
 
 var filesystemSection = &section{name: "filesystem", compat: filesystemCompat, fields: []field{

@@ -2,11 +2,16 @@ package runtime
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
+
+	"github.com/fence-policy/fence/compiler/ir"
 
 	"github.com/fence-policy/fence/runtime/bridge"
 	"github.com/fence-policy/fence/runtime/events"
@@ -22,6 +27,10 @@ type hostBridge struct {
 	net   *proxy.Network
 	http  *httpproxy.Server
 	socks *socks.Server
+	// local are the host's loopback ports the plan bridges into the
+	// sandbox (ir.Plan.LocalPorts), by port: the only ports a 'P'
+	// connection is joined to.
+	local map[int]ir.LocalPort
 
 	started chan struct{} // closed on 'S'
 	stopped chan struct{} // one token per 'T'
@@ -108,6 +117,21 @@ func (b *hostBridge) loop() {
 			}
 			b.handle(c, func() { serve(c) })
 			f = nil
+		case bridge.MsgLocal:
+			if f == nil || len(payload) != 2 {
+				break
+			}
+			port := int(binary.BigEndian.Uint16(payload))
+			lp, ok := b.local[port]
+			if !ok {
+				break // not a port of the plan: f is closed below
+			}
+			c, err := bridge.FileConn(f)
+			if err != nil {
+				break
+			}
+			f = nil
+			b.handle(c, func() { b.localOne(c, lp) })
 		case bridge.MsgDialed:
 			if len(payload) != 4 {
 				break
@@ -207,6 +231,39 @@ func (b *hostBridge) exposeOne(c net.Conn, port int) {
 	}
 	defer inner.Close()
 	joinConns(c, inner)
+}
+
+// localOne joins a connection the sandbox opened to its 127.0.0.1:PORT, a
+// bridged port, to the host's 127.0.0.1:PORT, and reports it like the
+// proxies' requests: allowed (under -d), or failed (under -m and in the
+// end-of-run summary), so that a service that is not running is not
+// mistaken for a sandbox that blocks it.
+func (b *hostBridge) localOne(c net.Conn, lp ir.LocalPort) {
+	ev := events.Event{Kind: "net", Proto: "tcp", Host: "127.0.0.1", Port: lp.Port, Rule: lp.Rule, Origin: lp.Origin.String()}
+	d := net.Dialer{Timeout: proxy.DialTimeout}
+	up, err := d.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(lp.Port)))
+	if err != nil {
+		// The init accepted the connection already: the client gets a
+		// reset, the nearest to the refusal the host gave.
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		if b.net != nil {
+			ev.Decision = events.DecisionFail
+			ev.Reason = fmt.Sprintf("bridged to the host's 127.0.0.1:%d, but the host refused the connection: %v", lp.Port, err)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				ev.Reason = fmt.Sprintf("bridged to the host's 127.0.0.1:%d, but nothing listens there on the host", lp.Port)
+			}
+			b.net.Log.Event(ev)
+		}
+		return
+	}
+	defer up.Close()
+	if b.net != nil && b.net.Log.Wants(events.DecisionAllow) {
+		ev.Decision, ev.Reason = events.DecisionAllow, fmt.Sprintf("bridged to the host's 127.0.0.1:%d", lp.Port)
+		b.net.Log.Event(ev)
+	}
+	joinConns(c, up)
 }
 
 // joinConns copies bytes both ways until both directions end, half-closing each

@@ -58,6 +58,10 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	}
 	defer ch.Close()
 	b = newHostBridge(ch, s.network)
+	b.local = map[int]ir.LocalPort{}
+	for _, lp := range s.plan.LocalPorts {
+		b.local[lp.Port] = lp
+	}
 
 	if c := s.limits.Cgroup; c != nil {
 		g, err := cgroup.Create(c)

@@ -250,6 +250,18 @@ func (s *sandbox) logStart(a *linux.Artifact) {
 	s.opts.Log.Debugf("sandbox: proxies at 127.0.0.1:%d (HTTP) and 127.0.0.1:%d (SOCKS5) inside, %d exposed port(s), %d mount point(s) to create",
 		a.Ports.HTTP, a.Ports.SOCKS, len(s.exposed), len(s.created))
 	s.opts.Log.Debugf("sandbox: %s %s", s.bwrapPath, shquote.Join(s.argv))
+	if u := a.Proxy.Settings().Upstream; u != nil {
+		// Redacted: the password stays out of every log.
+		bypass := "none"
+		if len(u.NoProxy) > 0 {
+			bypass = strings.Join(u.NoProxy, ",")
+		}
+		s.opts.Log.Debugf("sandbox: allowed traffic leaves through the upstream proxy %s (tunnels), %s (plain http), bypassed for %s (from %s)",
+			u.HTTPS, u.HTTP, bypass, u.Source())
+	}
+	for _, p := range a.Ports.Local {
+		s.opts.Log.Debugf("sandbox: the sandbox's 127.0.0.1:%d is bridged to the host's 127.0.0.1:%d", p, p)
+	}
 	if len(s.created)+len(s.pins) > 0 {
 		s.opts.Log.Debugf("sandbox: mount points to create: %s", shquote.Join(append(slices.Clone(s.created), s.pins...)))
 	}

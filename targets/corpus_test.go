@@ -54,6 +54,9 @@ type corpusCase struct {
 	args     []string
 	probes   []string
 	host     hostFacts
+	// vars are the archive's "vars" lines (NAME=VALUE): more of the
+	// pretend host's environment (HTTPS_PROXY, …).
+	vars map[string]string
 }
 
 // hostFacts are what the host probe found on the pretend host, from the
@@ -68,6 +71,10 @@ type hostFacts struct {
 func (c *corpusCase) env() compiler.Env {
 	env := corpusEnv
 	env.Repos, env.GitHooksPaths = c.host.Repos, c.host.GitHooksPaths
+	if len(c.vars) > 0 {
+		env.Vars = maps.Clone(env.Vars)
+		maps.Copy(env.Vars, c.vars)
+	}
 	return env
 }
 
@@ -85,6 +92,12 @@ func loadCase(t *testing.T, file string) *corpusCase {
 			c.args = lines(f.Data)
 		case f.Name == "probes":
 			c.probes = lines(f.Data)
+		case f.Name == "vars":
+			c.vars = map[string]string{}
+			for _, l := range lines(f.Data) {
+				k, v, _ := strings.Cut(l, "=")
+				c.vars[k] = v
+			}
 		case f.Name == "host/repos.json":
 			dec := json.NewDecoder(bytes.NewReader(f.Data))
 			dec.DisallowUnknownFields()

@@ -84,6 +84,10 @@ func writeListing(w io.Writer, p *ir.Plan) error {
 	fmt.Fprintf(tw, "  allow_local_outbound\t%t\n", p.Network.AllowLocalOutbound)
 	fmt.Fprintf(tw, "  http_proxy_port\t%s\n", port(p.Network.HTTPProxyPort))
 	fmt.Fprintf(tw, "  socks_proxy_port\t%s\n", port(p.Network.SOCKSProxyPort))
+	if u := p.Network.Upstream; u != nil {
+		// Redacted (ir.ProxyURL): the password never shows.
+		fmt.Fprintf(tw, "  upstream_proxy\ttunnels %s, plain http %s, bypass %q (%s)\n", u.HTTPS, u.HTTP, strings.Join(u.NoProxy, ","), u.Source())
+	}
 	fmt.Fprintf(tw, "  allow_git_config\t%t\n", p.AllowGitConfig)
 	fmt.Fprintf(tw, "  command_defaults\t%t\n", p.CommandDefaults)
 	fmt.Fprintf(tw, "  allow_pty\t%t\n", p.AllowPty)
@@ -100,6 +104,16 @@ func writeListing(w io.Writer, p *ir.Plan) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+
+	if len(p.LocalPorts) > 0 {
+		fmt.Fprintf(tw, "\nhost loopback bridged in (%d %s)\n", len(p.LocalPorts), plural(len(p.LocalPorts), "port", "ports"))
+		for _, l := range p.LocalPorts {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\n", l.Port, l.Rule, l.Origin)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 
 	fmt.Fprintf(tw, "\nlimits (%d; by default none: the sandbox shares the machine's memory, processes and time)\n", len(p.Limits))

@@ -406,7 +406,7 @@ func policyFiles(p *lang.Policy) []string {
 	return out
 }
 
-// denials collects the deny events of a run without -d or -m (the runtime
+// denials collects the deny and fail events of a run without -d or -m (the runtime
 // logger writes them to it as JSON lines) and reports each distinct one
 // when the command has ended.
 type denials struct {
@@ -424,7 +424,7 @@ const maxDenials = 20
 // Write takes one JSON line per call (events.Logger writes whole lines).
 func (d *denials) Write(line []byte) (int, error) {
 	var e events.Event
-	if err := json.Unmarshal(line, &e); err != nil || e.Decision != events.DecisionDeny {
+	if err := json.Unmarshal(line, &e); err != nil || e.Decision != events.DecisionDeny && e.Decision != events.DecisionFail {
 		return len(line), nil
 	}
 	e.Time = time.Time{}
@@ -461,7 +461,11 @@ func (d *denials) report(w io.Writer, format string) {
 		}
 	} else {
 		for _, e := range d.events {
-			b.WriteString("fence: blocked: " + e.Text() + "\n")
+			label := "blocked"
+			if e.Decision == events.DecisionFail {
+				label = "failed" // allowed, but the network could not serve it
+			}
+			b.WriteString("fence: " + label + ": " + e.Text() + "\n")
 		}
 		if d.more > 0 {
 			fmt.Fprintf(&b, "fence: blocked: … and %d more (run with -m to see every blocked request)\n", d.more)

@@ -34,6 +34,12 @@ type Plan struct {
 	CredentialEnv []string `json:"credential_env,omitempty"`
 	// Expose lists host ports forwarded into the sandbox.
 	Expose []ExposedPort `json:"expose,omitempty"`
+	// LocalPorts are the ports of the host's loopback bridged into the
+	// sandbox's (sandbox → host, the other way from Expose): a client
+	// inside connects to 127.0.0.1:PORT and reaches the host's
+	// 127.0.0.1:PORT. The compiler derives them from the allow net rules
+	// for localhost or 127.0.0.1 that name ports; sorted by port.
+	LocalPorts []LocalPort `json:"local_ports,omitempty"`
 	// Limits are the resource limits, at most one per kind, in LimitKinds
 	// order (see SetLimit).
 	Limits []Limit `json:"limits,omitempty"`
@@ -64,11 +70,23 @@ type NetworkSettings struct {
 	// without them.
 	HTTPProxyPort  int `json:"http_proxy_port,omitempty"`
 	SOCKSProxyPort int `json:"socks_proxy_port,omitempty"`
+	// Upstream is the proxy the sandbox's allowed traffic leaves through;
+	// nil connects directly.
+	Upstream *Upstream `json:"upstream,omitempty"`
 }
 
 // ExposedPort is an inbound port forwarded from the host's loopback.
 type ExposedPort struct {
 	Port   int    `json:"port"`
+	Origin Origin `json:"origin"`
+}
+
+// LocalPort is a port of the host's loopback that the sandbox reaches at
+// the same port of its own loopback; Origin is the allow rule's.
+type LocalPort struct {
+	Port int `json:"port"`
+	// Rule is the allow rule's text, for events.
+	Rule   string `json:"rule"`
 	Origin Origin `json:"origin"`
 }
 
@@ -306,6 +324,12 @@ func (p *Plan) StripOrigins() *Plan {
 	}
 	for i := range q.Limits {
 		strip(&q.Limits[i].Origin)
+	}
+	for i := range q.LocalPorts {
+		strip(&q.LocalPorts[i].Origin)
+	}
+	if u := q.Network.Upstream; u != nil && u.Origin != nil {
+		strip(u.Origin)
 	}
 	q.Inputs = nil
 	return &q

@@ -25,6 +25,7 @@ import (
 //	'X' int32           the command's exit status (128+N for signal N)
 //	'H' +fd             an accepted client connection of the HTTP proxy listener
 //	'K' +fd             an accepted client connection of the SOCKS5 proxy listener
+//	'P' uint16 +fd      an accepted connection to a bridged host loopback port (Init.LocalPorts)
 //	'D' uint32 [+fd]    answer to 'C' with the same id: the connected socket, or no fd on failure
 //	'T'                 the command was stopped (job control; only with a terminal)
 //	'E' json            a violation the init's seccomp supervisor saw (an Event; notify_bridge_linux.go)
@@ -47,6 +48,7 @@ const (
 	MsgExit    = 'X'
 	MsgHTTP    = 'H'
 	MsgSOCKS   = 'K'
+	MsgLocal   = 'P'
 	MsgDialed  = 'D'
 	MsgStopped = 'T'
 	MsgEvent   = 'E'

@@ -22,10 +22,13 @@ type Event struct {
 	// Kind is "net" (the proxies), "file", "exec", "syscall", "socket" (a
 	// TCP bind or connect Landlock refuses) or "sandbox".
 	Kind string `json:"kind"`
-	// Decision is "allow" or "deny".
+	// Decision is "allow", "deny", or "fail": a request the policy
+	// allowed that could not be served (the name did not resolve, the
+	// connection was refused, the upstream proxy failed).
 	Decision string `json:"decision"`
 	// Proto is how a network request arrived: "http", "https" (CONNECT),
-	// "socks5"; for a socket event "tcp-bind" or "tcp-connect".
+	// "socks5", or "tcp" for a connection to a bridged port of the host's
+	// loopback; for a socket event "tcp-bind" or "tcp-connect".
 	Proto string `json:"proto,omitempty"`
 	Host  string `json:"host,omitempty"`
 	Port  int    `json:"port,omitempty"`
@@ -58,6 +61,7 @@ type Event struct {
 const (
 	DecisionAllow = "allow"
 	DecisionDeny  = "deny"
+	DecisionFail  = "fail"
 )
 
 // Logger prints events and debug lines on a writer (stderr in the CLI).
@@ -66,8 +70,8 @@ type Logger struct {
 	W io.Writer
 	// Format is "text" (default) or "json" (one object per line).
 	Format string
-	// Debug prints every event and debug line; Monitor prints denials and
-	// violations only.
+	// Debug prints every event and debug line; Monitor prints denials,
+	// violations and failures only.
 	Debug, Monitor bool
 
 	// mu keeps lines whole when several proxies log at once: each line is
@@ -82,7 +86,7 @@ func (l *Logger) Wants(decision string) bool {
 	if l == nil || l.W == nil {
 		return false
 	}
-	return l.Debug || l.Monitor && decision == DecisionDeny
+	return l.Debug || l.Monitor && (decision == DecisionDeny || decision == DecisionFail)
 }
 
 // Event prints e if the logger wants it: every event under Debug, denials

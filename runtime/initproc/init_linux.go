@@ -171,7 +171,17 @@ func (in *sandboxInit) run() int {
 		if err != nil {
 			return in.fail("cannot listen for the %s proxy on 127.0.0.1:%d inside the sandbox: %v", l.name, l.port, err)
 		}
-		go in.acceptLoop(ln, l.typ)
+		go in.acceptLoop(ln, l.typ, nil)
+	}
+	// The host's loopback ports the plan bridges: the sandbox's own
+	// 127.0.0.1:PORT, each connection handed to the host, which connects
+	// to its 127.0.0.1:PORT.
+	for _, port := range in.cfg.LocalPorts {
+		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			return in.fail("cannot listen on 127.0.0.1:%d inside the sandbox to bridge the host's port: %v", port, err)
+		}
+		go in.acceptLoop(ln, bridge.MsgLocal, binary.BigEndian.AppendUint16(nil, uint16(port)))
 	}
 	// The Landlock ruleset is resolved against the sandbox's mounts, now
 	// that bwrap has made them, and applied in start.
@@ -384,7 +394,7 @@ func (in *sandboxInit) reap(pid int, chld <-chan os.Signal) int {
 
 // acceptLoop hands each accepted connection to the host: the socket
 // itself travels over the bridge, so no byte is copied here.
-func (in *sandboxInit) acceptLoop(ln net.Listener, typ byte) {
+func (in *sandboxInit) acceptLoop(ln net.Listener, typ byte, payload []byte) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -395,7 +405,7 @@ func (in *sandboxInit) acceptLoop(ln net.Listener, typ byte) {
 		if err != nil {
 			continue
 		}
-		in.ch.Send(typ, nil, f)
+		in.ch.Send(typ, payload, f)
 		f.Close()
 	}
 }

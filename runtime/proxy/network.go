@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/runtime/events"
 	table "github.com/fence-policy/fence/targets/proxy"
 )
@@ -77,6 +78,9 @@ type Target struct {
 	Host  string // canonical
 	Port  int
 	Addrs []netip.Addr
+	// Via is the upstream proxy the request goes through (ir.Upstream.For),
+	// nil when it goes direct to Addrs.
+	Via *ir.ProxyURL
 }
 
 func (t *Target) String() string { return events.HostPort(t.Host, t.Port) }
@@ -126,9 +130,11 @@ func (n *Network) Decide(ctx context.Context, proto, rawHost string, port int) (
 	addrs, via, err := n.Resolver.lookup(ctx, v.Host)
 	if err != nil {
 		// The policy allowed the request; the network could not serve it.
-		ev.Decision, ev.Reason = events.DecisionAllow, fmt.Sprintf("%s, but %s did not resolve: %v", v.Reason, v.Host, err)
+		why := fmt.Sprintf("%s is allowed, but the name did not resolve on this machine (%v)", v.Host, err)
+		ev.Decision, ev.Reason = events.DecisionFail, v.Reason+"; "+why
+		ev.Suggest = fmt.Sprintf("if it has a known address, pin it with --resolve %s:ADDRESS", v.Host)
 		n.Log.Event(ev)
-		return nil, &Refusal{Status: "dns_error", Text: fmt.Sprintf("cannot resolve %s: %v", v.Host, err)}
+		return nil, &Refusal{Status: "dns_error", Text: fmt.Sprintf("fence: %s; if it has a known address, pin it: fence run --resolve %s:ADDRESS …", why, v.Host)}
 	}
 	adm := tab.Admit(addrs, port, via == viaPin)
 	if len(adm.OK) == 0 {
@@ -148,6 +154,11 @@ func (n *Network) Decide(ctx context.Context, proto, rawHost string, port int) (
 		}
 		return nil, n.refuse(ev, "destination_ip_prohibited")
 	}
+	// The upstream proxy, if any, is chosen now that the request is
+	// allowed and its addresses passed the guard: nothing refused ever
+	// reaches it.
+	t := &Target{Proto: proto, Host: v.Host, Port: port, Addrs: adm.OK}
+	t.Via = tab.Settings().Upstream.For(proto != "http", v.Host, port)
 	if n.Log.Wants(events.DecisionAllow) {
 		ev.Decision = events.DecisionAllow
 		how := map[string]string{viaLiteral: "connecting to", viaPin: "pinned by --resolve to", viaDNS: "resolved to"}[via]
@@ -155,9 +166,12 @@ func (n *Network) Decide(ctx context.Context, proto, rawHost string, port int) (
 		if len(adm.Refused) > 0 {
 			ev.Reason += "; skipped " + strings.Join(adm.Refused, ", ")
 		}
+		if t.Via != nil {
+			ev.Reason += "; through the upstream proxy " + t.Via.String()
+		}
 		n.Log.Event(ev)
 	}
-	return &Target{Proto: proto, Host: v.Host, Port: port, Addrs: adm.OK}, nil
+	return t, nil
 }
 
 // refuse logs a deny event and turns it into a policy refusal. The text
@@ -188,8 +202,17 @@ func localSuggestion(host string, addrs []netip.Addr, port int, via string) stri
 }
 
 // Dial connects to the first of t's addresses that answers. It never
-// resolves anything: t.Addrs are the addresses Admit passed.
+// resolves anything: t.Addrs are the addresses Admit passed. With an
+// upstream proxy (t.Via) it opens a tunnel through the upstream's CONNECT
+// instead. Its errors are a *DialError or an *UpstreamError.
 func (n *Network) Dial(ctx context.Context, t *Target) (net.Conn, error) {
+	if t.Via != nil {
+		c, err := n.connectVia(ctx, t)
+		if err != nil {
+			n.Log.Debugf("%s %s: %v", t.Proto, t, err)
+		}
+		return c, err
+	}
 	d := net.Dialer{Timeout: DialTimeout}
 	var errs []error
 	for _, a := range t.Addrs {
@@ -203,8 +226,8 @@ func (n *Network) Dial(ctx context.Context, t *Target) (net.Conn, error) {
 			break
 		}
 	}
-	err := errors.Join(errs...)
-	n.Log.Debugf("%s %s: %v", t.Proto, t, err)
+	err := &DialError{Target: t.String(), Addrs: t.Addrs, Err: errors.Join(errs...)}
+	n.Log.Debugf("%s %s: %v", t.Proto, t, err.Err)
 	return nil, err
 }
 

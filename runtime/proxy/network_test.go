@@ -169,7 +169,7 @@ func TestGuardSuggestion(t *testing.T) {
 func TestResolveFailure(t *testing.T) {
 	e := proxytest.New(t, proxytest.Table(t, []string{"net nowhere.fence.test"}, nil), nil)
 	code, body, h := e.Get("http://nowhere.fence.test/")
-	if code != http.StatusBadGateway || !strings.Contains(body, "cannot resolve nowhere.fence.test") {
+	if code != http.StatusBadGateway || !strings.Contains(body, "nowhere.fence.test is allowed, but the name did not resolve") {
 		t.Errorf("unresolvable name: %d %q, want 502 naming it", code, body)
 	}
 	if got := h.Get("Proxy-Status"); got != "fence; error=dns_error" {

@@ -62,6 +62,12 @@ func (s *Supervisor) checkNet(n *seccompNotif, name string) (ev events.Event, de
 			Suggest: "set network.allow_local_binding = true, or expose the port with --expose " + strconv.Itoa(port),
 		}, true
 	}
+	if addr.IsLoopback() {
+		return events.Event{Kind: "socket", Proto: "tcp-connect", Host: addr.String(), Port: port, Syscall: name,
+			Reason:  "the sandbox has a loopback of its own, and the host's port " + strconv.Itoa(port) + " is not bridged into it",
+			Suggest: "bridge the host's 127.0.0.1:" + strconv.Itoa(port) + " with --allow 'net localhost:" + strconv.Itoa(port) + "'",
+		}, true
+	}
 	return events.Event{Kind: "socket", Proto: "tcp-connect", Host: addr.String(), Port: port, Syscall: name,
 		Reason:  "a direct connection: the sandbox reaches the network only through fence's proxies",
 		Suggest: "make the program use HTTP_PROXY/HTTPS_PROXY or ALL_PROXY (set in the sandbox), or for local services set network.allow_local_outbound = true",

@@ -537,6 +537,13 @@ func (l *lowerer) deniedByRule(p string) bool {
 // lowerNet handles TCP bind and connect unless the plan lets the command
 // bind, or connect to, any local port: Landlock restricts ports, not
 // addresses, so "any local port" can only be left unhandled.
+//
+// allow_local_outbound alone (without allow_local_binding) leaves connect
+// handled all the same: nothing in the sandbox can listen but the proxies,
+// the bridged host ports and the exposed ports, and a connect to any other
+// port of the sandbox's own loopback would fail anyway — handled, it fails
+// with an event that names the rule bridging the host's port, instead of
+// a silent "connection refused".
 func (rs *Ruleset) lowerNet(p *ir.Plan) {
 	if !p.Network.AllowLocalBinding {
 		rs.HandledNet |= BindTCP
@@ -544,7 +551,7 @@ func (rs *Ruleset) lowerNet(p *ir.Plan) {
 			rs.Ports = append(rs.Ports, PortRule{Access: BindTCP, Port: e.Port, Why: fmt.Sprintf("expose %d", e.Port)})
 		}
 	}
-	if !p.Network.AllowLocalOutbound {
+	if !p.Network.AllowLocalOutbound || !p.Network.AllowLocalBinding {
 		rs.HandledNet |= ConnectTCP
 		proxy := func(port int, ph, why string) {
 			pr := PortRule{Access: ConnectTCP, Port: port, Why: why}
@@ -555,6 +562,14 @@ func (rs *Ruleset) lowerNet(p *ir.Plan) {
 		}
 		proxy(p.Network.HTTPProxyPort, HTTPProxyPortPlaceholder, "http proxy")
 		proxy(p.Network.SOCKSProxyPort, SOCKSProxyPortPlaceholder, "socks proxy")
+		for _, l := range p.LocalPorts {
+			rs.Ports = append(rs.Ports, PortRule{Access: ConnectTCP, Port: l.Port, Why: fmt.Sprintf("host loopback %d", l.Port)})
+		}
+		if p.Network.AllowLocalOutbound {
+			for _, e := range p.Expose {
+				rs.Ports = append(rs.Ports, PortRule{Access: ConnectTCP, Port: e.Port, Why: fmt.Sprintf("expose %d", e.Port)})
+			}
+		}
 	}
 	slices.SortFunc(rs.Ports, func(a, b PortRule) int {
 		return cmp.Or(cmp.Compare(a.Access, b.Access), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Placeholder, b.Placeholder))

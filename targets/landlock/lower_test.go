@@ -180,7 +180,7 @@ func TestNetwork(t *testing.T) {
 	}{
 		{"default", ir.NetworkSettings{}, "handle-net bind_tcp,connect_tcp\ntcp bind_tcp 3000\n" + tcp},
 		{"binding", ir.NetworkSettings{AllowLocalBinding: true}, "handle-net connect_tcp\n" + tcp},
-		{"outbound", ir.NetworkSettings{AllowLocalOutbound: true}, "handle-net bind_tcp\ntcp bind_tcp 3000\n"},
+		{"outbound", ir.NetworkSettings{AllowLocalOutbound: true}, "handle-net bind_tcp,connect_tcp\ntcp bind_tcp 3000\n" + tcp + "tcp connect_tcp 3000\n"},
 		{"both", ir.NetworkSettings{AllowLocalBinding: true, AllowLocalOutbound: true}, ""},
 		{"fixed ports", ir.NetworkSettings{HTTPProxyPort: 8080, SOCKSProxyPort: 1080},
 			"handle-net bind_tcp,connect_tcp\ntcp bind_tcp 3000\ntcp connect_tcp 1080\ntcp connect_tcp 8080\n"},

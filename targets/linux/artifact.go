@@ -152,6 +152,9 @@ type Init struct {
 	// HTTPPort and SOCKSPort are the in-sandbox proxy ports it listens on.
 	HTTPPort  int `json:"http_port"`
 	SOCKSPort int `json:"socks_port"`
+	// LocalPorts are the host's loopback ports it listens on inside
+	// (Ports.Local) and bridges to the host.
+	LocalPorts []int `json:"local_ports,omitempty"`
 	// LandlockABI is the ABI the ruleset is reduced to; 0 applies no
 	// Landlock (allowed only with --best-effort, see Check).
 	LandlockABI int `json:"landlock_abi"`
@@ -179,6 +182,10 @@ type Ports struct {
 	HTTP   int   `json:"http"`
 	SOCKS  int   `json:"socks"`
 	Expose []int `json:"expose,omitempty"`
+	// Local are the host's loopback ports bridged into the sandbox
+	// (ir.Plan.LocalPorts): the init listens on each inside and hands
+	// every connection to the host, which connects to 127.0.0.1:PORT.
+	Local []int `json:"local,omitempty"`
 }
 
 // Lower lowers plan for a Linux run. It returns nil and the errors when a
@@ -204,6 +211,9 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 	for _, e := range plan.Expose {
 		a.Ports.Expose = append(a.Ports.Expose, e.Port)
 	}
+	for _, l := range plan.LocalPorts {
+		a.Ports.Local = append(a.Ports.Local, l.Port)
+	}
 	if err := a.Ports.check(); err != nil {
 		return nil, errorDiag(err.Error())
 	}
@@ -211,7 +221,7 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 	prog := *ps.seccomp
 	prog.Monitor = p.Monitor
 	prog.Exec = hasExecDenials(plan)
-	a.Init = Init{HTTPPort: a.Ports.HTTP, SOCKSPort: a.Ports.SOCKS, Landlock: ps.landlock,
+	a.Init = Init{HTTPPort: a.Ports.HTTP, SOCKSPort: a.Ports.SOCKS, LocalPorts: a.Ports.Local, Landlock: ps.landlock,
 		Seccomp: &prog, Private: landlock.NewPrivateFS(plan), Plan: plan, LandlockABI: p.Machine.LandlockABI}
 	a.Limits = lowerLimits(plan, p.Machine)
 	a.Init.Rlimits, a.Init.PidsWatch = a.Limits.Rlimits, a.Limits.PidsWatch
@@ -238,9 +248,14 @@ func (p Ports) check() error {
 	if p.HTTP == 0 || p.SOCKS == 0 {
 		return fmt.Errorf("the plan names no in-sandbox proxy ports; compile it with fence's compiler (fence compile, fence.CompilePolicies), which always sets them")
 	}
-	for _, n := range append([]int{p.HTTP, p.SOCKS}, p.Expose...) {
+	for _, n := range append(append([]int{p.HTTP, p.SOCKS}, p.Expose...), p.Local...) {
 		if n < 1 || n > 65535 {
 			return fmt.Errorf("port %d is out of range", n)
+		}
+	}
+	for _, l := range p.Local {
+		if l == p.HTTP || l == p.SOCKS || slices.Contains(p.Expose, l) {
+			return fmt.Errorf("port %d is bridged to the host's loopback and also a proxy or exposed port", l)
 		}
 	}
 	if p.HTTP == p.SOCKS {

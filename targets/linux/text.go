@@ -54,6 +54,9 @@ func (a *Artifact) MarshalText() ([]byte, error) {
 	for _, p := range a.Ports.Expose {
 		fmt.Fprintf(&b, "expose 127.0.0.1:%d (host) → 127.0.0.1:%d (sandbox)\n", p, p)
 	}
+	for _, p := range a.Ports.Local {
+		fmt.Fprintf(&b, "bridge 127.0.0.1:%d (sandbox) → 127.0.0.1:%d (host)\n", p, p)
+	}
 	t, err := a.Proxy.MarshalText()
 	if err != nil {
 		return nil, err

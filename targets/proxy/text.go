@@ -23,6 +23,14 @@ import (
 //	allow  prefix      10.0.0.0/8      80,443    …
 //	allow  any         *               any-port  …
 //
+// With an upstream proxy (ir.Upstream), three lines say where allowed
+// tunnels (CONNECT, SOCKS5) and plain http:// requests go after the
+// decision, with the password redacted, and which destinations bypass it:
+//
+//	upstream tunnels http://user:***@proxy.corp.example:3128  environment HTTPS_PROXY, NO_PROXY
+//	upstream http    direct  environment HTTPS_PROXY, NO_PROXY
+//	upstream bypass  localhost,.corp.example
+//
 // The guard line says what Admit does with a non-public address an allowed
 // name stands for: "refuse" unless an address rule or a --resolve pin
 // admits it, or "admit" when allow_local_outbound is set. The proxy port
@@ -47,6 +55,14 @@ func (t *Table) MarshalText() ([]byte, error) {
 	}
 	if t.settings.SOCKSProxyPort != 0 {
 		fmt.Fprintf(&b, "set socks_proxy_port %d\n", t.settings.SOCKSProxyPort)
+	}
+	if u := t.settings.Upstream; u != nil {
+		// Redacted: a password never reaches the output.
+		fmt.Fprintf(&b, "upstream tunnels %s  %s\n", u.HTTPS, u.Source())
+		fmt.Fprintf(&b, "upstream http    %s  %s\n", u.HTTP, u.Source())
+		if len(u.NoProxy) > 0 {
+			fmt.Fprintf(&b, "upstream bypass  %s\n", strings.Join(u.NoProxy, ","))
+		}
 	}
 
 	rows := make([]row, 0, len(t.rules))

@@ -443,6 +443,14 @@ func (l *lowering) sections() []section {
 	if p.Network.AllowLocalOutbound {
 		net.rules = append(net.rules, sbRule{action: "allow", ops: []string{"network-outbound"},
 			filters: []filter{{"(remote ip \"localhost:*\")", "allow_local_outbound"}}})
+	} else if len(p.LocalPorts) > 0 {
+		// macOS shares the host's loopback: the ports the plan bridges on
+		// Linux are reached directly.
+		var fs []filter
+		for _, l := range p.LocalPorts {
+			fs = append(fs, filter{"(remote ip \"localhost:" + strconv.Itoa(l.Port) + "\")", "host loopback " + strconv.Itoa(l.Port)})
+		}
+		net.rules = append(net.rules, sbRule{action: "allow", ops: []string{"network-outbound"}, filters: fs})
 	}
 	net.rules = append(net.rules, sbRule{action: "allow", ops: []string{"system-socket"},
 		filters: []filter{{"(socket-domain AF_UNIX)", "socketpair(2) and unix sockets; connect and bind are filtered below"}}})

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +67,10 @@ type clientConn struct {
 func (s *Server) ServeConn(c net.Conn) {
 	cc := &clientConn{}
 	cc.tr = &http.Transport{
-		Proxy:               nil, // never the host's own proxy settings
+		// Never the host's own proxy settings as net/http reads them:
+		// the plan's upstream (ir.Upstream), chosen by Decide for the
+		// request being sent, or none.
+		Proxy:               upstreamFor,
 		DialContext:         s.dialTarget,
 		DisableCompression:  true, // pass bodies through as the server sent them
 		MaxIdleConnsPerHost: 2,
@@ -267,11 +271,39 @@ func rewrite(pr *httputil.ProxyRequest) {
 	out.Trailer = in.Trailer
 }
 
+// upstreamFor is the transports' Proxy: the upstream proxy Decide chose
+// for the request being sent, or nil (direct).
+func upstreamFor(r *http.Request) (*url.URL, error) {
+	t, _ := r.Context().Value(targetKey).(*proxy.Target)
+	if t == nil {
+		return nil, errors.New("fence: request was not decided")
+	}
+	return t.ProxyURL(), nil
+}
+
 // upstreamError answers a request the transport could not carry: the
 // dial failed, or the upstream did not answer.
 func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	s.net.Log.Debugf("http proxy: %s %s: %v", r.Method, events.Printable(r.URL.Host), err)
-	reply(w, http.StatusBadGateway, dialStatus(err), fmt.Sprintf("fence: cannot reach %s: %v", events.Printable(r.URL.Host), err))
+	if t, _ := r.Context().Value(targetKey).(*proxy.Target); t != nil {
+		s.net.Failed(t, dialReason(err))
+	}
+	reply(w, http.StatusBadGateway, dialStatus(err), fmt.Sprintf("fence: cannot reach %s: %v", events.Printable(r.URL.Host), dialReason(err)))
+}
+
+// dialReason is the part of a transport error that says why: fence's own
+// dial errors (proxy.DialError, proxy.UpstreamError) as they are, without
+// the wrapping net/http adds.
+func dialReason(err error) error {
+	var de *proxy.DialError
+	var ue *proxy.UpstreamError
+	switch {
+	case errors.As(err, &ue):
+		return ue
+	case errors.As(err, &de):
+		return de
+	}
+	return err
 }
 
 // bufSize is the buffer response bodies are copied through: a bulk
@@ -293,6 +325,13 @@ func (s *Server) dialTarget(ctx context.Context, _, addr string) (net.Conn, erro
 	t, _ := ctx.Value(targetKey).(*proxy.Target)
 	if t == nil {
 		return nil, errors.New("fence: request was not decided")
+	}
+	if t.Via != nil {
+		// The transport sends the request to the upstream proxy (Proxy).
+		if addr != t.Via.Host {
+			return nil, fmt.Errorf("fence: transport dials %s, but the upstream proxy is %s", addr, t.Via)
+		}
+		return s.net.DialProxy(ctx, t)
 	}
 	h, p, ok := splitHostPort(addr, 80)
 	if c, _ := ir.CanonicalHost(h); !ok || c != t.Host || p != t.Port {
@@ -326,6 +365,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, req *http.Request) {
 	}
 	up, err := s.net.Dial(req.Context(), t)
 	if err != nil {
+		s.net.Failed(t, err)
 		writeRaw(client, major, minor, http.StatusBadGateway, dialStatus(err), fmt.Sprintf("fence: cannot reach %s: %v", t, err))
 		return
 	}
@@ -418,7 +458,12 @@ func refusalCode(ref *proxy.Refusal) int {
 
 // dialStatus names a dial failure as an RFC 9209 Proxy-Status error type.
 func dialStatus(err error) string {
+	var ue *proxy.UpstreamError
 	switch {
+	case errors.As(err, &ue) && ue.Status != "":
+		return "destination_unavailable" // the upstream said no
+	case errors.As(err, &ue):
+		return "proxy_configuration_error" // the upstream cannot be reached
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection_refused"
 	case proxy.IsTimeout(err):

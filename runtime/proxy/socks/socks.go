@@ -88,6 +88,7 @@ func (s *Server) ServeConn(c net.Conn) {
 	}
 	up, err := n.Dial(ctx, t)
 	if err != nil {
+		n.Failed(t, err)
 		_ = writeSOCKSReply(c, socksDialReply(err))
 		return
 	}
@@ -191,8 +192,22 @@ func writeSOCKSReply(w io.Writer, rep byte) error {
 	return err
 }
 
-// socksDialReply maps a dial error to the closest SOCKS5 reply code.
+// socksDialReply maps a dial error to the closest SOCKS5 reply code. An
+// upstream proxy that refused the CONNECT (403, 407) is a ruleset's
+// refusal, if not fence's; one that could not reach the destination
+// (502, 504) an unreachable host; an upstream that cannot be reached
+// itself is a general failure, not the destination's "connection refused".
 func socksDialReply(err error) byte {
+	var ue *proxy.UpstreamError
+	if errors.As(err, &ue) {
+		switch {
+		case ue.Code == 403 || ue.Code == 407:
+			return ReplyNotAllowed
+		case ue.Code == 502 || ue.Code == 504:
+			return ReplyHostUnreachable
+		}
+		return ReplyGeneralFailure
+	}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ReplyConnRefused

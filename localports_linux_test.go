@@ -8,29 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/fence-policy/fence/internal/proxytest"
 	"github.com/fence-policy/fence/runtime/events"
 )
-
-// lockedBuffer is a log sink the proxies and the bridge write to at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // freePort is a port of the host's loopback where nothing listens.
 func freePort(t *testing.T) int {
@@ -67,7 +49,7 @@ curl -sS http://localhost:%d/ >/dev/null 2>&1; echo "localhost [$?]"
 curl -sS http://127.0.0.1:%d/ >/dev/null 2>&1 && echo "idle reached" || echo "idle failed"
 curl -sS http://127.0.0.1:%d/ >/dev/null 2>&1 && echo "other reached" || echo "other failed"`, port, port, idle, other)
 	var stdout, stderr bytes.Buffer
-	log := &lockedBuffer{}
+	log := &proxytest.Log{}
 	ctx, cancel := context.WithTimeout(context.Background(), deadlock)
 	defer cancel()
 	code, err := RunWithOptions(ctx, plan, []string{"/bin/sh", "-c", script}, RunOptions{
@@ -113,7 +95,7 @@ func TestLocalOutboundFailureVisible(t *testing.T) {
 		t.Fatal(FormatDiagnostics(ds))
 	}
 	var stdout, stderr bytes.Buffer
-	log := &lockedBuffer{}
+	log := &proxytest.Log{}
 	ctx, cancel := context.WithTimeout(context.Background(), deadlock)
 	defer cancel()
 	code, err := RunWithOptions(ctx, plan, []string{"/bin/sh", "-c",

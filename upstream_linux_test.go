@@ -53,7 +53,7 @@ func TestUpstreamProxyFromEnvironment(t *testing.T) {
 curl -sS -p http://denied.fence.test:%s/no >/dev/null 2>&1; echo "denied [$?]"
 env | grep -c -e s3c''ret -e %s`, port, port, fwd.Addr())
 	var stdout, stderr bytes.Buffer
-	log := &lockedBuffer{}
+	log := &proxytest.Log{}
 	ctx, cancel := context.WithTimeout(context.Background(), deadlock)
 	defer cancel()
 	lo := []netip.Addr{netip.MustParseAddr("127.0.0.1")}

@@ -59,3 +59,48 @@ func TestMissingWriteRootNotThroughSymlink(t *testing.T) {
 		t.Error("created where the link leads")
 	}
 }
+
+// The attack on the above: something else that may write the tree (another
+// sandbox's command, here a goroutine doing the same file operations)
+// keeps turning the directory on the way into a symbolic link to a
+// directory outside and back, while fence runs and creates the write root
+// below it. Whatever each run makes of it (created, noted, refused),
+// nothing is ever created where the link leads.
+func TestMissingWriteRootRace(t *testing.T) {
+	tree, outside := hostDir(t), hostDir(t)
+	cache := filepath.Join(tree, "cache")
+	plan := testPlan(t, testfs.WorkDir(t), "allow write "+filepath.Join(cache, "sub"))
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			os.RemoveAll(cache)
+			os.Symlink(outside, cache)
+			os.Remove(cache)
+			os.Mkdir(cache, 0o777)
+		}
+	}()
+	outcomes := map[string]int{}
+	for range 20 {
+		r := sh(t, plan, "true")
+		switch {
+		case strings.Contains(r.stderr, "fence: created"):
+			outcomes["created"]++
+		case r.err != nil:
+			outcomes["refused"]++
+		default:
+			outcomes["other"]++
+		}
+	}
+	t.Log(outcomes)
+	close(stop)
+	<-done
+	if _, err := os.Lstat(filepath.Join(outside, "sub")); err == nil {
+		t.Fatal("a write root was created through the symbolic link")
+	}
+}

@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/fence-policy/fence/compiler/ir"
@@ -209,8 +210,12 @@ func (p *Program) assemble(arch string) ([]Instruction, []string, error) {
 	a.emit(OpRetK, RetAllow, "", "", "anything else: allow")
 
 	if p.writesOnly() {
-		// open's flags are argument 1, openat's argument 2.
+		// open's flags are argument 1, openat's argument 2; arm64 has no
+		// open.
 		for _, i := range []int{1, 2} {
+			if !slices.ContainsFunc(fileCalls, func(c Call) bool { _, ok := nr[c.Name]; return ok && c.Open && !c.How && c.Flags == i }) {
+				continue
+			}
 			a.label(fmt.Sprintf("wflags%d", i))
 			a.emit(OpLdAbsW, DataArgLow(i), "", "", fmt.Sprintf("A = low 32 bits of the flags (argument %d, an int)", i))
 			a.emit(OpJsetK, WriteOpenFlags, "notify", "", "O_WRONLY, O_RDWR, O_CREAT or O_TRUNC: notify (a write)")

@@ -216,6 +216,7 @@ func TestModeListings(t *testing.T) {
 	}{
 		{"monitor-amd64.listing", &Program{Monitor: true}},
 		{"exec-amd64.listing", &Program{Exec: true}},
+		{"writes-amd64.listing", &Program{Writes: true}},
 		{"writes-exec-arm64.listing", &Program{Writes: true, Exec: true}},
 		{"monitor-exec-unix-arm64.listing", &Program{Monitor: true, Exec: true, AllowUnix: true}},
 	} {

@@ -46,8 +46,11 @@ allow the hosts the policy allows and answer anything else with a 403 that
 names the host and the --allow rule that would permit it.
 
 -d prints the plan summary, the bwrap command line and every proxy
-decision; -m prints only blocked requests and violations; both go to stderr
-and leave the command's stdout alone. --resolve pins a host name to an
+decision; -m prints only blocked requests and violations (-m -m or
+--verbose: also the routine AF_UNIX socket refusals of name lookups); both
+go to stderr and leave the command's stdout alone. Without either, fence
+lists every denied file write and blocked request once after the command,
+with the rule that decided and how often. --resolve pins a host name to an
 address for the proxies, like curl's --resolve (without a port). -c STRING
 runs STRING with $SHELL -c when $SHELL is bash, zsh, sh, dash, ksh or
 mksh, else with /bin/sh -c; -d names the shell. Every flag here works in
@@ -526,12 +529,14 @@ func (d *denials) report(w io.Writer, format string) {
 			// The first occurrence, with how many there were.
 			e := se.Event
 			e.Count = se.count
-			line, err := json.Marshal(e)
-			if err != nil {
+			var line bytes.Buffer
+			enc := json.NewEncoder(&line)
+			enc.SetEscapeHTML(false) // as events.Logger writes them
+			if err := enc.Encode(e); err != nil {
 				b.Write(se.line)
 				continue
 			}
-			b.Write(append(line, '\n'))
+			b.Write(line.Bytes())
 		}
 	} else {
 		order := slices.Clone(d.events)

@@ -23,13 +23,14 @@ DEMO     := echo "hello from the sandbox (FENCE_SANDBOX=$$FENCE_SANDBOX)"; \
             touch "$$HOME/fence-was-here" || true
 ARGS     ?=
 
-.PHONY: help setup build run test golden fuzz lint bench bench-go clean
+.PHONY: help setup build run test golden fuzz lint bench bench-go man clean
 
 help:
 	@echo "make build    build $(BIN)"
 	@echo "make run      install bubblewrap if missing, build, run a command in the sandbox (ARGS=… for other arguments)"
 	@echo "make test     go vet and every test (.ci/run also runs the sandbox tests as an unprivileged user)"
-	@echo "make golden   rewrite the targets' golden files (review the diff)"
+	@echo "make golden   rewrite the targets' golden files and schema/fence.schema.json (review the diff)"
+	@echo "make man      write the man page fence.1 from the CLI definition"
 	@echo "make fuzz     FuzzParseRule, FuzzLoadPolicy and FuzzDecideArgv, FUZZTIME=$(FUZZTIME) each"
 	@echo "make lint     gofmt and go vet"
 	@echo "make bench    fence against the machine's floor, side by side; writes BENCHMARKS.md (BENCH_N=21 BULK_MB=500)"
@@ -55,7 +56,7 @@ test:
 
 # Only the test packages that use internal/golden know the -update flag; a
 # package without it would fail on the flag, so they are picked by import.
-GOLDEN_PKGS = $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./targets/... | awk '/internal\/golden/ {print $$1}')
+GOLDEN_PKGS = $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./targets/... ./lang | awk '/internal\/golden/ {print $$1}')
 
 golden:
 	$(GO) test $(GOLDEN_PKGS) -update
@@ -81,6 +82,12 @@ bench: build
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The man page generator (fence __man) is built only without
+# urfave_cli_no_docs, so `make build`'s binary does not carry it: go run
+# builds one that does.
+man:
+	$(GO) run ./cmd/fence __man > fence.1
 
 clean:
 	rm -rf bin

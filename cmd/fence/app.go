@@ -88,6 +88,7 @@ fence check [--strict] [FILE…]
 fence explain [-p POLICY]… QUERY…
 fence profiles [show NAME]
 fence config show|init
+fence completion bash|zsh|fish
 fence version`,
 		Description: `fence runs a command in a sandbox that blocks the network by default and
 limits what the command may read and write. It compiles a policy (HCL,
@@ -133,6 +134,7 @@ Examples:
 			explainCommand(),
 			profilesCommand(),
 			configCommand(),
+			completionCommand(),
 			versionCommand(),
 		},
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"strings"
 
-	"github.com/fence-policy/fence"
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/targets/linux"
 )
@@ -20,7 +19,7 @@ const codeRunRefuses = "run-refuses"
 // at all (no bubblewrap, not Linux) gets one warning: check is about the
 // policy, and the policy may be meant for another machine.
 func runRefusals(plan *ir.Plan, bestEffort bool) ir.Diagnostics {
-	a, ds := linux.Lower(plan, fence.HostParams(false))
+	a, ds := linux.Lower(plan, runParams(false))
 	if a == nil {
 		return ds
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/fence-policy/fence/runtime"
 	"github.com/fence-policy/fence/runtime/events"
 	"github.com/fence-policy/fence/runtime/proxy"
+	"github.com/fence-policy/fence/targets/linux"
 )
 
 func runCommand() *cli.Command {
@@ -45,8 +46,11 @@ allow the hosts the policy allows and answer anything else with a 403 that
 names the host and the --allow rule that would permit it.
 
 -d prints the plan summary, the bwrap command line and every proxy
-decision; -m prints only blocked requests and violations; both go to stderr
-and leave the command's stdout alone. --resolve pins a host name to an
+decision; -m prints only blocked requests and violations (-m -m or
+--verbose: also the routine AF_UNIX socket refusals of name lookups); both
+go to stderr and leave the command's stdout alone. Without either, fence
+lists every denied file write and blocked request once after the command,
+with the rule that decided and how often. --resolve pins a host name to an
 address for the proxies, like curl's --resolve (without a port). -c STRING
 runs STRING with $SHELL -c when $SHELL is bash, zsh, sh, dash, ksh or
 mksh, else with /bin/sh -c; -d names the shell. Every flag here works in
@@ -86,6 +90,7 @@ func runFlags() []cli.Flag {
 		commandFlag(),
 		debugFlag(),
 		monitorFlag(),
+		&cli.BoolFlag{Name: "verbose", Usage: "-m and the routine denials -m leaves out (AF_UNIX sockets refused to name lookups and loggers, which carry on without); -m -m is the same"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "format of -d/-m output: text, or json (one object per line)"},
 		&cli.StringSliceFlag{Name: "resolve", Usage: "use ADDR for HOST in the proxies (HOST:ADDR, like curl --resolve without a port); repeatable"},
 		&cli.BoolFlag{Name: "best-effort", Usage: "run even when the sandbox would enforce some rule less strictly than written"},
@@ -110,7 +115,7 @@ func debugFlag() cli.Flag {
 }
 
 func monitorFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "monitor", Aliases: []string{"m"}, Usage: "print blocked requests and violations on stderr"}
+	return &cli.BoolFlag{Name: "monitor", Aliases: []string{"m"}, Usage: "print blocked requests and violations on stderr (-m -m or --verbose: also the routine AF_UNIX socket refusals)"}
 }
 
 func runAction(c *cli.Context) error {
@@ -141,7 +146,8 @@ func runSpecOf(c *cli.Context, name string) runSpec {
 		hasCommand: c.IsSet("command"),
 		args:       c.Args().Slice(),
 		debug:      c.Bool("debug"),
-		monitor:    c.Bool("monitor"),
+		monitor:    c.Bool("monitor") || c.Bool("verbose"),
+		verbose:    c.Bool("verbose") || c.Count("monitor") > 1,
 		logFormat:  c.String("log-format"),
 		resolve:    c.StringSlice("resolve"),
 		bestEffort: c.Bool("best-effort"),
@@ -163,6 +169,7 @@ type runSpec struct {
 	args        []string
 	debug       bool
 	monitor     bool
+	verbose     bool // -m -m or --verbose: the routine denials too
 	logFormat   string
 	resolve     []string
 	bestEffort  bool
@@ -198,7 +205,7 @@ func execute(c *cli.Context, s runSpec) error {
 		return err
 	}
 
-	log := &events.Logger{W: stderr, Format: s.logFormat, Debug: s.debug, Monitor: s.monitor}
+	log := &events.Logger{W: stderr, Format: s.logFormat, Debug: s.debug, Monitor: s.monitor, Verbose: s.verbose}
 	var blocked *denials
 	if !s.debug && !s.monitor {
 		// Without -d or -m the user still learns what was blocked and how
@@ -214,7 +221,7 @@ func execute(c *cli.Context, s runSpec) error {
 			log.Debugf("shell for -c: %s (%s)", shell, shellWhy)
 		}
 	}
-	a, err := fence.Lower(cp.plan, s.monitor || s.debug)
+	a, err := lowerForRun(cp.plan, s.monitor || s.debug)
 	if err != nil {
 		printError(stderr, err)
 		return silentExit(runtime.ExitSetup)
@@ -248,6 +255,28 @@ func execute(c *cli.Context, s runSpec) error {
 		return nil
 	}
 	return silentExit(code)
+}
+
+// runParams are the targets/linux parameters of fence run on this machine:
+// fence.HostParams, with the seccomp supervisor reporting denied writes
+// (Writes) so that the end-of-run summary lists them. fence compile and
+// fence check lower with them too, so that they show what run does.
+func runParams(monitor bool) linux.Params {
+	p := fence.HostParams(monitor)
+	p.Writes = true
+	return p
+}
+
+// lowerForRun is fence.Lower with runParams: the artifact runtime.Run
+// executes, or the plan's first error as a *runtime.SetupError.
+func lowerForRun(plan *ir.Plan, monitor bool) (*linux.Artifact, error) {
+	a, ds := linux.Lower(plan, runParams(monitor))
+	for _, d := range ds {
+		if d.Severity == ir.SevError {
+			return nil, &runtime.SetupError{Layer: "plan", Cause: d.Summary}
+		}
+	}
+	return a, nil
 }
 
 // argv is the command to run: COMMAND…, or SHELL -c STRING.
@@ -408,18 +437,41 @@ func policyFiles(p *lang.Policy) []string {
 
 // denials collects the deny and fail events of a run without -d or -m (the runtime
 // logger writes them to it as JSON lines) and reports each distinct one
-// when the command has ended.
+// when the command has ended, with how often it happened. Network
+// requests come from the proxies; denied file writes (and reads a write
+// open asked for) from the seccomp supervisor, which every run has
+// (targets/seccomp: Program.Writes); denied reads only under -m, which
+// hands every open to it.
 type denials struct {
 	mu     sync.Mutex
-	seen   map[string]bool
-	events []events.Event
-	lines  [][]byte // the JSON lines of events, for --log-format json
-	more   int      // distinct events beyond maxDenials
+	index  map[string]int // summaryKey → index in events
+	events []summaryEvent
+	more   int // distinct events beyond maxDenials
+}
+
+// summaryEvent is one distinct denial, its first occurrence's JSON line,
+// how many times it happened and which processes tried it.
+type summaryEvent struct {
+	events.Event
+	line      []byte
+	count     int
+	processes []string
 }
 
 // maxDenials bounds the report: a command that retries a blocked host in a
 // loop must not bury its own output under fence's.
 const maxDenials = 20
+
+// maxProcesses bounds the process names the summary lists for one denial.
+const maxProcesses = 3
+
+// summaryKey is what makes two denials the same for the summary: what was
+// tried and what decided, not who tried it (pid, process, system call) or
+// when.
+func summaryKey(e events.Event) string {
+	e.Time, e.PID, e.Process, e.Syscall = time.Time{}, 0, "", ""
+	return e.Text()
+}
 
 // Write takes one JSON line per call (events.Logger writes whole lines).
 func (d *denials) Write(line []byte) (int, error) {
@@ -427,27 +479,40 @@ func (d *denials) Write(line []byte) (int, error) {
 	if err := json.Unmarshal(line, &e); err != nil || e.Decision != events.DecisionDeny && e.Decision != events.DecisionFail {
 		return len(line), nil
 	}
-	e.Time = time.Time{}
-	key := e.Text()
+	key := summaryKey(e)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.seen[key] {
+	if i, ok := d.index[key]; ok {
+		if i < 0 {
+			return len(line), nil // one of the "more"
+		}
+		se := &d.events[i]
+		se.count++
+		if p := e.Process; p != "" && !slices.Contains(se.processes, p) && len(se.processes) <= maxProcesses {
+			se.processes = append(se.processes, p)
+		}
 		return len(line), nil
 	}
-	if d.seen == nil {
-		d.seen = map[string]bool{}
+	if d.index == nil {
+		d.index = map[string]int{}
 	}
-	d.seen[key] = true
 	if len(d.events) == maxDenials {
+		d.index[key] = -1
 		d.more++
 		return len(line), nil
 	}
-	d.events = append(d.events, e)
-	d.lines = append(d.lines, bytes.Clone(line))
+	d.index[key] = len(d.events)
+	se := summaryEvent{Event: e, line: bytes.Clone(line), count: 1}
+	if e.Process != "" {
+		se.processes = []string{e.Process}
+	}
+	d.events = append(d.events, se)
 	return len(line), nil
 }
 
-// report prints what was blocked, in the run's log format.
+// report prints what was blocked, in the run's log format: in text, file
+// denials first (grouped by access), then the network; each once, with the
+// processes that tried it and how often.
 func (d *denials) report(w io.Writer, format string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -456,20 +521,73 @@ func (d *denials) report(w io.Writer, format string) {
 	}
 	var b strings.Builder
 	if format == "json" {
-		for _, l := range d.lines {
-			b.Write(l)
+		for _, se := range d.events {
+			if se.count == 1 {
+				b.Write(se.line)
+				continue
+			}
+			// The first occurrence, with how many there were.
+			e := se.Event
+			e.Count = se.count
+			var line bytes.Buffer
+			enc := json.NewEncoder(&line)
+			enc.SetEscapeHTML(false) // as events.Logger writes them
+			if err := enc.Encode(e); err != nil {
+				b.Write(se.line)
+				continue
+			}
+			b.Write(line.Bytes())
 		}
 	} else {
-		for _, e := range d.events {
+		order := slices.Clone(d.events)
+		rank := func(e summaryEvent) int {
+			switch {
+			case e.Kind == "file" && e.Access == "write":
+				return 0
+			case e.Kind == "file":
+				return 1
+			case e.Kind == "net":
+				return 3
+			}
+			return 2
+		}
+		slices.SortStableFunc(order, func(a, b summaryEvent) int { return rank(a) - rank(b) })
+		for _, se := range order {
 			label := "blocked"
-			if e.Decision == events.DecisionFail {
+			if se.Decision == events.DecisionFail {
 				label = "failed" // allowed, but the network could not serve it
 			}
-			b.WriteString("fence: " + label + ": " + e.Text() + "\n")
+			e := se.Event
+			e.PID, e.Process, e.Syscall = 0, "", ""
+			text := e.Text()
+			if len(se.processes) > 0 {
+				names := se.processes
+				if len(names) > maxProcesses {
+					names = append(slices.Clone(names[:maxProcesses]), "…")
+				}
+				text = insertAfterSubject(text, e, " by "+events.Printable(strings.Join(names, ", ")))
+			}
+			if se.count > 1 {
+				text += fmt.Sprintf(" [%d times]", se.count)
+			}
+			b.WriteString("fence: " + label + ": " + text + "\n")
 		}
 		if d.more > 0 {
 			fmt.Fprintf(&b, "fence: blocked: … and %d more (run with -m to see every blocked request)\n", d.more)
 		}
 	}
 	_, _ = io.WriteString(w, b.String())
+}
+
+// insertAfterSubject puts by (" by sh, touch") after the event's subject
+// (kind, decision, access and path), where Event.Text names a single
+// process, so that the line reads like the -m one.
+func insertAfterSubject(text string, e events.Event, by string) string {
+	bare := e
+	bare.Rule, bare.Origin, bare.Reason, bare.Suggest = "", "", "", ""
+	head := bare.Text()
+	if !strings.HasPrefix(text, head) {
+		return text + by
+	}
+	return head + by + text[len(head):]
 }

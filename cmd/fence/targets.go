@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/fence-policy/fence"
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/targets"
 )
@@ -21,7 +20,7 @@ func compileTargets() []target {
 	out := []target{{"ir", func(p *ir.Plan) (any, ir.Diagnostics) { return p, nil }}}
 	for _, t := range targets.All {
 		out = append(out, target{t.Name, func(p *ir.Plan) (any, ir.Diagnostics) {
-			a, ds := t.Lower(p, fence.HostParams(false))
+			a, ds := t.Lower(p, runParams(false))
 			if a == nil {
 				return nil, ds
 			}

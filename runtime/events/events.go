@@ -55,6 +55,9 @@ type Event struct {
 	Reason string `json:"reason,omitempty"`
 	// Suggest is the --allow rule that would permit a denied request, if any.
 	Suggest string `json:"suggest,omitempty"`
+	// Count is how many times the run met this denial, in fence run's
+	// end-of-run summary (which prints each once) when more than one.
+	Count int `json:"count,omitempty"`
 }
 
 // Decisions, as Event.Decision spells them.
@@ -71,12 +74,22 @@ type Logger struct {
 	// Format is "text" (default) or "json" (one object per line).
 	Format string
 	// Debug prints every event and debug line; Monitor prints denials,
-	// violations and failures only.
-	Debug, Monitor bool
+	// violations and failures only, and of those not the Routine ones
+	// unless Verbose (fence run -m -m or --verbose) is set too.
+	Debug, Monitor, Verbose bool
 
 	// mu keeps lines whole when several proxies log at once: each line is
 	// written with one Write call under it.
 	mu sync.Mutex
+}
+
+// Routine reports whether e is a denial that programs run into in the
+// ordinary course and carry on from, which the user has nothing to act
+// on: a refused AF_UNIX socket call, which glibc makes for every user or
+// host name lookup (nscd) and loggers make for syslog, before falling back.
+// -m leaves these out; -m -m, --verbose and -d print them. The filter refuses them all the same.
+func (e Event) Routine() bool {
+	return e.Kind == "syscall" && e.Rule == "seccomp unix-socket"
 }
 
 // Wants reports whether an event with this decision would be printed.
@@ -94,6 +107,9 @@ func (l *Logger) Wants(decision string) bool {
 // prints nothing.
 func (l *Logger) Event(e Event) {
 	if !l.Wants(e.Decision) {
+		return
+	}
+	if !l.Debug && !l.Verbose && e.Routine() {
 		return
 	}
 	if e.Time.IsZero() {

@@ -182,3 +182,40 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// -m leaves out the refused AF_UNIX socket calls that glibc's name lookups
+// make; --verbose and -d print them. Other refused
+// system calls are printed under -m alone.
+func TestMonitorLeavesOutRoutineDenials(t *testing.T) {
+	unixSocket := Event{Kind: "syscall", Decision: DecisionDeny, Syscall: "socket", PID: 9, Process: "curl",
+		Rule: "seccomp unix-socket", Reason: "AF_UNIX sockets are denied unless a rule allows unix sockets"}
+	ptrace := Event{Kind: "syscall", Decision: DecisionDeny, Syscall: "ptrace", PID: 7, Process: "gdb",
+		Rule: "seccomp ptrace", Reason: "inspect or steer another process"}
+	for _, c := range []struct {
+		name                    string
+		debug, monitor, verbose bool
+		printed                 int
+		unix                    bool // AF_UNIX denials printed
+	}{
+		{"monitor", false, true, false, 3, false},
+		{"monitor verbose", false, true, true, 5, true},
+		{"debug", true, false, false, 5, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var b bytes.Buffer
+			l := &Logger{W: &b, Debug: c.debug, Monitor: c.monitor, Verbose: c.verbose}
+			for _, e := range []Event{unixSocket, evDeny, unixSocket, ptrace, evDeny} {
+				l.Event(e)
+			}
+			if n := strings.Count(b.String(), "\n"); n != c.printed {
+				t.Errorf("printed %d lines, want %d:\n%s", n, c.printed, b.String())
+			}
+			if strings.Contains(b.String(), "unix-socket") != c.unix {
+				t.Errorf("AF_UNIX denials printed: %v, want %v:\n%s", !c.unix, c.unix, b.String())
+			}
+			if !strings.Contains(b.String(), "syscall deny ptrace by gdb[7]") {
+				t.Errorf("the ptrace denial is missing:\n%s", b.String())
+			}
+		})
+	}
+}

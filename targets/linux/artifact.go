@@ -60,6 +60,10 @@ type Params struct {
 	// Monitor (fence run -m or -d) makes the seccomp filter hand denied
 	// system calls and file system calls to the init's supervisor.
 	Monitor bool
+	// Writes (every fence run) makes the seccomp filter hand the file
+	// system calls that write to the supervisor, so that denied writes
+	// reach the end-of-run summary (seccomp.Program.Writes).
+	Writes bool
 }
 
 // Artifact is one lowered Linux run.
@@ -220,6 +224,7 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 	a.Proxy = ps.proxy
 	prog := *ps.seccomp
 	prog.Monitor = p.Monitor
+	prog.Writes = p.Writes
 	prog.Exec = hasExecDenials(plan)
 	a.Init = Init{HTTPPort: a.Ports.HTTP, SOCKSPort: a.Ports.SOCKS, LocalPorts: a.Ports.Local, Landlock: ps.landlock,
 		Seccomp: &prog, Private: landlock.NewPrivateFS(plan), Plan: plan, LandlockABI: p.Machine.LandlockABI}

@@ -45,9 +45,15 @@ func (a *Artifact) MarshalText() ([]byte, error) {
 
 	b.WriteString("\n## seccomp\n")
 	s := a.Init.Seccomp
-	fmt.Fprintf(&b, "unix sockets %s, namespaces %s, monitor %s, exec checks %s (fence compile -t seccomp lists the program)\n",
+	// Write reports are named only when on, so that the corpus's
+	// goldens (lowered without them) read as before.
+	writes := ""
+	if s.Writes && !s.Monitor {
+		writes = ", write reports on"
+	}
+	fmt.Fprintf(&b, "unix sockets %s, namespaces %s, monitor %s%s, exec checks %s (fence compile -t seccomp lists the program)\n",
 		onOff(s.AllowUnix, "allowed", "denied"), onOff(s.AllowNamespaces, "allowed", "denied"),
-		onOff(s.Monitor, "on", "off"), onOff(s.Exec, "on", "off"))
+		onOff(s.Monitor, "on", "off"), writes, onOff(s.Exec, "on", "off"))
 
 	b.WriteString("\n## proxy\n")
 	fmt.Fprintf(&b, "listen 127.0.0.1:%d http, 127.0.0.1:%d socks5 (inside the sandbox)\n", a.Ports.HTTP, a.Ports.SOCKS)

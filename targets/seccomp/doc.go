@@ -62,7 +62,7 @@
 //
 // # Supervised modes: Monitor and Exec
 //
-// Two choices of the run, not of the plan (Lower never sets them, and a
+// Three choices of the run, not of the plan (Lower never sets them, and a
 // program without them is the plain filter instruction for instruction,
 // so -m costs nothing when it is off), make the filter hand calls to a
 // supervisor in the init with SECCOMP_RET_USER_NOTIF; NeedsListener says
@@ -87,6 +87,12 @@
 //     bury the real ones), calls on descriptors (read, write, ftruncate,
 //     fchmod: the path was decided when the descriptor was opened), and
 //     extended attributes (not file content).
+//   - Writes (every fence run; Monitor implies it): the file system calls
+//     of FileCalls that write are notified, open, openat and creat only
+//     when their flags ask for writing (O_WRONLY, O_RDWR, O_CREAT,
+//     O_TRUNC), so that the supervisor reports and refuses denied writes
+//     for fence run's end-of-run summary; read-only opens, most of a
+//     command's calls, stay in the kernel. Denied calls fail in the filter.
 //   - Exec: execve and execveat are notified, so that the supervisor checks
 //     the command line of every program the command starts (scripts'
 //     children too) against the plan's command rules. The runtime sets it

@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/fence-policy/fence/compiler/ir"
@@ -34,6 +35,17 @@ type Program struct {
 	// still kills. Lower never sets it: it is a choice of the run, not of
 	// the plan, and without it none of this is in the program.
 	Monitor bool `json:"monitor,omitempty"`
+	// Writes hands the file system calls of FileCalls that write to the
+	// supervisor, so that it reports (and refuses) denied writes: every
+	// call that creates, removes, renames, links or changes an entry, and
+	// open, openat and creat only when the flags ask for writing
+	// (O_WRONLY, O_RDWR, O_CREAT or O_TRUNC; openat2's flags are in
+	// memory, so it is always handed over). Read-only opens, the bulk of
+	// a command's calls, stay in the kernel, which is what makes Writes
+	// cheap enough for every fence run: it feeds the end-of-run summary.
+	// Denied system calls still fail in the filter. Monitor implies it.
+	// Like Monitor, a choice of the run that Lower never sets.
+	Writes bool `json:"writes,omitempty"`
 	// Exec hands execve and execveat to the supervisor, which checks the
 	// command line of every program the command starts against the plan's
 	// command rules. Set by the runtime when the plan has deny exec rules.
@@ -43,7 +55,21 @@ type Program struct {
 // NeedsListener reports whether the program returns SECCOMP_RET_USER_NOTIF
 // for some call, so it must be installed with a listener and served by a
 // supervisor (a notified call without one fails with ENOSYS).
-func (p *Program) NeedsListener() bool { return p.Monitor || p.Exec }
+func (p *Program) NeedsListener() bool { return p.Monitor || p.Writes || p.Exec }
+
+// WriteOpenFlags are the open flags that make an open a write for a Writes
+// program (the same values on amd64 and arm64).
+const WriteOpenFlags = oWronly | oRdwr | oCreat | oTrunc
+
+const (
+	oWronly = 0x1
+	oRdwr   = 0x2
+	oCreat  = 0x40
+	oTrunc  = 0x200
+)
+
+// writesOnly reports whether p hands file calls over for writes only.
+func (p *Program) writesOnly() bool { return p.Writes && !p.Monitor }
 
 // Lower computes the filter's choices from the plan. It reports nothing:
 // every rule the filter depends on is exact here, and what it cannot do
@@ -169,8 +195,33 @@ func (p *Program) assemble(arch string) ([]Instruction, []string, error) {
 		for _, c := range netCalls {
 			a.emit(OpJeqK, nr[c.Name], "notify", "", c.Name+": notify (the supervisor reports refused TCP ports)")
 		}
+	} else if p.Writes {
+		for _, c := range fileCalls {
+			n, ok := nr[c.Name]
+			switch {
+			case !ok:
+			case c.Open && !c.How:
+				a.emit(OpJeqK, n, fmt.Sprintf("wflags%d", c.Flags), "", c.Name+": check the flags")
+			default:
+				a.emit(OpJeqK, n, "notify", "", c.Name+": notify (the supervisor reports denied writes)")
+			}
+		}
 	}
 	a.emit(OpRetK, RetAllow, "", "", "anything else: allow")
+
+	if p.writesOnly() {
+		// open's flags are argument 1, openat's argument 2; arm64 has no
+		// open.
+		for _, i := range []int{1, 2} {
+			if !slices.ContainsFunc(fileCalls, func(c Call) bool { _, ok := nr[c.Name]; return ok && c.Open && !c.How && c.Flags == i }) {
+				continue
+			}
+			a.label(fmt.Sprintf("wflags%d", i))
+			a.emit(OpLdAbsW, DataArgLow(i), "", "", fmt.Sprintf("A = low 32 bits of the flags (argument %d, an int)", i))
+			a.emit(OpJsetK, WriteOpenFlags, "notify", "", "O_WRONLY, O_RDWR, O_CREAT or O_TRUNC: notify (a write)")
+			a.emit(OpRetK, RetAllow, "", "", "read-only open: allow")
+		}
+	}
 
 	a.label("ioctl")
 	a.emit(OpLdAbsW, DataArgLow(1), "", "", "A = low 32 bits of the request (the kernel ignores the rest)")

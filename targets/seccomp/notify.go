@@ -214,6 +214,17 @@ func (p *Program) Explain(arch string, nr uint32, args [6]uint64) (n Notificatio
 				return Notification{Kind: NotifyNet, Syscall: netCalls[i].Name, Call: &netCalls[i]}, true
 			}
 		}
+	} else if p.Writes {
+		for i := range fileCalls {
+			c := &fileCalls[i]
+			if n, has := nrs[c.Name]; !has || n != nr {
+				continue
+			}
+			if c.Open && !c.How && lo(c.Flags)&WriteOpenFlags == 0 {
+				return Notification{}, false // a read-only open
+			}
+			return Notification{Kind: NotifyFile, Syscall: c.Name, Call: c}, true
+		}
 	}
 	return Notification{}, false
 }

@@ -14,10 +14,12 @@ import (
 func programs() []*Program {
 	var out []*Program
 	for _, monitor := range []bool{false, true} {
-		for _, exec := range []bool{false, true} {
-			for _, unix := range []bool{false, true} {
-				for _, ns := range []bool{false, true} {
-					out = append(out, &Program{Monitor: monitor, Exec: exec, AllowUnix: unix, AllowNamespaces: ns})
+		for _, writes := range []bool{false, true} {
+			for _, exec := range []bool{false, true} {
+				for _, unix := range []bool{false, true} {
+					for _, ns := range []bool{false, true} {
+						out = append(out, &Program{Monitor: monitor, Writes: writes, Exec: exec, AllowUnix: unix, AllowNamespaces: ns})
+					}
 				}
 			}
 		}
@@ -45,6 +47,15 @@ func argSets() [][6]uint64 {
 		{high | uint64(CloneNewNet) | cloneThread},
 		{cloneThread},
 		{sigchld},
+		// open (flags in argument 1) and openat (argument 2), reading and
+		// writing, with high bits that must not count.
+		{0, 0, 0},
+		{0, high, high},
+		{0, 0x80000, 0x80000},
+		{0, oWronly, 0},
+		{0, 0, oRdwr | 0x80000},
+		{0, oCreat, oCreat},
+		{0, 0, oTrunc},
 	}
 }
 
@@ -112,7 +123,7 @@ func TestModes(t *testing.T) {
 		if fmt.Sprint(plain) != fmt.Sprint(again) {
 			t.Errorf("%s: a program without modes differs", goarch)
 		}
-		for _, p := range []*Program{{Monitor: true}, {Exec: true}, {Monitor: true, Exec: true}} {
+		for _, p := range []*Program{{Monitor: true}, {Writes: true}, {Exec: true}, {Monitor: true, Exec: true}, {Writes: true, Exec: true}} {
 			if !p.NeedsListener() {
 				t.Errorf("%+v needs no listener", p)
 			}
@@ -134,6 +145,20 @@ func TestModes(t *testing.T) {
 			got, _ = evalBPF(insns, seccompData(native, nr["openat"]))
 			if want := map[bool]uint32{true: RetUserNotif, false: RetAllow}[p.Monitor]; got != want {
 				t.Errorf("%s %+v: openat %s", goarch, p, RetName(got))
+			}
+			// Writes hands over writing opens and entry changes, and
+			// leaves read-only opens in the kernel.
+			got, _ = evalBPF(insns, seccompData(native, nr["openat"], 0, 0, oWronly|oCreat|oTrunc))
+			if want := map[bool]uint32{true: RetUserNotif, false: RetAllow}[p.Monitor || p.Writes]; got != want {
+				t.Errorf("%s %+v: openat O_WRONLY|O_CREAT|O_TRUNC %s", goarch, p, RetName(got))
+			}
+			got, _ = evalBPF(insns, seccompData(native, nr["unlinkat"]))
+			if want := map[bool]uint32{true: RetUserNotif, false: RetAllow}[p.Monitor || p.Writes]; got != want {
+				t.Errorf("%s %+v: unlinkat %s", goarch, p, RetName(got))
+			}
+			got, _ = evalBPF(insns, seccompData(native, nr["connect"]))
+			if want := map[bool]uint32{true: RetUserNotif, false: RetAllow}[p.Monitor]; got != want {
+				t.Errorf("%s %+v: connect %s", goarch, p, RetName(got))
 			}
 		}
 		if (&Program{AllowUnix: true}).NeedsListener() {
@@ -191,6 +216,8 @@ func TestModeListings(t *testing.T) {
 	}{
 		{"monitor-amd64.listing", &Program{Monitor: true}},
 		{"exec-amd64.listing", &Program{Exec: true}},
+		{"writes-amd64.listing", &Program{Writes: true}},
+		{"writes-exec-arm64.listing", &Program{Writes: true, Exec: true}},
 		{"monitor-exec-unix-arm64.listing", &Program{Monitor: true, Exec: true, AllowUnix: true}},
 	} {
 		arch := strings.TrimSuffix(c.file[strings.LastIndex(c.file, "-")+1:], ".listing")

@@ -35,6 +35,9 @@ func (p *Program) Listing(arch string) (string, error) {
 	if p.Monitor {
 		b.WriteString("; monitor: denials and file system calls go to the supervisor")
 	}
+	if p.writesOnly() {
+		b.WriteString("; writes: file system calls that write go to the supervisor")
+	}
 	if p.Exec {
 		b.WriteString("; exec: the supervisor checks command rules")
 	}

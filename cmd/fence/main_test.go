@@ -47,6 +47,7 @@ func TestScripts(t *testing.T) {
 			"paste":        cmdPaste,        // paste_test.go
 			"freshhome":    cmdFreshHome,    // registry_test.go
 			"toolregistry": cmdToolRegistry, // registry_test.go
+			"pyindex":      cmdPyIndex,      // pyindex_test.go
 		},
 	})
 }

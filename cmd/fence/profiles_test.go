@@ -371,15 +371,15 @@ func TestCIProfileCoversTools(t *testing.T) {
 	}
 }
 
-// TestLocalDevServerProfile: the command may listen on its loopback; no
-// host is allowed and allowed names never reach private addresses.
+// TestLocalDevServerProfile: the command may listen on its loopback and
+// connect there; no host is allowed.
 func TestLocalDevServerProfile(t *testing.T) {
 	p := compileProfile(t, "local-dev-server")
 	if !p.Network.AllowLocalBinding {
 		t.Errorf("local binding is off")
 	}
-	if p.Network.AllowLocalOutbound {
-		t.Errorf("local outbound is on: allowed names could resolve to the host's own services")
+	if !p.Network.AllowLocalOutbound {
+		t.Errorf("local outbound is off: the command's clients could not reach its own server")
 	}
 	if n := len(p.RulesFor(ir.CapNet)); n != 0 {
 		t.Errorf("%d network rules, want none", n)

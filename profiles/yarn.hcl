@@ -7,8 +7,7 @@
 # project's packageManager field names into ~/.cache/node/corepack.
 # ~/.yarnrc.yml and ~/.npmrc stay hidden (default profile): they hold
 # registry tokens. ~/.yarnrc (yarn 1's own settings, e.g. yarn-path, a
-# program every later yarn runs) stays read-only; yarn 1 skips recording its
-# update check there.
+# program every later yarn runs) stays read-only.
 extends = ["npm"]
 
 filesystem {

@@ -34,6 +34,7 @@ network {
     "repo1.maven.org:443",
     "services.gradle.org:443",
     "downloads.gradle.org:443",
+    "downloads.gradle-dn.com:443",
     "plugins.gradle.org:443",
     "plugins-artifacts.gradle.org:443",
     "dl.google.com:443",

@@ -21,6 +21,7 @@ network {
   allowed_domains = [
     "services.gradle.org:443",
     "downloads.gradle.org:443",
+    "downloads.gradle-dn.com:443",
     "plugins.gradle.org:443",
     "plugins-artifacts.gradle.org:443",
     "repo.maven.apache.org:443",

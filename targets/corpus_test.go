@@ -231,8 +231,9 @@ func runCase(t *testing.T, file string, c *corpusCase) {
 		}
 		diags = diags.Compact()
 		checkLinuxMounts(t, plan, params)
-		got["out/decisions"] = decisions(t, plan, c.probes)
-		checkProxyAgreement(t, plan, c.probes)
+		probes := expandProbes(plan, c.probes)
+		got["out/decisions"] = decisions(t, plan, probes)
+		checkProxyAgreement(t, plan, probes)
 		checkEnvAgreement(t, plan, params, c.probes)
 		checkPrivateTmpAgreement(t, got)
 	}
@@ -249,6 +250,36 @@ func runCase(t *testing.T, file string, c *corpusCase) {
 		checkTwin(t, c)
 	}
 	compareGolden(t, file, c.archive, got)
+}
+
+// allowedHostsProbe is a probe line that stands for one probe per host a
+// net allow rule names exactly, at each of its ports (443 when the rule
+// has none), in the plan's order: "net @allowed". A profile's case probes
+// its registries this way, so the hosts are written in the profile alone,
+// and the golden shows each one's decision.
+const allowedHostsProbe = "net @allowed"
+
+// expandProbes replaces allowedHostsProbe with the probes it stands for.
+func expandProbes(plan *ir.Plan, probes []string) []string {
+	var out []string
+	for _, q := range probes {
+		if q != allowedHostsProbe {
+			out = append(out, q)
+			continue
+		}
+		for _, r := range plan.RulesFor(ir.CapNet) {
+			if r.Effect != ir.Allow || r.Host == nil || r.Host.Kind != ir.HostExact {
+				continue
+			}
+			if len(r.Host.Ports) == 0 {
+				out = append(out, fmt.Sprintf("net %s:443", r.Host.Name))
+			}
+			for _, pr := range r.Host.Ports {
+				out = append(out, fmt.Sprintf("net %s:%d", r.Host.Name, pr.Lo))
+			}
+		}
+	}
+	return out
 }
 
 // decisions explains every probe: the decision and the deciding rules.

@@ -34,17 +34,20 @@ func TestScripts(t *testing.T) {
 		RequireUniqueNames:  true,
 		Setup:               scriptSetup,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"cmpplan":    cmdCmpPlan,
-			"samemounts": cmdSameMounts, // agree_test.go
-			"exits":      cmdExits,
-			"serve":      cmdServe,    // run_test.go
-			"freeport":   cmdFreePort, // run_test.go
-			"holdport":   cmdHoldPort, // run_test.go
-			"dial":       cmdDial,     // run_test.go
-			"waitfile":   cmdWaitFile, // run_test.go
-			"waitgone":   cmdWaitGone, // run_test.go
-			"mkinput":    cmdMkInput,
-			"paste":      cmdPaste, // paste_test.go
+			"cmpplan":      cmdCmpPlan,
+			"samemounts":   cmdSameMounts, // agree_test.go
+			"exits":        cmdExits,
+			"serve":        cmdServe,    // run_test.go
+			"freeport":     cmdFreePort, // run_test.go
+			"holdport":     cmdHoldPort, // run_test.go
+			"dial":         cmdDial,     // run_test.go
+			"waitfile":     cmdWaitFile, // run_test.go
+			"waitgone":     cmdWaitGone, // run_test.go
+			"mkinput":      cmdMkInput,
+			"paste":        cmdPaste,        // paste_test.go
+			"freshhome":    cmdFreshHome,    // registry_test.go
+			"toolregistry": cmdToolRegistry, // registry_test.go
+			"pyindex":      cmdPyIndex,      // pyindex_test.go
 		},
 	})
 }
@@ -63,6 +66,7 @@ func scriptSetup(e *testscript.Env) error {
 	e.Setenv("TMPDIR", "/tmp")
 	e.Setenv("UID", strconv.Itoa(os.Getuid()))
 	e.Cd = filepath.Join(e.WorkDir, "project")
+	e.Values[scriptT{}] = e.T()
 	return nil
 }
 

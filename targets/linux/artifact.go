@@ -240,6 +240,7 @@ func Lower(plan *ir.Plan, p Params) (*Artifact, ir.Diagnostics) {
 		return nil, errorDiag(err.Error())
 	}
 	a.Bwrap.Make = mk
+	rep.Made = mk
 	a.TooLong, a.TooLongFix = argvLimit(plan, &a.Bwrap)
 	return a, rep.notes
 }

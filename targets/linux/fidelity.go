@@ -134,6 +134,10 @@ func firstOf(ss ...string) string {
 type FidelityReport struct {
 	Machine Machine `json:"machine"`
 	ir.FidelityReport
+	// Made are the write roots missing on the host that the run creates
+	// first (Bwrap.Make): their rules are exact because of it, and the text
+	// form says so below each. Only Lower, which asks the host, sets it.
+	Made []string `json:"made,omitempty"`
 	// notes are the targets' notes the report combines.
 	notes ir.Diagnostics
 }
@@ -306,6 +310,9 @@ func (f *FidelityReport) MarshalText() ([]byte, error) {
 	}
 	for _, rf := range f.Rules {
 		fmt.Fprintf(&b, "%-*s  %-*s  %s\n", vw, rf.Verdict, rw, rf.Rule, rf.Rule.Origin)
+		if root, ok := writeRoot(rf.Rule); ok && slices.Contains(f.Made, root) {
+			fmt.Fprintf(&b, "    created before the run: %s does not exist on this machine yet; fence run makes it (it stays)\n", root)
+		}
 		if rf.Verdict == ir.VerdictExact || rf.Verdict == ir.VerdictAdvisory {
 			continue // the layer lines say why advisory rules are
 		}

@@ -48,16 +48,9 @@ func writeRootsToMake(plan *ir.Plan, h Host) ([]string, ir.Diagnostics) {
 	var idx *ir.PathIndex
 	seen := map[string]bool{}
 	for _, r := range plan.Rules {
-		if r.Cap != ir.CapWrite || r.Effect != ir.Allow || r.Path == nil || r.Origin.Builtin != "" {
+		p, ok := writeRoot(r)
+		if !ok {
 			continue
-		}
-		p := r.Path.Pattern
-		if r.Path.HasGlob() {
-			if b := r.Path.Base(); p == path.Join(b, "**") {
-				p = b
-			} else {
-				continue
-			}
 		}
 		// The working directory exists whenever fence runs (a corpus's
 		// pretend host may not have it).
@@ -85,6 +78,24 @@ func writeRootsToMake(plan *ir.Plan, h Host) ([]string, ir.Diagnostics) {
 	}
 	slices.Sort(mk)
 	return mk, notes
+}
+
+// writeRoot returns the one directory an allow-write rule of a policy
+// names (a literal path, or the base of "dir/**"), the directory fence
+// creates when it is missing.
+func writeRoot(r ir.Rule) (string, bool) {
+	if r.Cap != ir.CapWrite || r.Effect != ir.Allow || r.Path == nil || r.Origin.Builtin != "" {
+		return "", false
+	}
+	p := r.Path.Pattern
+	if r.Path.HasGlob() {
+		b := r.Path.Base()
+		if p != path.Join(b, "**") {
+			return "", false
+		}
+		p = b
+	}
+	return p, true
 }
 
 // makeRefusal says why the missing directory p must not be made, or "".

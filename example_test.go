@@ -53,14 +53,15 @@ func ExampleCompile() {
 }
 
 // The seed's API: a Manager writes the Config as a private policy file and
-// wraps shell commands so that they run under `fence run` with it.
+// wraps shell commands so that they run in a sandbox under it. Without
+// FencePath the lines start this program itself, which calls fence.Main
+// first in main; here they name a fence binary instead.
 func ExampleManager_WrapCommand() {
 	cfg := &fence.Config{
 		Network:    fence.NetworkConfig{AllowedDomains: []string{"api.example.com"}},
 		Filesystem: fence.FilesystemConfig{AllowWrite: []string{"."}},
 	}
 	m := fence.NewManager(cfg, false, true)
-	// Without FencePath, Initialize finds fence on PATH.
 	m.FencePath = "/usr/local/bin/fence"
 	defer m.Cleanup()
 	if err := m.Initialize(); err != nil {
@@ -81,7 +82,7 @@ func ExampleManager_WrapCommand() {
 	}
 	fmt.Print(string(policy))
 	// Output:
-	// /usr/local/bin/fence run -m --policy $POLICY -c 'curl -s "https://api.example.com/data?q=it'\''s"'
+	// exec /usr/local/bin/fence __run -m --policy $POLICY -c 'curl -s "https://api.example.com/data?q=it'\''s"'
 	// {
 	//   "network": {
 	//     "allowedDomains": [

@@ -1,0 +1,102 @@
+package fence
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+)
+
+// TestExampleEmbed builds examples/embed, a program that embeds fence,
+// and runs it with no fence binary to find: first on PATH is a "fence"
+// that records being started and fails. It must show its denials (a
+// loopback server unreached, a write outside the allowed dir) and the
+// allowed write. As root it runs the program as root and, like CI's
+// second pass, as the unprivileged user fencetest.
+func TestExampleEmbed(t *testing.T) {
+	dir, err := os.MkdirTemp("", "fence-embed-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	// Readable by the unprivileged user, who runs what is in it.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "embed")
+	gobin := filepath.Join(goruntime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(gobin); err != nil {
+		gobin = "go"
+	}
+	build := exec.Command(gobin, "build", "-o", bin, "./examples/embed")
+	if out, err := build.CombinedOutput(); err != nil {
+		if os.Getuid() != 0 {
+			// CI's unprivileged pass has no toolchain or module cache; its
+			// root pass built the program and ran it as this user too.
+			t.Skipf("cannot build examples/embed as uid %d (the run as root builds it and runs it as root and as fencetest): %v\n%s", os.Getuid(), err, out)
+		}
+		t.Fatalf("go build ./examples/embed: %v\n%s", err, out)
+	}
+
+	// A fence binary that must never run.
+	fake := filepath.Join(dir, "fakebin")
+	marker := filepath.Join(dir, "fake-fence-ran")
+	if err := os.Mkdir(fake, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// World-writable marker dir, so that the unprivileged run can leave it.
+	if err := os.Mkdir(marker, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(marker, 0o777)
+	script := "#!/bin/sh\ntouch " + ShellQuote(filepath.Join(marker, "ran")) + "\necho 'fake fence started' >&2\nexit 99\n"
+	if err := os.WriteFile(filepath.Join(fake, "fence"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := fake + ":/usr/local/bin:/usr/bin:/bin"
+
+	check := func(t *testing.T, cmd *exec.Cmd) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), deadlock)
+		defer cancel()
+		cmd = exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if ctx.Err() != nil {
+			t.Fatalf("deadlock guard: still running after %v:\n%s", deadlock, out)
+		}
+		if err != nil {
+			t.Errorf("examples/embed: %v\n%s", err, out)
+		}
+		for _, want := range []string{"network: denied", "write inside the allowed dir: allowed\n", "write outside the allowed dir: denied\n"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("examples/embed output lacks %q:\n%s", want, out)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(marker, "ran")); err == nil {
+			t.Errorf("examples/embed started the fence binary on PATH:\n%s", out)
+		}
+	}
+
+	t.Run("self", func(t *testing.T) {
+		check(t, exec.Command("/usr/bin/env", "-i", "PATH="+path, "HOME="+os.Getenv("HOME"), "TMPDIR=/tmp", bin))
+	})
+	if os.Getuid() != 0 {
+		return
+	}
+	t.Run("fencetest", func(t *testing.T) {
+		u, err := user.Lookup("fencetest")
+		if err != nil {
+			t.Skipf("no user fencetest to run the example as (CI creates it: .ci/run): %v", err)
+		}
+		runuser, err := exec.LookPath("runuser")
+		if err != nil {
+			t.Skipf("no runuser: %v", err)
+		}
+		check(t, exec.Command(runuser, "-u", u.Username, "--", "/usr/bin/env", "-i", "PATH="+path, "HOME="+u.HomeDir, "TMPDIR=/tmp", bin))
+	})
+}

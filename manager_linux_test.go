@@ -90,3 +90,36 @@ func TestWrapCommandCancelEndsSandbox(t *testing.T) {
 		t.Errorf("the sandbox outlived the cancelled command (%s):\n%s", wrapped, strings.Join(desc, "\n"))
 	}
 }
+
+// TestInitializeWithoutFenceBinary: the seed's example (NewManager,
+// Initialize, WrapCommand) works in a program that embeds fence with no
+// fence binary anywhere: the wrapped line starts the program itself.
+func TestInitializeWithoutFenceBinary(t *testing.T) {
+	work := t.TempDir()
+	t.Chdir(work)
+	empty := t.TempDir()
+	t.Setenv("PATH", empty)
+	m := NewManager(&Config{Filesystem: FilesystemConfig{AllowWrite: []string{"."}}}, false, false)
+	if err := m.Initialize(); err != nil {
+		t.Fatalf("Initialize without a fence binary on PATH: %v", err)
+	}
+	defer m.Cleanup()
+	if exe, _ := filepath.EvalSymlinks(testExecutable(t)); m.FencePath != exe {
+		t.Errorf("FencePath = %s, want this program (%s)", m.FencePath, exe)
+	}
+	wrapped, err := m.WrapCommand(`echo "in=$FENCE_SANDBOX" > ./out`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadlock)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", wrapped)
+	// bwrap is found on PATH; fence is not needed there.
+	cmd.Env = []string{"PATH=" + empty + ":/usr/local/bin:/usr/bin:/bin", "HOME=" + os.Getenv("HOME")}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", wrapped, err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(work, "out")); err != nil || string(b) != "in=1\n" {
+		t.Errorf("the wrapped command wrote %q, %v; want in=1", b, err)
+	}
+}

@@ -11,6 +11,12 @@ import (
 	"testing"
 )
 
+// offlineGo is the environment of a go build in a test: modules from the
+// local cache only (no download: the tests need no network), this Go.
+func offlineGo() []string {
+	return append(os.Environ(), "GOPROXY=off", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly -buildvcs=false")
+}
+
 // TestExampleEmbed builds examples/embed, a program that embeds fence,
 // and runs it with no fence binary to find: first on PATH is a "fence"
 // that records being started and fails. It must show its denials (a
@@ -33,10 +39,12 @@ func TestExampleEmbed(t *testing.T) {
 		gobin = "go"
 	}
 	build := exec.Command(gobin, "build", "-o", bin, "./examples/embed")
+	build.Env = offlineGo()
 	if out, err := build.CombinedOutput(); err != nil {
 		if os.Getuid() != 0 {
-			// CI's unprivileged pass has no toolchain or module cache; its
-			// root pass built the program and ran it as this user too.
+			// CI's unprivileged pass has no toolchain or module cache (and
+			// the build never downloads); its root pass built the program
+			// and ran it as this user too.
 			t.Skipf("cannot build examples/embed as uid %d (the run as root builds it and runs it as root and as fencetest): %v\n%s", os.Getuid(), err, out)
 		}
 		t.Fatalf("go build ./examples/embed: %v\n%s", err, out)

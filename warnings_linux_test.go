@@ -54,6 +54,7 @@ func TestWarningsShownOnce(t *testing.T) {
 		gobin := filepath.Join(goruntime.GOROOT(), "bin", "go")
 		build := exec.Command(gobin, "build", "-o", bin, "./cmd/fence")
 		build.Dir = moduleRoot(t)
+		build.Env = offlineGo()
 		if out, err := build.CombinedOutput(); err != nil {
 			if os.Getuid() != 0 {
 				t.Skipf("cannot build cmd/fence as uid %d (the run as root covers it): %v\n%s", os.Getuid(), err, out)

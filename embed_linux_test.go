@@ -1,6 +1,7 @@
 package fence
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -107,4 +108,36 @@ func TestExampleEmbed(t *testing.T) {
 		}
 		check(t, exec.Command(runuser, "-u", u.Username, "--", "/usr/bin/env", "-i", "PATH="+path, "HOME="+u.HomeDir, "TMPDIR=/tmp", bin))
 	})
+}
+
+// TestSelfInitServesInternalCommands: with the program as its own init
+// (no InitPath), the sandbox's internal commands reach fence's code, not
+// the program's main: the run itself (the init and its exec shim; the
+// cleanup watchdog and cgroup helper on the host), and ssh's ProxyCommand
+// that GIT_SSH_COMMAND names, run here by hand.
+func TestSelfInitServesInternalCommands(t *testing.T) {
+	t.Chdir(t.TempDir())
+	plan, ds := Compile(&Config{})
+	if ds.HasErrors() {
+		t.Fatal(FormatDiagnostics(ds))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadlock)
+	defer cancel()
+	// GIT_SSH_COMMAND is `ssh -o ProxyCommand='PROGRAM __socks-connect
+	// ADDR %h %p'`; run the ProxyCommand for a host the policy denies.
+	script := `eval "set -- $GIT_SSH_COMMAND"; pc=${3#ProxyCommand=}; set -- $pc; echo "helper: $2"; "$1" "$2" "$3" 127.0.0.1 9 </dev/null; echo "status=$?"`
+	var stdout, stderr bytes.Buffer
+	code, err := RunWithOptions(ctx, plan, []string{"/bin/sh", "-c", script}, RunOptions{
+		Stdout: &stdout, Stderr: &stderr, Env: []string{"PATH=/usr/bin:/bin"},
+	})
+	if err != nil || code != 0 {
+		t.Fatalf("exit %d, %v; stderr %q", code, err, stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "helper: __socks-connect\n") || strings.Contains(out, "status=0") {
+		t.Errorf("stdout %q, want the __socks-connect helper to fail for a denied host", out)
+	}
+	if !strings.Contains(stderr.String(), "fence __socks-connect: 127.0.0.1:9") || strings.Contains(stderr.String()+out, "testing:") {
+		t.Errorf("the ProxyCommand did not run fence's SOCKS5 helper: stderr %q", stderr.String())
+	}
 }

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fence-policy/fence/compiler"
 	"github.com/fence-policy/fence/compiler/ir"
@@ -250,7 +252,9 @@ func Explain(plan *ir.Plan, query string) (compiler.Answer, error) {
 
 // RunOptions configure Run; see runtime.Options. Unlike Run, RunWithOptions
 // takes them as they are: nil Stdin, Stdout and Stderr mean /dev/null and a
-// nil Env an empty environment. An empty InitPath is this program itself,
+// nil Env an empty environment. When Stdout and Stderr are the same writer
+// (not an *os.File), at most one goroutine at a time calls its Write, as
+// with exec.Cmd. An empty InitPath is this program itself,
 // which must call Main first thing in main (else the run fails with
 // ErrNoInitHook); no fence binary is needed.
 type RunOptions = runtime.Options
@@ -275,12 +279,44 @@ func RunWithOptions(ctx context.Context, plan *ir.Plan, argv []string, opts RunO
 		}
 		opts.InitPath = p
 	}
+	if opts.Stdout != nil && sameWriter(opts.Stdout, opts.Stderr) {
+		if _, isFile := opts.Stdout.(*os.File); !isFile {
+			// The runtime copies each stream into its writer from a
+			// goroutine of its own; one writer must see one Write at a
+			// time, as exec.Cmd promises for Stdout == Stderr.
+			w := &lockedWriter{w: opts.Stdout}
+			opts.Stdout, opts.Stderr = w, w
+		}
+	}
 	monitor := opts.Log != nil && (opts.Log.Monitor || opts.Log.Debug)
 	a, err := Lower(plan, monitor)
 	if err != nil {
 		return runtime.ExitSetup, err
 	}
 	return runtime.Run(ctx, a, argv, opts)
+}
+
+// sameWriter reports whether a and b are the same writer (== on
+// comparable dynamic types, as exec.Cmd compares Stdout and Stderr).
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+// lockedWriter serializes the writes of two streams into one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // HostParams are this machine's facts and files for targets/linux, as fence

@@ -123,3 +123,27 @@ func TestInitializeWithoutFenceBinary(t *testing.T) {
 		t.Errorf("the wrapped command wrote %q, %v; want in=1", b, err)
 	}
 }
+
+// TestRunSameWriter: one writer for Stdout and Stderr (as exec.Cmd allows)
+// gets both streams whole; the runtime copies them from two goroutines.
+func TestRunSameWriter(t *testing.T) {
+	t.Chdir(t.TempDir())
+	plan, ds := Compile(&Config{})
+	if ds.HasErrors() {
+		t.Fatal(FormatDiagnostics(ds))
+	}
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), deadlock)
+		var out bytes.Buffer
+		code, err := RunWithOptions(ctx, plan, []string{"/bin/sh", "-c", "echo to-stdout; echo to-stderr >&2"}, RunOptions{
+			Stdout: &out, Stderr: &out, Env: []string{"PATH=/usr/bin:/bin"},
+		})
+		cancel()
+		if err != nil || code != 0 {
+			t.Fatalf("run %d: exit %d, %v", i, code, err)
+		}
+		if !strings.Contains(out.String(), "to-stdout\n") || !strings.Contains(out.String(), "to-stderr\n") {
+			t.Errorf("run %d: one writer for both streams got %q", i, out.String())
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package fence_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -95,4 +96,24 @@ func ExampleManager_WrapCommand() {
 	//     ]
 	//   }
 	// }
+}
+
+// A program that embeds fence calls fence.Main first in main: re-executed
+// as the sandbox's init (or another of fence's internal commands) it runs
+// that and exits, and otherwise it returns at once. Then Run needs no
+// fence binary. (Not run here: examples/embed is a whole program.)
+func ExampleMain() {
+	fence.Main()
+
+	plan, diags := fence.Compile(&fence.Config{Filesystem: fence.FilesystemConfig{AllowWrite: []string{"."}}})
+	if diags.HasErrors() {
+		fmt.Print(fence.FormatDiagnostics(diags))
+		os.Exit(2)
+	}
+	code, err := fence.Run(context.Background(), plan, []string{"make", "test"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err) // *runtime.SetupError: the cause and the fix
+		os.Exit(125)
+	}
+	os.Exit(code)
 }

@@ -433,7 +433,7 @@ func (m *Manager) Initialize() error {
 				p, err = FindFence()
 			}
 			if err != nil {
-				return fmt.Errorf("fence: Initialize: %w (%s)", ErrNoInitHook, noHookFix)
+				return fmt.Errorf("fence: Initialize: %w, and no fence binary is on PATH; call fence.Main() first in main, or set Manager.FencePath to the fence binary", ErrNoInitHook)
 			}
 		}
 		fencePath = p

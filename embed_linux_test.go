@@ -141,3 +141,43 @@ func TestSelfInitServesInternalCommands(t *testing.T) {
 		t.Errorf("the ProxyCommand did not run fence's SOCKS5 helper: stderr %q", stderr.String())
 	}
 }
+
+// TestInternalDispatch: Main's table holds every command the runtime and
+// the Manager start the binary as, each reaching fence's code (which,
+// called without its protocol, refuses with its own usage message), and
+// nothing else.
+func TestInternalDispatch(t *testing.T) {
+	for _, args := range [][]string{
+		{"__init"},                  // the in-sandbox init: no command
+		{"__init", "-exec"},         // the exec shim: only the init starts it
+		{"__init", "-cgroup"},       // joins bwrap to the run's cgroup: no PROGRAM
+		{"__socks-connect"},         // GIT_SSH_COMMAND's ProxyCommand: no PROXY HOST PORT
+		{"__run", "--policy", "/x"}, // WrapCommand's lines: no -c
+	} {
+		argv := append([]string{"prog"}, args...)
+		if !IsInternal(argv) {
+			t.Errorf("IsInternal(%q) = false", argv)
+		}
+		f, err := os.CreateTemp(t.TempDir(), "stderr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := os.Stderr
+		os.Stderr = f
+		code, ok := RunInternal(argv)
+		os.Stderr = saved
+		f.Close()
+		msg, _ := os.ReadFile(f.Name())
+		if !ok || code == 0 || !strings.Contains(string(msg), "fence "+args[0]) {
+			t.Errorf("RunInternal(%q) = %d, %v, stderr %q; want a refusal from fence's own command", argv, code, ok, msg)
+		}
+	}
+	for _, argv := range [][]string{{"prog"}, {"prog", "run"}, {"prog", "__other"}, {"prog", "--", "__init"}} {
+		if IsInternal(argv) {
+			t.Errorf("IsInternal(%q) = true", argv)
+		}
+		if _, ok := RunInternal(argv); ok {
+			t.Errorf("RunInternal(%q) ran something", argv)
+		}
+	}
+}

@@ -52,7 +52,8 @@ var hooked atomic.Bool
 // was started as one of fence's internal commands (IsInternal) it runs
 // that command and exits with its status; otherwise it returns at once.
 // Call it first in main, before flags are parsed or anything else
-// happens: a re-executed copy of the program must do nothing else.
+// happens: a re-executed copy of the program must do nothing else. In a
+// test binary, call it in TestMain before m.Run.
 //
 // Run, RunWithOptions and Manager use the program itself as the init only
 // after Main was called; without it they fail with ErrNoInitHook instead

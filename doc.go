@@ -7,7 +7,8 @@
 // The seed's API, kept working: describe the sandbox with a Config (the
 // fields of ~/.fence.json), then NewManager, Initialize, WrapCommand and
 // Cleanup. WrapCommand returns a shell command line that runs the given
-// command under the `fence` binary with this manager's policy:
+// command in a sandbox with this manager's policy, started by this program
+// itself (it calls Main first in main; see below):
 //
 //	m := fence.NewManager(&fence.Config{Network: fence.NetworkConfig{AllowedDomains: []string{"api.example.com"}}}, false, false)
 //	defer m.Cleanup()
@@ -22,8 +23,20 @@
 // compile, find the git repositories below the writable roots, compile
 // again), Explain decides a
 // query against it the way `fence explain` does, and Run executes a command
-// under it in this process (the fence binary, or a program that calls
-// ServeInternal first thing in main, is the sandbox's init).
+// under it in this process.
+//
+// No fence binary is needed: the program is re-executed as the sandbox's
+// init (and as the other internal commands: the exec shim, the cleanup
+// watchdog, ssh's SOCKS5 helper, the WrapCommand lines), so it must call
+// Main first in main:
+//
+//	func main() {
+//		fence.Main()
+//		…
+//	}
+//
+// Without that call, Run and Initialize fail with ErrNoInitHook instead
+// of starting the program's own main inside the sandbox.
 //
 // A Config becomes a policy by being written as the seed's JSON and loaded
 // through the policy language's loader (lang.Loader.LoadBytes), so it gets

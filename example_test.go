@@ -1,6 +1,7 @@
 package fence_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -53,14 +54,15 @@ func ExampleCompile() {
 }
 
 // The seed's API: a Manager writes the Config as a private policy file and
-// wraps shell commands so that they run under `fence run` with it.
+// wraps shell commands so that they run in a sandbox under it. Without
+// FencePath the lines start this program itself, which calls fence.Main
+// first in main; here they name a fence binary instead.
 func ExampleManager_WrapCommand() {
 	cfg := &fence.Config{
 		Network:    fence.NetworkConfig{AllowedDomains: []string{"api.example.com"}},
 		Filesystem: fence.FilesystemConfig{AllowWrite: []string{"."}},
 	}
 	m := fence.NewManager(cfg, false, true)
-	// Without FencePath, Initialize finds fence on PATH.
 	m.FencePath = "/usr/local/bin/fence"
 	defer m.Cleanup()
 	if err := m.Initialize(); err != nil {
@@ -81,7 +83,7 @@ func ExampleManager_WrapCommand() {
 	}
 	fmt.Print(string(policy))
 	// Output:
-	// /usr/local/bin/fence run -m --policy $POLICY -c 'curl -s "https://api.example.com/data?q=it'\''s"'
+	// exec /usr/local/bin/fence __run -m --policy $POLICY -c 'curl -s "https://api.example.com/data?q=it'\''s"'
 	// {
 	//   "network": {
 	//     "allowedDomains": [
@@ -94,4 +96,24 @@ func ExampleManager_WrapCommand() {
 	//     ]
 	//   }
 	// }
+}
+
+// A program that embeds fence calls fence.Main first in main: re-executed
+// as the sandbox's init (or another of fence's internal commands) it runs
+// that and exits, and otherwise it returns at once. Then Run needs no
+// fence binary. (Not run here: examples/embed is a whole program.)
+func ExampleMain() {
+	fence.Main()
+
+	plan, diags := fence.Compile(&fence.Config{Filesystem: fence.FilesystemConfig{AllowWrite: []string{"."}}})
+	if diags.HasErrors() {
+		fmt.Print(fence.FormatDiagnostics(diags))
+		os.Exit(2)
+	}
+	code, err := fence.Run(context.Background(), plan, []string{"make", "test"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err) // *runtime.SetupError: the cause and the fix
+		os.Exit(125)
+	}
+	os.Exit(code)
 }

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fence-policy/fence/compiler"
 	"github.com/fence-policy/fence/compiler/ir"
@@ -157,12 +159,15 @@ func lineCol(data []byte, off int64) (int, int) {
 // environment) into the plan the sandbox enforces. The plan is nil when the
 // diagnostics hold an error; FormatDiagnostics renders them.
 func Compile(cfg *Config) (*ir.Plan, ir.Diagnostics) {
-	plan, ds, _ := compileConfig(cfg)
-	return plan, ds
+	c, err := compileConfig(cfg)
+	if err != nil {
+		return nil, ir.Diagnostics{errorDiag(err)}
+	}
+	return c.Plan, c.Diags
 }
 
-func compileConfig(cfg *Config) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
-	return compileHost(func(l *lang.Loader, env compiler.Env) ([]*lang.Policy, ir.Diagnostics, error) {
+func compileConfig(cfg *Config) (*Compiled, error) {
+	return CompileHost(func(l *lang.Loader, env compiler.Env) ([]*lang.Policy, ir.Diagnostics, error) {
 		data, err := cfg.JSON(env.Cwd)
 		if err != nil {
 			return nil, ir.Diagnostics{errorDiag(err)}, nil
@@ -182,12 +187,7 @@ func compileConfig(cfg *Config) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
 // fence.hcl or fence.json, else ~/.fence.json), else the shipped "default"
 // profile.
 func CompilePolicies(refs ...string) (*ir.Plan, ir.Diagnostics) {
-	plan, ds, _ := compilePolicies(refs)
-	return plan, ds
-}
-
-func compilePolicies(refs []string) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
-	return compileHost(func(l *lang.Loader, env compiler.Env) ([]*lang.Policy, ir.Diagnostics, error) {
+	c, err := CompileHost(func(l *lang.Loader, env compiler.Env) ([]*lang.Policy, ir.Diagnostics, error) {
 		if len(refs) == 0 {
 			refs = []string{DefaultPolicy(env)}
 		}
@@ -197,15 +197,10 @@ func compilePolicies(refs []string) (*ir.Plan, ir.Diagnostics, map[string][]byte
 		}
 		return layers, ds, nil
 	})
-}
-
-// compileHost is CompileHost for the Go API: every error is a diagnostic.
-func compileHost(load LoadFunc) (*ir.Plan, ir.Diagnostics, map[string][]byte) {
-	c, err := CompileHost(load)
 	if err != nil {
-		return nil, ir.Diagnostics{errorDiag(err)}, nil
+		return nil, ir.Diagnostics{errorDiag(err)}
 	}
-	return c.Plan, c.Diags, c.Loader.Sources()
+	return c.Plan, c.Diags
 }
 
 // LoadLayers loads the policies named by refs (files relative to cwd, or
@@ -249,7 +244,7 @@ func Explain(plan *ir.Plan, query string) (compiler.Answer, error) {
 	}
 	env, err := HostEnv()
 	if err != nil {
-		return compiler.Answer{}, err
+		return compiler.Answer{}, fmt.Errorf("fence: Explain: %w", err)
 	}
 	env.Home, env.Cwd, env.TempDir = plan.Context.Home, plan.Context.Cwd, plan.Context.TempDir
 	return compiler.Explain(plan, env, query)
@@ -257,8 +252,11 @@ func Explain(plan *ir.Plan, query string) (compiler.Answer, error) {
 
 // RunOptions configure Run; see runtime.Options. Unlike Run, RunWithOptions
 // takes them as they are: nil Stdin, Stdout and Stderr mean /dev/null and a
-// nil Env an empty environment. An empty InitPath is the fence binary on
-// PATH (see FindFence).
+// nil Env an empty environment. When Stdout and Stderr are the same writer
+// (not an *os.File), at most one goroutine at a time calls its Write, as
+// with exec.Cmd. An empty InitPath is this program itself,
+// which must call Main first thing in main (else the run fails with
+// ErrNoInitHook); no fence binary is needed.
 type RunOptions = runtime.Options
 
 // Run runs argv in a sandbox built from plan, with this process's stdin,
@@ -275,12 +273,20 @@ func Run(ctx context.Context, plan *ir.Plan, argv []string) (int, error) {
 // logging and init binary given explicitly.
 func RunWithOptions(ctx context.Context, plan *ir.Plan, argv []string, opts RunOptions) (int, error) {
 	if opts.InitPath == "" {
-		p, err := FindFence()
+		p, err := selfInit()
 		if err != nil {
-			return runtime.ExitSetup, &runtime.SetupError{Layer: "init", Cause: err.Error(),
-				Fix: "install fence on PATH (make build puts it in bin/fence), or set RunOptions.InitPath to a program that calls fence.ServeInternal first"}
+			return runtime.ExitSetup, &runtime.SetupError{Layer: "init", Cause: err.Error(), Fix: noHookFix, Err: err}
 		}
 		opts.InitPath = p
+	}
+	if opts.Stdout != nil && sameWriter(opts.Stdout, opts.Stderr) {
+		if _, isFile := opts.Stdout.(*os.File); !isFile {
+			// The runtime copies each stream into its writer from a
+			// goroutine of its own; one writer must see one Write at a
+			// time, as exec.Cmd promises for Stdout == Stderr.
+			w := &lockedWriter{w: opts.Stdout}
+			opts.Stdout, opts.Stderr = w, w
+		}
 	}
 	monitor := opts.Log != nil && (opts.Log.Monitor || opts.Log.Debug)
 	a, err := Lower(plan, monitor)
@@ -288,6 +294,29 @@ func RunWithOptions(ctx context.Context, plan *ir.Plan, argv []string, opts RunO
 		return runtime.ExitSetup, err
 	}
 	return runtime.Run(ctx, a, argv, opts)
+}
+
+// sameWriter reports whether a and b are the same writer (== on
+// comparable dynamic types, as exec.Cmd compares Stdout and Stderr).
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+// lockedWriter serializes the writes of two streams into one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // HostParams are this machine's facts and files for targets/linux, as fence
@@ -313,22 +342,6 @@ func Lower(plan *ir.Plan, monitor bool) (*linux.Artifact, error) {
 	return a, nil
 }
 
-// ServeInternal makes the calling program usable as RunOptions.InitPath:
-// when the process was started as one of fence's internal commands (the
-// in-sandbox init, ssh's SOCKS5 helper), it runs it and exits; otherwise
-// it returns at once. Call it first thing in main.
-func ServeInternal() {
-	if len(os.Args) < 2 {
-		return
-	}
-	switch os.Args[1] {
-	case "__init":
-		os.Exit(runtime.InitMain(os.Args[2:]))
-	case "__socks-connect":
-		os.Exit(runtime.SocksConnectMain(os.Args[2:]))
-	}
-}
-
 // IsSupported reports whether sandboxes can run on this machine.
 func IsSupported() bool { return Supported() == nil }
 
@@ -346,50 +359,88 @@ func FindFence() (string, error) {
 }
 
 // Manager is the seed's API: it turns a Config into a policy file and
-// command lines that run under it with the fence binary.
+// shell command lines that run under it. The program itself runs them (it
+// calls Main first in main); no separate fence binary is needed.
 type Manager struct {
-	// FencePath is the fence binary WrapCommand names. Empty means the one
-	// on PATH, looked up by Initialize. A path set here is used as given.
+	// FencePath is the binary WrapCommand's lines start. Empty means this
+	// program itself when it calls Main (the usual case), else the fence
+	// binary on PATH; Initialize decides. A path set here is used as
+	// given: a program that calls Main, or the fence binary of this
+	// version (its CLI calls Main too).
 	FencePath string
 
 	cfg            *Config
 	debug, monitor bool
 	dir, policy    string
+	warnings       ir.Diagnostics
 }
 
 // NewManager returns a manager for cfg (nil is the zero Config). debug and
-// monitor become fence's -d and -m in the wrapped commands: every proxy
-// decision, or only blocked requests, on the command's stderr.
+// monitor become -d and -m in the wrapped commands: every proxy decision,
+// or only blocked requests, on the command's stderr.
 func NewManager(cfg *Config, debug, monitor bool) *Manager {
 	return &Manager{cfg: cfg, debug: debug, monitor: monitor}
 }
 
-// Initialize checks the Config (compiling it as fence run will, so a bad
-// rule fails here with its diagnostics), finds the fence binary, and writes
-// the policy to a private file (mode 0600 in a fresh 0700 directory) that
-// WrapCommand refers to. It does not start anything: each wrapped command
-// starts its own sandbox and proxies. Calling it again does nothing.
+// PolicyError says that a Config or policy did not compile; Diags are
+// its diagnostics (errors and warnings) and Error renders them with their
+// source lines. errors.Is(err, ErrPolicy) is true for it.
+type PolicyError struct {
+	Diags   ir.Diagnostics
+	Sources map[string][]byte
+}
+
+// ErrPolicy matches every *PolicyError.
+var ErrPolicy = errors.New("not a valid policy")
+
+func (e *PolicyError) Error() string {
+	var b strings.Builder
+	_ = compiler.WriteDiagnostics(&b, e.Diags, e.Sources)
+	return "fence: the Config is not a valid policy:\n" + strings.TrimRight(b.String(), "\n")
+}
+
+// Is makes errors.Is(err, ErrPolicy) true.
+func (e *PolicyError) Is(target error) bool { return target == ErrPolicy }
+
+// Initialize checks the Config (compiling it as the wrapped commands
+// will, so a bad rule fails here with its diagnostics, a *PolicyError),
+// finds the binary the lines start (see FencePath), and writes the policy
+// to a private file (mode 0600 in a fresh 0700 directory) that WrapCommand
+// refers to. It does not start anything: each wrapped command starts its
+// own sandbox and proxies. The policy's warnings are kept for Warnings;
+// the wrapped commands do not print them again. Calling it again does
+// nothing.
+//
+// Its errors say "fence: " once and wrap the cause: errors.Is finds
+// ErrHome (HOME unset or relative), ErrPolicy and ErrNoInitHook (the
+// program does not call Main and no fence binary is on PATH).
 func (m *Manager) Initialize() error {
 	if m.policy != "" {
 		return nil
 	}
-	plan, ds, sources := compileConfig(m.cfg)
-	if plan == nil || ds.HasErrors() {
-		var b strings.Builder
-		_ = compiler.WriteDiagnostics(&b, ds, sources)
-		return fmt.Errorf("fence: the Config is not a valid policy:\n%s", strings.TrimRight(b.String(), "\n"))
+	c, err := compileConfig(m.cfg)
+	if err != nil {
+		return fmt.Errorf("fence: Initialize: %w", err)
+	}
+	if c.Plan == nil || c.Diags.HasErrors() {
+		return &PolicyError{Diags: c.Diags, Sources: c.Loader.Sources()}
 	}
 	fencePath := m.FencePath
 	if fencePath == "" {
-		p, err := FindFence()
+		p, err := selfInit()
 		if err != nil {
-			return fmt.Errorf("fence: %w; install it (make build puts it in bin/fence) or set Manager.FencePath", err)
+			if errors.Is(err, ErrNoInitHook) {
+				p, err = FindFence()
+			}
+			if err != nil {
+				return fmt.Errorf("fence: Initialize: %w, and no fence binary is on PATH; call fence.Main() first in main, or set Manager.FencePath to the fence binary", ErrNoInitHook)
+			}
 		}
 		fencePath = p
 	}
-	data, err := m.cfg.JSON(plan.Context.Cwd)
+	data, err := m.cfg.JSON(c.Plan.Context.Cwd)
 	if err != nil {
-		return err
+		return fmt.Errorf("fence: Initialize: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "fence-manager-")
 	if err != nil {
@@ -398,7 +449,7 @@ func (m *Manager) Initialize() error {
 	// MkdirTemp makes it 0700 already; say so in case that ever changes.
 	if err := os.Chmod(dir, 0o700); err != nil {
 		os.RemoveAll(dir)
-		return err
+		return fmt.Errorf("fence: the policy directory: %w", err)
 	}
 	policy := filepath.Join(dir, "policy.json")
 	if err := os.WriteFile(policy, data, 0o600); err != nil {
@@ -406,30 +457,51 @@ func (m *Manager) Initialize() error {
 		return fmt.Errorf("fence: cannot write the policy: %w", err)
 	}
 	m.FencePath, m.dir, m.policy = fencePath, dir, policy
+	m.warnings = nil
+	for _, d := range c.Diags {
+		if d.Severity != ir.SevError {
+			m.warnings = append(m.warnings, d)
+		}
+	}
 	return nil
 }
+
+// Warnings are the policy's warnings (and notes) from Initialize, to show
+// once: FormatDiagnostics renders them. The wrapped commands do not print
+// them.
+func (m *Manager) Warnings() ir.Diagnostics { return m.warnings }
 
 // PolicyPath is the policy file Initialize wrote ("" before Initialize).
 func (m *Manager) PolicyPath() string { return m.policy }
 
+// ErrNotInitialized is WrapCommand's error before Initialize or after
+// Cleanup.
+var ErrNotInitialized = errors.New("WrapCommand before Initialize (or after Cleanup)")
+
 // WrapCommand returns a shell command line that runs command (itself a
-// shell command line, run as fence run -c runs it: with $SHELL when that
-// is bash, zsh, sh, dash, ksh or mksh, else /bin/sh) in a sandbox under this
+// shell command line, run with $SHELL when that is bash, zsh, sh, dash,
+// ksh or mksh, else /bin/sh; see ChooseShell) in a sandbox under this
 // manager's policy:
 //
-//	/path/to/fence run --policy /tmp/fence-manager-…/policy.json -c 'COMMAND'
+//	exec /path/to/program __run --policy /tmp/fence-manager-…/policy.json -c 'COMMAND'
 //
-// Every word is quoted for a POSIX shell, so command reaches the sandbox's
-// shell exactly as given, whatever quotes, $(…), backticks or newlines it
-// holds. The command's exit status is the wrapped command's (see fence run).
+// The program (FencePath: usually this one, which calls Main) runs the
+// sandbox's host side itself. The line starts with exec, so the shell
+// that runs it becomes that process: killing it (exec.CommandContext's
+// cancellation, a signal) ends the sandbox too, rather than leaving it
+// running under a shell that is gone. Every word is quoted for a POSIX
+// shell, so command reaches the sandbox's shell exactly as given, whatever
+// quotes, $(…), backticks or newlines it holds. The line exits with the
+// command's status (128+N when it died of signal N, 125 when the sandbox
+// could not start, 2 when the policy file no longer compiles).
 func (m *Manager) WrapCommand(command string) (string, error) {
 	if m.policy == "" {
-		return "", errors.New("fence: WrapCommand before Initialize (or after Cleanup)")
+		return "", fmt.Errorf("fence: %w", ErrNotInitialized)
 	}
 	if strings.TrimSpace(command) == "" {
 		return "", errors.New("fence: WrapCommand: empty command")
 	}
-	words := []string{m.FencePath, "run"}
+	words := []string{m.FencePath, "__run"}
 	if m.debug {
 		words = append(words, "-d")
 	}
@@ -440,7 +512,7 @@ func (m *Manager) WrapCommand(command string) (string, error) {
 	for i, w := range words {
 		words[i] = ShellQuote(w)
 	}
-	return strings.Join(words, " "), nil
+	return "exec " + strings.Join(words, " "), nil
 }
 
 // Cleanup removes what Initialize created. The manager can be initialized
@@ -449,7 +521,7 @@ func (m *Manager) Cleanup() {
 	if m.dir != "" {
 		os.RemoveAll(m.dir)
 	}
-	m.dir, m.policy = "", ""
+	m.dir, m.policy, m.warnings = "", "", nil
 }
 
 // ShellQuote quotes s as one word for a POSIX shell: unchanged when it
@@ -460,7 +532,7 @@ func ShellQuote(s string) string { return shquote.POSIX(s) }
 
 // ErrHome is HostEnv's error when HOME is unset or not absolute: a problem
 // of the caller's environment, which the CLI reports as a usage error.
-var ErrHome = errors.New("fence: HOME must be set to an absolute path")
+var ErrHome = errors.New("HOME must be set to an absolute path")
 
 // HostEnv describes this process to the compiler, as the CLI does: HOME,
 // the working directory, the environment, and the sandbox's private temp
@@ -474,7 +546,7 @@ func HostEnv() (compiler.Env, error) {
 	}
 	cwd, err := os.Getwd()
 	if err != nil {
-		return compiler.Env{}, fmt.Errorf("fence: cannot tell the working directory: %w", err)
+		return compiler.Env{}, fmt.Errorf("cannot tell the working directory: %w", err)
 	}
 	vars := map[string]string{}
 	for _, kv := range os.Environ() {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,71 +18,20 @@ import (
 	"github.com/fence-policy/fence/runtime"
 )
 
-// testMode makes the test binary stand in for the fence binary:
-//
-//	FENCE_TEST_MODE=argv   print the arguments as a JSON list and exit 0
-//	FENCE_TEST_MODE=fence  `run [-d] [-m] --policy FILE -c STRING`, the part
-//	                       of the CLI that WrapCommand uses, built on this
-//	                       package's API
-//
-// and, as any program used as RunOptions.InitPath must, it serves the
-// runtime's internal commands (the in-sandbox init).
+// testMode=argv makes the test binary print its arguments as a JSON list
+// and exit 0, standing in for the binary a wrapped command starts.
+// Otherwise the test binary is a program that embeds fence: TestMain calls
+// Main first, so it serves the internal commands (the in-sandbox init,
+// the wrapped commands' __run) as any such program does.
 const testMode = "FENCE_TEST_MODE"
 
 func TestMain(m *testing.M) {
-	ServeInternal()
-	switch os.Getenv(testMode) {
-	case "argv":
+	if os.Getenv(testMode) == "argv" {
 		json.NewEncoder(os.Stdout).Encode(os.Args[1:])
 		os.Exit(0)
-	case "fence":
-		os.Exit(fakeFenceRun(os.Args[1:]))
 	}
+	Main()
 	os.Exit(m.Run())
-}
-
-// fakeFenceRun is `fence run [-d] [-m] --policy FILE -c STRING` on the
-// public API: CompilePolicies and RunWithOptions.
-func fakeFenceRun(args []string) int {
-	if len(args) == 0 || args[0] != "run" {
-		fmt.Fprintf(os.Stderr, "fake fence: want run, got %q\n", args)
-		return 2
-	}
-	var policy, command string
-	for i := 1; i < len(args); i++ {
-		switch args[i] {
-		case "-d", "-m":
-		case "--policy":
-			i++
-			policy = args[i]
-		case "-c":
-			i++
-			command = args[i]
-		default:
-			fmt.Fprintf(os.Stderr, "fake fence: unexpected %q\n", args[i])
-			return 2
-		}
-	}
-	plan, ds := CompilePolicies(policy)
-	if ds.HasErrors() {
-		fmt.Fprint(os.Stderr, FormatDiagnostics(ds))
-		return 2
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 125
-	}
-	code, err := RunWithOptions(context.Background(), plan, []string{"/bin/sh", "-c", command}, RunOptions{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Env:      []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C"},
-		InitPath: exe,
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return runtime.ExitSetup
-	}
-	return code
 }
 
 // deadlock bounds every sandboxed run: a guard, never a timing assertion.
@@ -160,7 +108,7 @@ func TestWrapCommandArgv(t *testing.T) {
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatalf("%s: %v in %q", wrapped, err, out)
 			}
-			want := append(append([]string{"run"}, tc.flags...), "--policy", m.PolicyPath(), "-c", c)
+			want := append(append([]string{"__run"}, tc.flags...), "--policy", m.PolicyPath(), "-c", c)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("WrapCommand(%q) = %s\nfence got %q\nwant      %q", c, wrapped, got, want)
 			}
@@ -202,7 +150,7 @@ func TestManagerLifecycle(t *testing.T) {
 		t.Error("WrapCommand of an empty command succeeded")
 	}
 	w, err := m.WrapCommand("true")
-	if err != nil || !strings.HasPrefix(w, "/opt/fence/bin/fence run --policy ") {
+	if err != nil || !strings.HasPrefix(w, "exec /opt/fence/bin/fence __run --policy ") {
 		t.Errorf("WrapCommand(true) = %q, %v", w, err)
 	}
 	m.Cleanup()
@@ -233,7 +181,14 @@ func TestInitializeRejectsBadConfig(t *testing.T) {
 	}
 }
 
-func TestInitializeFindsFenceOnPath(t *testing.T) {
+// unhook makes this process one that did not call Main, for the test.
+func unhook(t *testing.T) {
+	hooked.Store(false)
+	t.Cleanup(func() { hooked.Store(true) })
+}
+
+func TestInitializeFindsFence(t *testing.T) {
+	// A program that calls Main is its own fence, whatever PATH holds.
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "fence"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -244,15 +199,30 @@ func TestInitializeFindsFenceOnPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Cleanup()
-	if m.FencePath != filepath.Join(dir, "fence") {
-		t.Errorf("FencePath = %s, want %s", m.FencePath, filepath.Join(dir, "fence"))
+	if exe, _ := filepath.EvalSymlinks(testExecutable(t)); m.FencePath != exe {
+		t.Errorf("FencePath = %s, want this program, %s", m.FencePath, exe)
 	}
 
+	// One that does not falls back to the fence binary on PATH…
+	unhook(t)
+	m1 := NewManager(&Config{}, false, false)
+	if err := m1.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer m1.Cleanup()
+	if m1.FencePath != filepath.Join(dir, "fence") {
+		t.Errorf("FencePath = %s, want %s", m1.FencePath, filepath.Join(dir, "fence"))
+	}
+
+	// … and without one fails, saying how to fix it.
 	t.Setenv("PATH", t.TempDir())
 	m2 := NewManager(&Config{}, false, false)
-	if err := m2.Initialize(); err == nil || !strings.Contains(err.Error(), "FencePath") {
+	err := m2.Initialize()
+	if err == nil {
 		m2.Cleanup()
-		t.Errorf("Initialize without fence on PATH: %v", err)
+	}
+	if !errors.Is(err, ErrNoInitHook) || !strings.Contains(err.Error(), "call fence.Main() first in main") || strings.Count(err.Error(), "fence:") != 1 {
+		t.Errorf("Initialize without Main or fence on PATH: %v", err)
 	}
 }
 
@@ -419,24 +389,37 @@ func TestRunWithOptions(t *testing.T) {
 		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
 	}
 
-	// Without an init binary on PATH, Run says how to provide one.
-	t.Setenv("PATH", t.TempDir())
-	code, err = RunWithOptions(ctx, plan, []string{"true"}, RunOptions{})
+	// Without InitPath, the program is its own init: it calls Main.
+	stdout.Reset()
+	code, err = RunWithOptions(ctx, plan, []string{"/bin/sh", "-c", `echo "sandbox=$FENCE_SANDBOX"`}, RunOptions{
+		Stdout: &stdout, Stderr: &stderr, Env: []string{"PATH=/usr/bin:/bin"},
+	})
+	if err != nil || code != 0 || stdout.String() != "sandbox=1\n" {
+		t.Errorf("the program as its own init: exit %d, err %v, stdout %q, stderr %q", code, err, stdout.String(), stderr.String())
+	}
+
+	// A program that does not call Main is not started as the init: Run
+	// says how to fix that, and runs nothing.
+	unhook(t)
+	marker := filepath.Join(t.TempDir(), "ran")
+	code, err = RunWithOptions(ctx, plan, []string{"/bin/sh", "-c", "touch " + ShellQuote(marker)}, RunOptions{})
 	var se *runtime.SetupError
-	if !errors.As(err, &se) || code != runtime.ExitSetup || !strings.Contains(se.Fix, "ServeInternal") {
-		t.Errorf("without fence on PATH: exit %d, %v", code, err)
+	if !errors.As(err, &se) || !errors.Is(err, ErrNoInitHook) || code != runtime.ExitSetup || !strings.Contains(se.Fix, "call fence.Main() first in main") {
+		t.Errorf("without Main: exit %d, %v", code, err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("a run without an init hook ran the command")
 	}
 }
 
 // TestWrapCommandRuns runs wrapped commands for real: /bin/sh → the test
-// binary as fence run → bwrap → the command, under the manager's policy.
+// binary as __run → bwrap → the command, under the manager's policy.
 func TestWrapCommandRuns(t *testing.T) {
 	work := t.TempDir()
 	m := NewManager(&Config{
 		Network:    NetworkConfig{AllowedDomains: []string{"allowed.example"}},
 		Filesystem: FilesystemConfig{AllowWrite: []string{"."}, DenyRead: []string{"./secret"}},
 	}, false, false)
-	m.FencePath = testExecutable(t)
 	if err := m.Initialize(); err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +439,6 @@ func TestWrapCommandRuns(t *testing.T) {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", wrapped)
 		cmd.Dir = work
-		cmd.Env = append(os.Environ(), testMode+"=fence")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err = cmd.Run()

@@ -25,6 +25,12 @@ type Answer struct {
 	Lines   [][]string `json:"lines,omitempty"`
 	// Note explains an assumption made, e.g. that port 443 was assumed.
 	Note string `json:"note,omitempty"`
+	// Private is, for a read or write query, the sandbox's own directory
+	// that holds the path (ir.Plan.PrivateDir: the private /tmp, /dev/shm,
+	// the temp dir): the path there is not the host's file. A read is
+	// denied (the host's file is not visible; the directory starts empty),
+	// and a write never reaches the host.
+	Private string `json:"private,omitempty"`
 	// Limit is, for a "limit NAME" query, the plan's limit of that kind
 	// (nil when the policy sets none; Cap is then CapLimit).
 	Limit *ir.Limit `json:"limit,omitempty"`
@@ -61,6 +67,9 @@ func Explain(plan *ir.Plan, env Env, query string) (Answer, error) {
 		}
 		a.Object = abs
 		a.Decision = plan.DecidePath(ir.Cap(q.Cap), abs)
+		if dir := plan.PrivateDir(abs); dir != "" {
+			privateAnswer(&a, dir)
+		}
 	case rule.Unix:
 		if q.Path == nil {
 			return Answer{}, &rule.Error{Offset: q.ObjectOffset, End: len(query), Msg: "a query names one socket path, not *"}
@@ -97,6 +106,20 @@ func Explain(plan *ir.Plan, env Env, query string) (Answer, error) {
 	}
 	label(&a)
 	return a, nil
+}
+
+// privateAnswer is the answer for a path on the sandbox's own file
+// system dir, decided from the data the targets mount it from
+// (ir.Plan.PrivateDir), so that explain says what run does: the host's
+// file is not there.
+func privateAnswer(a *Answer, dir string) {
+	a.Private = dir
+	what := "the sandbox's own private " + dir + ", a fresh, empty tmpfs for each run"
+	if a.Cap == ir.CapRead {
+		a.Decision = ir.Decision{Reason: a.Object + " is in " + what + ": the host's file is not visible there; the command reads only what it wrote itself during the run"}
+		return
+	}
+	a.Reason += "; " + a.Object + " is in " + what + ": what the command writes there never reaches the host"
 }
 
 // explainLimit answers "limit NAME": the limit the plan sets for that

@@ -145,7 +145,13 @@ type SetupError struct {
 	// Fix tells the user what to do about it; empty when there is nothing
 	// better to say than Cause.
 	Fix string
+	// Err is the error behind Cause when it has an identity callers test
+	// with errors.Is or errors.As (fence.ErrNoInitHook, …); nil otherwise.
+	Err error
 }
+
+// Unwrap returns Err.
+func (e *SetupError) Unwrap() error { return e.Err }
 
 func (e *SetupError) Error() string {
 	s := "fence: cannot start the sandbox (" + e.Layer + "): " + e.Cause

@@ -8,6 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fence-policy/fence"
+
 	"github.com/fence-policy/fence/lang/rule"
 )
 
@@ -48,8 +50,17 @@ func silentExit(code int) error { return &exitError{code: code} }
 // Main runs fence with args (args[0] is the program name) and returns the
 // exit status. It never calls os.Exit, so tests can run it in-process.
 func Main(args []string, stdout, stderr io.Writer) int {
-	if internal := internalCommand(args); internal != nil {
-		return internal(args[2:])
+	// The hidden commands the runtime and fence's Manager start the fence
+	// binary as (`__init`: the sandbox's init, exec shim, cleanup watchdog
+	// and cgroup helper; `__socks-connect`: ssh's ProxyCommand;
+	// `__run`: Manager.WrapCommand's lines). The table is the Go API's, so
+	// the CLI and every program that embeds fence dispatch the same ones.
+	// They come before urfave/cli sees the arguments: those are the
+	// runtime's private protocol (flags such as -cleanup must reach it
+	// untouched), and the init is on every sandbox's start-up path, so it
+	// should not pay for building the CLI. No help lists them.
+	if code, ok := fence.RunInternal(args); ok {
+		return code
 	}
 	app := newApp(stdout, stderr)
 	err := app.Run(protectDashDash(args))

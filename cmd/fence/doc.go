@@ -14,7 +14,9 @@
 // `fence run` (run.go) and the seed's shorthand `fence [flags] [--] COMMAND`
 // (shorthand.go, the root action) compile like `fence compile` and hand the
 // plan to package runtime; their exit status is the command's own, 128+N
-// when it died of signal N. The hidden `__init` and `__socks-connect`
-// commands (internal_cmds.go) are the binary re-executed by the runtime
-// inside the sandbox.
+// when it died of signal N. The hidden `__init`, `__socks-connect` and
+// `__run` commands are the binary re-executed by the runtime inside the
+// sandbox and by the Go API's Manager.WrapCommand lines; main dispatches
+// them with fence.Main, the init hook every program that embeds fence
+// calls (app.go's Main with fence.RunInternal, for in-process tests).
 package main

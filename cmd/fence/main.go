@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"time"
+
+	"github.com/fence-policy/fence"
 )
 
 // started is when fence started (as near as a package variable gets: after
@@ -11,5 +13,9 @@ import (
 var started = time.Now()
 
 func main() {
+	// The init hook every program that embeds fence calls: a re-executed
+	// fence (the sandbox's init, …) runs the internal command and exits
+	// here, through the same dispatch as those programs.
+	fence.Main()
 	os.Exit(Main(os.Args, os.Stdout, os.Stderr))
 }

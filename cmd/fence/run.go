@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -294,31 +293,11 @@ func (s runSpec) argv(shell string) ([]string, error) {
 	return s.args, nil
 }
 
-// shCompatible are the shells whose -c runs a POSIX shell command line,
-// by the basename of $SHELL.
-var shCompatible = map[string]bool{"bash": true, "zsh": true, "sh": true, "dash": true, "ksh": true, "mksh": true}
-
-// chooseShell picks the shell for -c STRING from the value of $SHELL: the
-// user's shell when it is an sh-compatible one given as an absolute path
-// to an executable file, else /bin/sh. It returns the reason for -d. The
-// choice is made here, at the CLI's edge, and reaches the sandbox only as
-// the command's argv.
-func chooseShell(env string) (shell, why string) {
-	const fallback = "/bin/sh"
-	switch {
-	case env == "":
-		return fallback, "$SHELL is not set"
-	case !filepath.IsAbs(env):
-		return fallback, fmt.Sprintf("$SHELL=%q is not an absolute path", env)
-	case !shCompatible[filepath.Base(env)]:
-		return fallback, fmt.Sprintf("$SHELL=%q is not one of bash, zsh, sh, dash, ksh, mksh", env)
-	}
-	fi, err := os.Stat(env)
-	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		return fallback, fmt.Sprintf("$SHELL=%q is not an executable file", env)
-	}
-	return env, "$SHELL"
-}
+// chooseShell picks the shell for -c STRING from the value of $SHELL
+// (fence.ChooseShell, which the Go API's wrapped commands use too), with
+// the reason for -d. The choice is made here, at the CLI's edge, and
+// reaches the sandbox only as the command's argv.
+func chooseShell(env string) (shell, why string) { return fence.ChooseShell(env) }
 
 // parsePorts parses --expose (or the shorthand's -p) values.
 func parsePorts(name, flag string, values []string) ([]int, error) {

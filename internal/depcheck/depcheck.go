@@ -91,6 +91,8 @@ var Rules = []Rule{
 		Why: "the runtime executes lowered artifacts; it does not parse or compile policies"},
 	{Pattern: "internal/...", Allow: []string{"..."},
 		Why: "internal helpers may use what they need"},
+	{Pattern: "examples/...", Allow: []string{""},
+		Why: "an example program shows the public Go API, so it imports the root package only"},
 	{Pattern: "cmd/...", Allow: []string{"..."},
 		Why: "the CLI wires every stage together"},
 	{Pattern: "", Allow: []string{"lang/...", "compiler/...", "targets/...", "runtime/...", "profiles", "internal/..."},

@@ -126,58 +126,21 @@ const deviceRights = ReadFile | WriteFile | Truncate | IoctlDev
 
 // privateDirs are where the Linux runtime gives the sandbox file systems of
 // its own when the plan does not let the command write them on the host
-// (targets/bwrap): a tmpfs on /tmp, and /dev/shm in bwrap's private /dev
-// (POSIX shared memory and semaphores: Python's multiprocessing, browsers).
-// What is written there never reaches the host, so the command may write
-// it, as programs expect. The grant is inherited by the host directories
-// bound below them (an allowed tree, a read-only working directory under
-// /tmp), so there only the mounts keep the plan: doc.go says so.
-var privateDirs = []string{"/dev/shm", privateTmp}
+// (ir.PrivateDirs: /tmp and /dev/shm). What is written there never reaches
+// the host, so the command may write it, as programs expect. The grant is
+// inherited by the host directories bound below them (an allowed tree, a
+// read-only working directory under /tmp), so there only the mounts keep
+// the plan: doc.go says so.
+var privateDirs = ir.PrivateDirs
 
 const privateTmp = "/tmp"
 
-// PrivateFS says which paths lie on the sandbox's own file systems (the
-// private /tmp and /dev/shm of privateDirs, when the plan leaves them
-// private) and not in a host directory bound below them (a rule's path, or
-// the working directory): what the command does there never reaches the
-// host, so the plan's file rules do not speak of it. The runtime's
-// supervisor leaves such paths to the kernel layers.
-type PrivateFS struct {
-	Dirs       []string `json:"dirs,omitempty"`
-	HostBacked []string `json:"host_backed,omitempty"`
-}
+// PrivateFS is ir.PrivateFS: the paths on the sandbox's own file systems,
+// decided once in the IR so that the supervisor and fence explain agree.
+type PrivateFS = ir.PrivateFS
 
 // NewPrivateFS works out the plan's private file systems once.
-func NewPrivateFS(p *ir.Plan) *PrivateFS {
-	d := ir.NewPathIndex(p)
-	out := &PrivateFS{}
-	for _, dir := range privateDirs {
-		if d.Allowed(ir.CapWrite, dir) || !d.Allowed(ir.CapRead, dir) {
-			continue
-		}
-		out.Dirs = append(out.Dirs, dir)
-		if c := p.Context.Cwd; c != "" && c != dir && ir.Within(c, dir) {
-			out.HostBacked = append(out.HostBacked, c)
-		}
-		for _, r := range p.Rules {
-			if r.Path == nil || r.Cap != ir.CapRead && r.Cap != ir.CapWrite {
-				continue
-			}
-			if b := r.Path.Base(); b != dir && ir.Within(b, dir) {
-				out.HostBacked = append(out.HostBacked, b)
-			}
-		}
-	}
-	return out
-}
-
-// Contains reports whether path is private.
-func (f *PrivateFS) Contains(path string) bool {
-	if !slices.ContainsFunc(f.Dirs, func(d string) bool { return ir.Within(path, d) }) {
-		return false
-	}
-	return !slices.ContainsFunc(f.HostBacked, func(b string) bool { return ir.Within(path, b) })
-}
+func NewPrivateFS(p *ir.Plan) *PrivateFS { return ir.NewPrivateFS(p) }
 
 // ptyDevices are added when the plan allows pseudo-terminals.
 var ptyDevices = []string{"/dev/ptmx", "/dev/pts"}

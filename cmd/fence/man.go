@@ -12,7 +12,7 @@ import (
 // sets urfave_cli_no_docs, which also drops urfave/cli's docs code, see
 // the Makefile): `make man` runs `go run ./cmd/fence __man`, which has it.
 func init() {
-	internalCommands["__man"] = func([]string) int {
+	cliInternal["__man"] = func([]string) int {
 		page, err := manPage()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "fence __man:", err)

@@ -15,7 +15,7 @@ import (
 // command and flag, is plain ASCII roff, and groff formats it without a
 // warning.
 func TestManPage(t *testing.T) {
-	if internalCommand([]string{"fence", "__man"}) == nil {
+	if cliInternal["__man"] == nil {
 		t.Fatal("no fence __man in a binary built without urfave_cli_no_docs")
 	}
 	page, err := manPage()

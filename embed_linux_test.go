@@ -100,11 +100,11 @@ func TestExampleEmbed(t *testing.T) {
 	t.Run("fencetest", func(t *testing.T) {
 		u, err := user.Lookup("fencetest")
 		if err != nil {
-			t.Skipf("no user fencetest to run the example as (CI creates it: .ci/run): %v", err)
+			skipUnlessCI(t, "no user fencetest to run the example as (.ci/run creates it): %v", err)
 		}
 		runuser, err := exec.LookPath("runuser")
 		if err != nil {
-			t.Skipf("no runuser: %v", err)
+			skipUnlessCI(t, "no runuser: %v", err)
 		}
 		check(t, exec.Command(runuser, "-u", u.Username, "--", "/usr/bin/env", "-i", "PATH="+path, "HOME="+u.HomeDir, "TMPDIR=/tmp", bin))
 	})
@@ -180,4 +180,14 @@ func TestInternalDispatch(t *testing.T) {
 			t.Errorf("RunInternal(%q) ran something", argv)
 		}
 	}
+}
+
+// skipUnlessCI skips the test on a developer's machine that lacks what it
+// needs, and fails it in CI (CI set), whose setup provides everything.
+func skipUnlessCI(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
 }

@@ -6,9 +6,9 @@
 # sandbox's private temp dir (the compiler adds it: an empty tmpfs, gone
 # after the run; $TMPDIR points there).
 #
-# It cannot extend the default profile (a layer only adds, and the default
-# lets the working directory be written), so the credential stores below
-# are the default's list, repeated; a test keeps the two lists equal.
+# It is the base of the default and strict profiles (a layer only adds:
+# default adds writing the working directory, strict hides more), so the
+# credential stores listed here are hidden in every shipped profile.
 
 network {
   allowed_domains = []

@@ -2,11 +2,13 @@ package fence
 
 import (
 	"errors"
+	"path"
 	"slices"
 
 	"github.com/fence-policy/fence/compiler"
 	"github.com/fence-policy/fence/compiler/ir"
 	"github.com/fence-policy/fence/lang"
+	"github.com/fence-policy/fence/runtime/mounts"
 	"github.com/fence-policy/fence/runtime/probe"
 )
 
@@ -98,16 +100,36 @@ func CompileEnv(env compiler.Env, layers ...*lang.Policy) (*ir.Plan, compiler.En
 	if err != nil {
 		return nil, env, append(ds, probeDiagnostic(plan, err))
 	}
+	// A ".git" that another fence run made as a stand-in (it runs in
+	// the same tree, or was killed and its watchdog has not removed it
+	// yet) is no repository: the lowering takes it for missing too
+	// (mounts.HostFS), and shares it with that run.
+	host := mounts.NewHostFS()
+	repos = slices.DeleteFunc(repos, func(r ir.Repo) bool { return host.FenceMade(path.Join(r.Top, ".git")) })
 	hooks := probe.GitHooksPaths(env.Home)
-	if len(repos) == 0 && len(hooks) == 0 && len(env.Repos) == 0 && len(env.GitHooksPaths) == 0 {
+	noRepo := probe.OutsideRepos(protectedRoots(plan), host.FenceMade)
+	if len(repos) == 0 && len(hooks) == 0 && len(noRepo) == 0 && len(env.Repos) == 0 && len(env.GitHooksPaths) == 0 && len(env.NoRepo) == 0 {
 		return plan, env, ds
 	}
-	env.Repos, env.GitHooksPaths = repos, hooks
+	env.Repos, env.GitHooksPaths, env.NoRepo = repos, hooks, noRepo
 	plan, ds = compiler.Compile(env, layers...)
 	if ds.HasErrors() {
 		plan = nil
 	}
 	return plan, env, ds
+}
+
+// protectedRoots are the directories that get the repository list of
+// protected paths (compiler: the working directory and every allow-write
+// root but the private temp dir), for probe.OutsideRepos.
+func protectedRoots(plan *ir.Plan) []string {
+	dirs := []string{plan.Context.Cwd}
+	for _, r := range plan.Rules {
+		if r.Cap == ir.CapWrite && r.Effect == ir.Allow && r.Path != nil && r.Origin.Builtin != ir.BuiltinTempDir {
+			dirs = append(dirs, r.Path.Base())
+		}
+	}
+	return dirs
 }
 
 // probeDiagnostic reports a walk that could not finish at the rule that

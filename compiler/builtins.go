@@ -112,6 +112,10 @@ func (c *compilation) addProtected(plan *ir.Plan) {
 		plan.Rules = slices.Grow(plan.Rules, len(sorted)*per+len(plan.Inputs))
 	}
 	for _, root := range sorted {
+		if slices.Contains(c.env.NoRepo, root) {
+			plan.Rules = append(plan.Rules, protect.NoRepo(root)...)
+			continue
+		}
 		plan.Rules = append(plan.Rules, protect.Repo(root, plan.AllowGitConfig)...)
 	}
 	for _, in := range plan.Inputs {

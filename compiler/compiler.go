@@ -36,6 +36,12 @@ type Env struct {
 	// runtime/probe, through fence.CompileEnv); each gets the protected
 	// repository paths. Order does not matter: the compiler sorts them.
 	Repos []ir.Repo
+	// NoRepo are directories known to lie outside every git work tree
+	// (runtime/probe: no ".git" entry in them or in any directory above
+	// them). A writable root or working directory among them gets
+	// protect.NoRepo's list instead of protect.Repo's. A directory not
+	// listed is treated as possibly inside a repository.
+	NoRepo []string
 	// GitHooksPaths are the core.hooksPath values of the system's and the
 	// user's git configuration, as written: an absolute (or "~/") one is
 	// protected once, a relative one in every repository of Repos.

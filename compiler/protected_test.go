@@ -160,3 +160,36 @@ func TestProtectedXDGConfigDir(t *testing.T) {
 		}
 	}
 }
+
+// A writable root known to lie outside every git repository (Env.NoRepo)
+// protects ".git" itself, as a file that stands in while it is missing,
+// instead of the git directory's entries; a root not known to be outside
+// keeps the entries, which a ".git" directory holds.
+func TestProtectedNoRepo(t *testing.T) {
+	env := testEnv
+	env.NoRepo = []string{"/srv/plain"}
+	plan := mustCompileEnv(t, env, policy(t, "p.hcl", "allow write /srv/plain", "allow write /srv/other"))
+	var gitRule *ir.Rule
+	for i, r := range plan.Rules {
+		if r.Path == nil {
+			continue
+		}
+		switch p := r.Path.String(); {
+		case p == "/srv/plain/.git":
+			gitRule = &plan.Rules[i]
+		case strings.HasPrefix(p, "/srv/plain/.git/"):
+			t.Errorf("outside every repository, yet %v", r)
+		}
+	}
+	if gitRule == nil || gitRule.Effect != ir.Deny || gitRule.Cap != ir.CapWrite || gitRule.Kind != ir.KindFile || !strings.HasPrefix(gitRule.Stub, "gitdir: /dev/null/") {
+		t.Fatalf("/srv/plain/.git: %+v", gitRule)
+	}
+	for _, p := range []string{"/srv/plain/.git", "/srv/plain/.git/hooks/pre-commit", "/srv/plain/.vscode/tasks.json", "/srv/other/.git/hooks/x", "/srv/other/.git/config"} {
+		if d := plan.DecidePath(ir.CapWrite, p); d.Allowed {
+			t.Errorf("write %s allowed", p)
+		}
+	}
+	if d := plan.DecidePath(ir.CapWrite, "/srv/other/.git/objects/x"); !d.Allowed {
+		t.Errorf("/srv/other (maybe in a repository) lost the entry-by-entry protection: write .git/objects denied")
+	}
+}

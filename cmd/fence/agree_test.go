@@ -287,7 +287,21 @@ func probe(ts *testscript.TestScript, flags []string, q string) {
 		if !strings.HasPrefix(p, work+"/") {
 			return // never try to write outside the test's tree
 		}
-		os.MkdirAll(filepath.Dir(p), 0o755)
+		if _, err := os.Stat(filepath.Dir(p)); err != nil {
+			// Making the parent changes the tree the plan is compiled
+			// against (a ".git" directory makes a repository, whose
+			// protections differ from a directory outside every
+			// repository's): ask again about the tree the run sees.
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			code, out, _ := fenceExec(ts, nil, "explain", append(slices.Clone(flags), "--format", "json", q)...)
+			var again []answer
+			if code != 0 || json.Unmarshal([]byte(out), &again) != nil || len(again) != 1 {
+				ts.Fatalf("fence explain %q, asked again: exit %d\n%s", q, code, out)
+			}
+			if again[0].Allowed {
+				return
+			}
+		}
 		if _, err := os.Stat(p); err != nil && a.globbed() {
 			os.WriteFile(p, []byte("original\n"), 0o644)
 		}

@@ -30,10 +30,20 @@ type Path struct {
 // itself, which is what a missing commondir means.
 const commondirStub = "."
 
+// noRepoStub is what stands in for the ".git" of a directory outside every
+// git work tree (NoRepo): a "gitdir:" file naming a path that cannot
+// exist, so that git there says "not a git repository: /dev/null/…", as
+// it would without the file, and go build, which takes only a ".git"
+// directory for a repository, does not try to stamp one.
+const noRepoStub = "gitdir: /dev/null/fence-sandbox-no-repository-here\n"
+
 // stub is what stands in for the missing protected file rel.
 func stub(rel string) string {
-	if path.Base(rel) == "commondir" {
+	switch {
+	case path.Base(rel) == "commondir":
 		return commondirStub
+	case rel == ".git":
+		return noRepoStub
 	}
 	return ""
 }
@@ -168,6 +178,36 @@ func Repo(dir string, allowGitConfig bool) []ir.Rule {
 			// list keeps its files: Home).
 			p.Kind = ir.KindAny
 		}
+		out = append(out, p.rule(dir))
+	}
+	return out
+}
+
+// NoRepo returns the deny-write rules of the repository list for a
+// directory dir that is outside every git work tree (runtime/probe found
+// no ".git" in it or above it): the list of Repo, but the git directory's
+// entries (hooks, config, commondir, info/attributes) become one rule on
+// ".git" itself, a file (ir.KindFile). A missing ".git" then stands in as
+// a read-only file for the run (noRepoStub): the command cannot make a
+// repository there whose hooks and configuration the user's later git
+// commands would run, just as with the entries, but no ".git" directory
+// appears in a directory that has no repository: go build would take one
+// for a repository and fail to stamp its version ("error obtaining VCS
+// status"), and tools that look for a ".git" directory would be misled.
+// Inside a work tree's subdirectory a ".git" file would stop git's search
+// for the repository above, so Repo keeps the entries there.
+func NoRepo(dir string) []ir.Rule {
+	out := make([]ir.Rule, 0, len(repoProtected))
+	gitDir := false
+	for _, p := range repoProtected {
+		if strings.HasPrefix(p.Rel, ".git/") {
+			if !gitDir {
+				gitDir = true
+				out = append(out, Path{".git", "a git repository made here would run its hooks and configuration in your later git commands", ir.KindFile}.rule(dir))
+			}
+			continue
+		}
+		p.Kind = ir.KindAny // as in Repo: a stand-in file would show in git status
 		out = append(out, p.rule(dir))
 	}
 	return out

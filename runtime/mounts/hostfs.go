@@ -16,7 +16,8 @@ import (
 // (linux.Host). It is read before compiling the artifact, never while
 // running one.
 //
-// A directory that a fence run made as a mount point (recorded in fence's
+// A directory or stand-in file that a fence run made as a mount point
+// (recorded in fence's
 // registry, see
 // points_linux.go), or anything below one, counts as missing: the
 // artifact then lists it among the mount points to create, and the run
@@ -45,6 +46,13 @@ func (h HostFS) Stat(p string) (exists, isDir bool, err error) {
 	}
 	return exists, isDir, nil
 }
+
+// FenceMade reports whether p is a mount point that a fence run made (a
+// stand-in recorded in the registry), or lies below one: what Stat
+// reports as missing. The repository probes ask it about ".git" entries,
+// so that another run's stand-in ".git" (a concurrent run's, or a killed
+// run's before its watchdog removed it) is not taken for a repository.
+func (h HostFS) FenceMade(p string) bool { return underMountPoint(h.owned, p) }
 
 // Stat is a plain stat for the layers that ask about the file system as it
 // is (the init resolving the Landlock ruleset inside the sandbox): exists

@@ -64,14 +64,23 @@ func (c *ownedCache) under(r *Registry, p string) bool {
 	}
 }
 
-// owns is Registry.Owns for a directory whose entry the snapshot names.
+// owns is Registry.Owns for a directory or stand-in file whose entry the
+// snapshot names. A stand-in file counts as missing as a directory does:
+// the artifact then lists it among the mount points to create (with its
+// content), and the run shares it, or makes it anew when the run that
+// made it removed it meanwhile, instead of binding a path that may be
+// gone by the time bwrap starts.
 func (c *ownedCache) owns(r *Registry, p string) bool {
 	id, ok := r.identify(p)
 	if !ok || !c.entries[filepath.Base(id.entry)] {
 		return false
 	}
 	b, err := os.ReadFile(id.entry)
-	return err == nil && string(b) == id.record
+	if err != nil {
+		return false
+	}
+	rec, _, isFile := strings.Cut(string(b), fileTag)
+	return rec == id.record && isFile == id.file
 }
 
 // entryNames lists the registry's entries under its lock (nil when it

@@ -372,6 +372,10 @@ func (r *Registry) top(p string) string {
 	}
 }
 
+// maxStubSize bounds what a stand-in file holds (linux.FileMountPoint's
+// content: "", "." or a "gitdir:" line).
+const maxStubSize = 4096
+
 // Points are the trees of mount points a run holds.
 type Points struct {
 	// Stubs are the mount points that ClaimAll makes as files, not
@@ -408,13 +412,16 @@ func (e *ClaimError) Unwrap() error { return e.Err }
 // to while the sandbox lives. Its error names the path (a *ClaimError, but for the
 // registry's own); what it claimed until then stays held, for Release.
 func (m *Points) ClaimAll(create, hold []string) error {
-	// Only a directory can be fence's (Owns), and the tree of one that
-	// is not starts nowhere (top): a destination to hold that is no
-	// directory needs nothing, and a run with thousands of masked files
-	// does not take the lock for them at all.
+	// Only a directory or a small regular file can be fence's (Owns: a
+	// stand-in file holds a line at most), and the tree of one that is
+	// not starts nowhere (top): other destinations to hold need nothing,
+	// and a run with thousands of masked files of some size does not
+	// take the lock for them at all. A stand-in file is held like a
+	// directory: another run's (a concurrent one's, or a killed one's
+	// whose watchdog cleans up) is not removed under this sandbox.
 	var holds []string
 	for _, p := range hold {
-		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+		if fi, err := os.Lstat(p); err == nil && (fi.IsDir() || fi.Mode().IsRegular() && fi.Size() <= maxStubSize) {
 			holds = append(holds, p)
 		}
 	}

@@ -531,3 +531,41 @@ func gitConfigValue(v string) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// OutsideRepos returns those of dirs (absolute, clean) that lie outside
+// every git work tree: neither they nor any directory above them holds a
+// ".git" entry (a directory, a "gitdir:" file or a symlink), as git's own
+// search for a repository would find. A directory that cannot be looked
+// at is not returned: not knowing keeps the protections of a directory
+// inside a repository (compiler.Env.NoRepo). fenceMade reports a ".git"
+// that a fence run made as a stand-in (mounts.HostFS.FenceMade), which is
+// no repository; nil takes every ".git" for one.
+func OutsideRepos(dirs []string, fenceMade func(string) bool) []string {
+	var out []string
+	known := map[string]bool{} // directory → holds no .git, and nothing above it does
+	for _, d := range dirs {
+		if !filepath.IsAbs(d) || filepath.Clean(d) != d {
+			continue
+		}
+		if outsideRepo(d, known, fenceMade) {
+			out = append(out, d)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func outsideRepo(d string, known map[string]bool, fenceMade func(string) bool) bool {
+	if known[d] {
+		return true
+	}
+	git := filepath.Join(d, ".git")
+	if _, err := os.Lstat(git); !errors.Is(err, fs.ErrNotExist) && (err != nil || fenceMade == nil || !fenceMade(git)) {
+		return false // a .git entry, or no way to tell
+	}
+	if parent := filepath.Dir(d); parent != d && !outsideRepo(parent, known, fenceMade) {
+		return false
+	}
+	known[d] = true
+	return true
+}

@@ -217,3 +217,30 @@ func BenchmarkRepos(b *testing.B) {
 		}
 	}
 }
+
+// OutsideRepos keeps the directories with no ".git" in them or above
+// them, as git's search would find none: not one that holds a ".git"
+// (directory or file), nor one below such a directory.
+func TestOutsideRepos(t *testing.T) {
+	base := t.TempDir()
+	for _, d := range []string{"plain/a", "repo/.git", "repo/sub", "wt/x"} {
+		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(base, "wt/.git"), []byte("gitdir: /elsewhere\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j := func(p string) string { return filepath.Join(base, p) }
+	dirs := []string{j("plain/a"), j("plain"), j("repo"), j("repo/sub"), j("wt/x"), j("missing/dir"), "relative"}
+	want := []string{j("missing/dir"), j("plain"), j("plain/a")}
+	if got := OutsideRepos(dirs, nil); !slices.Equal(got, want) {
+		t.Errorf("OutsideRepos = %q, want %q", got, want)
+	}
+	// wt's ".git" file is another fence run's stand-in: no repository.
+	made := func(p string) bool { return p == j("wt/.git") }
+	want = []string{j("missing/dir"), j("plain"), j("plain/a"), j("wt/x")}
+	if got := OutsideRepos(dirs, made); !slices.Equal(got, want) {
+		t.Errorf("OutsideRepos with a stand-in .git = %q, want %q", got, want)
+	}
+}

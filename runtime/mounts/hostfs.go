@@ -17,9 +17,8 @@ import (
 // running one.
 //
 // A directory or stand-in file that a fence run made as a mount point
-// (recorded in fence's
-// registry, see
-// points_linux.go), or anything below one, counts as missing: the
+// (recorded in fence's registry, see points_linux.go), or anything below
+// one, counts as missing: the
 // artifact then lists it among the mount points to create, and the run
 // that executes it shares the directory with the run that made it instead
 // of leaving it to that run's cleanup.

@@ -43,7 +43,13 @@ func (h HostFS) Stat(p string) (exists, isDir bool, err error) {
 	if underMountPoint(h.owned, p) {
 		return false, false, nil
 	}
-	return exists, isDir, nil
+	// Again, now that the registry was read (under its lock): a run that
+	// made p may have removed it, and its entry, between the first look
+	// and that read (a killed run's watchdog cleaning up). p would then
+	// be taken for the user's own and bound by name, and bwrap would find
+	// it gone; a path that is still there now is not fence's, and nothing
+	// of fence's removes it.
+	return Stat(p)
 }
 
 // FenceMade reports whether p is a mount point that a fence run made (a

@@ -107,7 +107,7 @@ func CompileEnv(env compiler.Env, layers ...*lang.Policy) (*ir.Plan, compiler.En
 	host := mounts.NewHostFS()
 	repos = slices.DeleteFunc(repos, func(r ir.Repo) bool { return host.FenceMade(path.Join(r.Top, ".git")) })
 	hooks := probe.GitHooksPaths(env.Home)
-	noRepo := probe.OutsideRepos(protectedRoots(plan), host.FenceMade)
+	noRepo := probe.OutsideRepos(compiler.RepoListRoots(plan.Context.Cwd, plan.Rules), host.FenceMade)
 	if len(repos) == 0 && len(hooks) == 0 && len(noRepo) == 0 && len(env.Repos) == 0 && len(env.GitHooksPaths) == 0 && len(env.NoRepo) == 0 {
 		return plan, env, ds
 	}
@@ -117,19 +117,6 @@ func CompileEnv(env compiler.Env, layers ...*lang.Policy) (*ir.Plan, compiler.En
 		plan = nil
 	}
 	return plan, env, ds
-}
-
-// protectedRoots are the directories that get the repository list of
-// protected paths (compiler: the working directory and every allow-write
-// root but the private temp dir), for probe.OutsideRepos.
-func protectedRoots(plan *ir.Plan) []string {
-	dirs := []string{plan.Context.Cwd}
-	for _, r := range plan.Rules {
-		if r.Cap == ir.CapWrite && r.Effect == ir.Allow && r.Path != nil && r.Origin.Builtin != ir.BuiltinTempDir {
-			dirs = append(dirs, r.Path.Base())
-		}
-	}
-	return dirs
 }
 
 // probeDiagnostic reports a walk that could not finish at the rule that

@@ -87,13 +87,8 @@ func (c *compilation) addBuiltins(plan *ir.Plan) {
 // them; targets skip the ones no write rule reaches.
 func (c *compilation) addProtected(plan *ir.Plan) {
 	roots := map[string]bool{}
-	if c.env.Cwd != "" {
-		roots[path.Clean(c.env.Cwd)] = true
-	}
-	for _, r := range plan.Rules {
-		if r.Cap == ir.CapWrite && r.Effect == ir.Allow && r.Origin.Builtin != ir.BuiltinTempDir {
-			roots[r.Path.Base()] = true
-		}
+	for _, r := range RepoListRoots(c.env.Cwd, plan.Rules) {
+		roots[r] = true
 	}
 	plan.Rules = append(plan.Rules, protect.Home(c.env.Home)...)
 	// The user config lookup follows XDG_CONFIG_HOME (lang.UserDirs), so
@@ -123,6 +118,24 @@ func (c *compilation) addProtected(plan *ir.Plan) {
 			plan.Rules = append(plan.Rules, protect.PolicyFile(in))
 		}
 	}
+}
+
+// RepoListRoots are the directories that get the repository list of
+// protected paths (protect.Repo, or protect.NoRepo for those of
+// Env.NoRepo): the working directory and the base of every allow-write
+// rule but the private temp dir's. fence.CompileEnv asks runtime/probe
+// about the same directories for Env.NoRepo.
+func RepoListRoots(cwd string, rules []ir.Rule) []string {
+	var out []string
+	if cwd != "" {
+		out = append(out, path.Clean(cwd))
+	}
+	for _, r := range rules {
+		if r.Cap == ir.CapWrite && r.Effect == ir.Allow && r.Origin.Builtin != ir.BuiltinTempDir {
+			out = append(out, r.Path.Base())
+		}
+	}
+	return out
 }
 
 // dedupe drops rules identical to an earlier one (same effect, capability and

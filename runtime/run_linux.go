@@ -112,10 +112,7 @@ func (s *sandbox) makeWriteRoots() error {
 		return nil
 	}
 	made, err := mounts.MakeDirs(s.make)
-	w := s.opts.Stderr
-	if w == nil {
-		w = os.Stderr
-	}
+	w := s.stderr()
 	for _, p := range made {
 		fmt.Fprintf(w, "fence: created %s: a write rule names it and it did not exist (it stays after the run)\n", p)
 	}

@@ -169,6 +169,15 @@ func prepare(a *linux.Artifact, argv []string, opts Options) (_ *sandbox, err er
 	return s, nil
 }
 
+// stderr is where fence's own notices before the run go: Options.Stderr,
+// else fence's.
+func (s *sandbox) stderr() io.Writer {
+	if s.opts.Stderr != nil {
+		return s.opts.Stderr
+	}
+	return os.Stderr
+}
+
 // warnMissingWriteRoots prints the artifact's notes on write rules whose
 // directory does not exist and is not made (targets/linux,
 // CodeWriteRootMissing): the command's writes there fail, and fence says
@@ -177,10 +186,7 @@ func (s *sandbox) warnMissingWriteRoots(a *linux.Artifact) {
 	if a.Fidelity == nil {
 		return
 	}
-	w := s.opts.Stderr
-	if w == nil {
-		w = os.Stderr
-	}
+	w := s.stderr()
 	for _, rf := range a.Fidelity.Rules {
 		for _, lv := range rf.Layers {
 			for _, n := range lv.Notes {
@@ -214,10 +220,7 @@ func (s *sandbox) preflight(a *linux.Artifact) (err error) {
 	}
 	if len(weaker) > 0 {
 		// --best-effort: run, but never silently weaker than written.
-		w := s.opts.Stderr
-		if w == nil {
-			w = os.Stderr
-		}
+		w := s.stderr()
 		fmt.Fprintf(w, "fence: --best-effort: these rules are enforced less strictly than written:\n%s\n", strings.Join(weaker, "\n"))
 	}
 	if _, err := initproc.NativeFilter(&seccomp.Program{}); err != nil {
